@@ -1,0 +1,12 @@
+import type { NextConfig } from 'next';
+// Importing the env module here makes a bad environment fail at start, not at first request.
+import './src/server/env';
+
+const nextConfig: NextConfig = {
+  // ioredis opens sockets and keeps module state; bundling it breaks both.
+  serverExternalPackages: ['ioredis', '@node-rs/argon2'],
+  poweredByHeader: false,
+  reactStrictMode: true,
+};
+
+export default nextConfig;

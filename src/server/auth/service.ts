@@ -1,0 +1,106 @@
+import 'server-only';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import type { Redis } from 'ioredis';
+import { AppError, toAppError } from '~/server/errors';
+import { keys } from '~/server/redis/keys';
+import type { MemberDTO, UserDTO } from '~/shared/types';
+
+/** Login sessions expire (chat data never does). */
+export const LOGIN_SESSION_TTL_SECONDS = 30 * 24 * 3600;
+
+// Algorithm.Argon2id; the package exports it as an ambient const enum, which verbatimModuleSyntax forbids.
+const ARGON2 = { algorithm: 2 } as const;
+// Verified when the username does not exist, so a miss costs as long as a wrong password (no username
+// probing by timing).
+const DUMMY_HASH_PROMISE = hash('parley-dummy-password', ARGON2);
+
+export interface AuthedUser {
+  id: string;
+  username: string;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+async function run<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+/** Accounts and login sessions. Usernames are unique case-insensitively; passwords are argon2id. */
+export class AuthService {
+  constructor(private readonly redis: Redis) {}
+
+  async signUp(username: string, password: string): Promise<UserDTO> {
+    const user: UserDTO = { id: randomUUID(), username, createdAt: new Date().toISOString() };
+    const passwordHash = await hash(password, ARGON2);
+    // The record first, then the unique name: a crash in between leaves an unreachable record, never a
+    // name that points at nothing.
+    await run(() => this.redis.hset(keys.user(user.id), { ...user, passwordHash }));
+    const claimed = await run(() => this.redis.set(keys.username(username), user.id, 'NX'));
+    if (claimed !== 'OK') {
+      await run(() => this.redis.del(keys.user(user.id)));
+      throw new AppError('CONFLICT', 'That username is taken');
+    }
+    return user;
+  }
+
+  /** Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names). */
+  async verifyCredentials(username: string, password: string): Promise<UserDTO> {
+    const uid = await run(() => this.redis.get(keys.username(username)));
+    const record = uid ? await run(() => this.redis.hgetall(keys.user(uid))) : {};
+    const ok = await verify(record.passwordHash ?? (await DUMMY_HASH_PROMISE), password);
+    if (!record.id || !ok) throw new AppError('UNAUTHORIZED', 'Wrong username or password');
+    return { id: record.id, username: record.username!, createdAt: record.createdAt! };
+  }
+
+  /** Starts a login session; returns the token for the cookie (only its hash is stored). */
+  async startSession(user: AuthedUser): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    await run(() =>
+      this.redis.set(
+        keys.loginSession(hashToken(token)),
+        `${user.id} ${user.username}`,
+        'EX',
+        LOGIN_SESSION_TTL_SECONDS,
+      ),
+    );
+    return token;
+  }
+
+  /** The user a session token belongs to, or null when it is unknown or expired. One round trip. */
+  async userForToken(token: string): Promise<AuthedUser | null> {
+    const value = await run(() => this.redis.get(keys.loginSession(hashToken(token))));
+    if (!value) return null;
+    const space = value.indexOf(' ');
+    return { id: value.slice(0, space), username: value.slice(space + 1) };
+  }
+
+  async endSession(token: string): Promise<void> {
+    await run(() => this.redis.del(keys.loginSession(hashToken(token))));
+  }
+
+  async findByUsername(username: string): Promise<MemberDTO | null> {
+    const uid = await run(() => this.redis.get(keys.username(username)));
+    if (!uid) return null;
+    const name = await run(() => this.redis.hget(keys.user(uid), 'username'));
+    return name ? { id: uid, username: name } : null;
+  }
+
+  async usernames(ids: string[]): Promise<MemberDTO[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(keys.user(id), 'username');
+    const results = (await run(() => pipeline.exec())) ?? [];
+    return ids.map((id, i) => {
+      const [err, name] = results[i] ?? [null, null];
+      if (err) throw toAppError(err);
+      return { id, username: typeof name === 'string' ? name : '(unknown)' };
+    });
+  }
+}

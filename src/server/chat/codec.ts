@@ -1,0 +1,130 @@
+import 'server-only';
+import type {
+  ChatEvent,
+  MemberDTO,
+  MessageDTO,
+  MessageStatus,
+  ProjectDTO,
+  ReactionDTO,
+  Role,
+  SessionDTO,
+  SessionStatus,
+} from '~/shared/types';
+
+/**
+ * How records are laid out in Redis, and back. Message bodies are stored sparse: projectId, sessionId
+ * and seq are implied by where the body lives, and fields at their default are left out. That keeps a
+ * stored message small (see `npm run bench`, memory per message) without making it unreadable.
+ */
+export interface StoredMessage {
+  id: string;
+  authorId: string;
+  authorName: string;
+  role: Role;
+  content: string;
+  createdAt: string;
+  updatedAt?: string;
+  metadata?: Record<string, unknown>;
+  aiResponse?: Record<string, unknown>;
+  confidence?: number;
+  status?: MessageStatus;
+  isEdited?: true;
+  deleted?: true;
+  reactions?: ReactionDTO[];
+}
+
+export function encodeMessage(m: StoredMessage): string {
+  return JSON.stringify(m);
+}
+
+export function decodeMessage(
+  projectId: string,
+  sessionId: string,
+  seq: number,
+  body: string,
+): MessageDTO {
+  const m = JSON.parse(body) as StoredMessage;
+  return {
+    id: m.id,
+    projectId,
+    sessionId,
+    seq,
+    authorId: m.authorId,
+    authorName: m.authorName,
+    role: m.role,
+    content: m.content,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt ?? m.createdAt,
+    metadata: m.metadata ?? {},
+    aiResponse: m.aiResponse ?? null,
+    confidence: m.confidence ?? null,
+    status: m.status ?? 'delivered',
+    isEdited: m.isEdited ?? false,
+    deleted: m.deleted ?? false,
+    reactions: m.reactions ?? [],
+  };
+}
+
+/** Redis returns HGETALL as an object (ioredis) or a flat list (inside Lua replies). */
+export function flatToRecord(flat: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]!] = flat[i + 1]!;
+  return record;
+}
+
+export function decodeSession(projectId: string, r: Record<string, string>): SessionDTO {
+  return {
+    id: req(r, 'id'),
+    projectId,
+    title: req(r, 'title'),
+    description: r.description ? r.description : null,
+    status: (r.status ?? 'active') as SessionStatus,
+    createdAt: req(r, 'createdAt'),
+    updatedAt: r.updatedAt ?? req(r, 'createdAt'),
+    createdBy: req(r, 'createdBy'),
+    metadata: r.metadata ? (JSON.parse(r.metadata) as Record<string, unknown>) : {},
+    messageCount: Number(r.messageCount ?? 0),
+    lastMessageAt: r.lastMessageAt ? r.lastMessageAt : null,
+  };
+}
+
+export function decodeProject(r: Record<string, string>): ProjectDTO {
+  return {
+    id: req(r, 'id'),
+    name: req(r, 'name'),
+    ownerId: req(r, 'ownerId'),
+    createdAt: req(r, 'createdAt'),
+    lastActivityAt: r.lastActivityAt ?? req(r, 'createdAt'),
+  };
+}
+
+/** An event log entry as XRANGE returns it: [id, [field, value, ...]]. */
+export type StreamEntry = [id: string, fields: string[]];
+
+export function decodeEvent(projectId: string, [, flat]: StreamEntry): ChatEvent {
+  const f = flatToRecord(flat);
+  const type = f.t as ChatEvent['type'];
+  const data = f.d ?? '{}';
+  switch (type) {
+    case 'message.created':
+    case 'message.updated':
+    case 'message.deleted':
+      return { type, message: decodeMessage(projectId, req(f, 's'), Number(req(f, 'q')), data) };
+    case 'session.created':
+    case 'session.updated':
+      return { type, session: decodeSession(projectId, JSON.parse(data) as Record<string, string>) };
+    case 'member.added':
+      return { type, projectId, member: JSON.parse(data) as MemberDTO };
+    case 'ready':
+    case 'resync':
+      return { type, projectId };
+    default:
+      throw new Error(`Unknown event type in the log of project ${projectId}: ${String(f.t)}`);
+  }
+}
+
+function req(r: Record<string, string>, field: string): string {
+  const v = r[field];
+  if (v === undefined) throw new Error(`Stored record lacks "${field}"`);
+  return v;
+}

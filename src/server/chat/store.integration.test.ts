@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '~/server/redis/keys';
+import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+
+let h: Harness;
+let alice: TestUser;
+
+beforeAll(async () => {
+  h = createHarness();
+  alice = await h.user();
+});
+afterAll(() => h.close());
+
+async function projectWithSession() {
+  const project = await alice.caller.project.create({ name: 'Launch' });
+  const session = await alice.caller.session.create({ projectId: project.id, title: 'Kickoff' });
+  return { projectId: project.id, sessionId: session.id };
+}
+
+describe('message.send', () => {
+  it('stores a repeated id once and returns the same message both times', async () => {
+    const ref = await projectWithSession();
+    const id = randomUUID();
+    const first = await alice.caller.message.send({ ...ref, id, content: 'hello' });
+    const again = await alice.caller.message.send({ ...ref, id, content: 'hello (retry)' });
+    expect(again).toEqual(first);
+    expect(first.seq).toBe(1);
+    expect(first.authorName).toBe(alice.username);
+    const page = await alice.caller.message.list(ref);
+    expect(page.items.map((m) => m.id)).toEqual([id]);
+    const session = await alice.caller.session.get(ref);
+    expect(session.messageCount).toBe(1);
+    // Exactly one event announced it.
+    const events = await h.redis.xrange(keys.events(ref.projectId), '-', '+');
+    expect(events.filter(([, f]) => f[1] === 'message.created')).toHaveLength(1);
+  });
+
+  it('refuses an id already used in another session', async () => {
+    const ref = await projectWithSession();
+    const other = await alice.caller.session.create({ projectId: ref.projectId, title: 'Other' });
+    const id = randomUUID();
+    await alice.caller.message.send({ ...ref, id, content: 'one' });
+    await expect(
+      alice.caller.message.send({ ...ref, sessionId: other.id, id, content: 'two' }),
+    ).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('gives 500 concurrent sends 500 distinct gap-free seqs that page back exactly once', async () => {
+    const ref = await projectWithSession();
+    const ids = Array.from({ length: 500 }, () => randomUUID());
+    const sent = await Promise.all(
+      ids.map((id, i) => alice.caller.message.send({ ...ref, id, content: `m${i}` })),
+    );
+    const seqs = sent.map((m) => m.seq).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+
+    const seen: string[] = [];
+    let cursor: number | null = null;
+    let pages = 0;
+    do {
+      const page: { items: { id: string; seq: number }[]; nextCursor: number | null } =
+        await alice.caller.message.list({ ...ref, limit: 64, cursor });
+      const pageSeqs = page.items.map((m) => m.seq);
+      expect(pageSeqs).toEqual([...pageSeqs].sort((a, b) => a - b));
+      seen.unshift(...page.items.map((m) => m.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(Math.ceil(500 / 64));
+    expect(seen).toHaveLength(500);
+    expect(new Set(seen).size).toBe(500);
+    expect(new Set(seen)).toEqual(new Set(ids));
+
+    const session = await alice.caller.session.get(ref);
+    expect(session.messageCount).toBe(500);
+    expect(session.lastMessageAt).toBe(sent.reduce((a, m) => (m.createdAt > a ? m.createdAt : a), ''));
+    const events = await h.redis.xlen(keys.events(ref.projectId));
+    expect(events).toBe(1 + 500); // session.created + one per message
+  });
+
+  it('stores nothing with a TTL', async () => {
+    const ref = await projectWithSession();
+    await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'kept forever' });
+    const projectKeys = await h.redis.keys(`project:{${ref.projectId}}*`);
+    expect(projectKeys.length).toBeGreaterThanOrEqual(6);
+    for (const key of projectKeys) expect(await h.redis.ttl(key)).toBe(-1);
+  });
+});
+
+describe('message.list and chat.history', () => {
+  it('reads newest page first with a seq cursor and null at the start', async () => {
+    const ref = await projectWithSession();
+    for (let i = 1; i <= 5; i++) await alice.caller.message.send({ ...ref, id: randomUUID(), content: `#${i}` });
+    const p1 = await alice.caller.message.list({ ...ref, limit: 2 });
+    expect(p1.items.map((m) => m.content)).toEqual(['#4', '#5']);
+    expect(p1.nextCursor).toBe(4);
+    const p2 = await alice.caller.message.list({ ...ref, limit: 2, cursor: p1.nextCursor });
+    expect(p2.items.map((m) => m.content)).toEqual(['#2', '#3']);
+    const p3 = await alice.caller.message.list({ ...ref, limit: 2, cursor: p2.nextCursor });
+    expect(p3.items.map((m) => m.content)).toEqual(['#1']);
+    expect(p3.nextCursor).toBeNull();
+  });
+
+  it('an empty session is an empty page, a missing one is NOT_FOUND', async () => {
+    const ref = await projectWithSession();
+    expect(await alice.caller.message.list(ref)).toEqual({ items: [], nextCursor: null });
+    await expect(
+      alice.caller.message.list({ ...ref, sessionId: randomUUID() }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      alice.caller.message.send({ ...ref, sessionId: randomUUID(), id: randomUUID(), content: 'x' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('history spans sessions, newest last, and honours limit', async () => {
+    const ref = await projectWithSession();
+    const other = await alice.caller.session.create({ projectId: ref.projectId, title: 'B' });
+    await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'a1' });
+    await alice.caller.message.send({ ...ref, sessionId: other.id, id: randomUUID(), content: 'b1' });
+    await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'a2' });
+    const all = await alice.caller.chat.history({ projectId: ref.projectId, limit: 10 });
+    expect(all.map((m) => m.content)).toEqual(['a1', 'b1', 'a2']);
+    const two = await alice.caller.chat.history({ projectId: ref.projectId, limit: 2 });
+    expect(two.map((m) => m.content)).toEqual(['b1', 'a2']);
+    const one = await alice.caller.chat.history({ ...ref, limit: 10 });
+    expect(one.map((m) => m.content)).toEqual(['a1', 'a2']);
+  });
+});
+
+describe('sessions', () => {
+  it('lists by most recent activity and updates emit the new state', async () => {
+    const ref = await projectWithSession();
+    const second = await alice.caller.session.create({ projectId: ref.projectId, title: 'Second' });
+    let list = await alice.caller.session.list({ projectId: ref.projectId });
+    expect(list.map((s) => s.id)).toEqual([second.id, ref.sessionId]);
+    await new Promise((r) => setTimeout(r, 5));
+    await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'bump' });
+    list = await alice.caller.session.list({ projectId: ref.projectId });
+    expect(list.map((s) => s.id)).toEqual([ref.sessionId, second.id]);
+    expect(list[0]?.messageCount).toBe(1);
+
+    const updated = await alice.caller.session.update({ ...ref, title: 'Renamed', status: 'archived' });
+    expect(updated).toMatchObject({ title: 'Renamed', status: 'archived', messageCount: 1 });
+    const [last] = await h.redis.xrevrange(keys.events(ref.projectId), '+', '-', 'COUNT', 1);
+    expect(last?.[1]).toContain('session.updated');
+    await expect(
+      alice.caller.session.update({ ...ref, sessionId: randomUUID(), title: 'x' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

@@ -1,0 +1,309 @@
+import 'server-only';
+import { randomUUID } from 'node:crypto';
+import { env } from '~/server/env';
+import { AppError, projectNotFound, toAppError } from '~/server/errors';
+import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+import { LIMITS } from '~/shared/limits';
+import type {
+  MemberDTO,
+  MessageDTO,
+  MessagePage,
+  ProjectDTO,
+  Role,
+  SessionDTO,
+  SessionStatus,
+} from '~/shared/types';
+import {
+  decodeMessage,
+  decodeProject,
+  decodeSession,
+  encodeMessage,
+  flatToRecord,
+  type StoredMessage,
+} from './codec';
+
+export interface Author {
+  id: string;
+  username: string;
+}
+
+export interface AppendMessageInput {
+  projectId: string;
+  sessionId: string;
+  id: string;
+  content: string;
+  author: Author;
+  role?: Role;
+  confidence?: number;
+  aiResponse?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+}
+
+export interface AppendResult {
+  message: MessageDTO;
+  /** false when the id had been stored before: the stored message is returned, nothing changed. */
+  created: boolean;
+  /** The event log entry announcing the message (null on a repeat). */
+  eventId: string | null;
+}
+
+/**
+ * The ChatStore: the single storage service (SSOT) for projects, sessions and messages. It is the one
+ * module that touches chat keys; routers validate and authorize, then call it. Every write is one
+ * atomic Lua script that also appends its event (see ../redis/scripts.ts).
+ */
+export class ChatStore {
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly opts: { eventLogMaxLen: number } = { eventLogMaxLen: env.EVENT_LOG_MAXLEN },
+  ) {}
+
+  // ---------------------------------------------------------------- projects and members
+
+  async createProject(input: { name: string; owner: Author }): Promise<ProjectDTO> {
+    const now = new Date().toISOString();
+    const project: ProjectDTO = {
+      id: randomUUID(),
+      name: input.name,
+      ownerId: input.owner.id,
+      createdAt: now,
+      lastActivityAt: now,
+    };
+    await this.run(() =>
+      this.redis.parleyCreateProject(
+        keys.project(project.id),
+        keys.members(project.id),
+        input.owner.id,
+        ...Object.entries(project).flat(),
+      ),
+    );
+    // The user's project index lives in the user's slot, so it cannot join the script above. It is
+    // written second: a crash in between leaves an unlisted project, never a listed one without members.
+    await this.run(() => this.redis.zadd(keys.userProjects(input.owner.id), Date.now(), project.id));
+    return project;
+  }
+
+  async listProjectsFor(userId: string): Promise<ProjectDTO[]> {
+    const ids = await this.run(() => this.redis.zrevrange(keys.userProjects(userId), 0, -1));
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const pid of ids) pipeline.hgetall(keys.project(pid));
+    const results = await this.run(() => pipeline.exec());
+    const projects: ProjectDTO[] = [];
+    for (const [err, record] of results ?? []) {
+      if (err) throw toAppError(err);
+      const r = record as Record<string, string>;
+      if (r.id) projects.push(decodeProject(r));
+    }
+    return projects.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+  }
+
+  async getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
+    const [[e1, record], [e2, memberIds]] = (await this.run(() =>
+      this.redis.pipeline().hgetall(keys.project(projectId)).smembers(keys.members(projectId)).exec(),
+    )) as [[Error | null, Record<string, string>], [Error | null, string[]]];
+    if (e1 || e2) throw toAppError(e1 ?? e2);
+    if (!record.id) throw projectNotFound();
+    return { project: decodeProject(record), memberIds };
+  }
+
+  async isMember(projectId: string, userId: string): Promise<boolean> {
+    return (await this.run(() => this.redis.sismember(keys.members(projectId), userId))) === 1;
+  }
+
+  /** Adds a member and announces it with `member.added`. Returns false if they already were one. */
+  async addMember(projectId: string, member: MemberDTO): Promise<boolean> {
+    const added = await this.run(() =>
+      this.redis.parleyAddMember(
+        keys.project(projectId),
+        keys.members(projectId),
+        keys.events(projectId),
+        member.id,
+        JSON.stringify(member),
+        this.opts.eventLogMaxLen,
+        keys.wakeChannel(projectId),
+      ),
+    );
+    // Idempotent, so safe to repeat when a crash hit between the two slots.
+    await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', Date.now(), projectId));
+    return added === 1;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  async createSession(input: {
+    projectId: string;
+    title: string;
+    description?: string | undefined;
+    createdBy: string;
+  }): Promise<SessionDTO> {
+    const now = new Date();
+    const iso = now.toISOString();
+    const record: Record<string, string> = {
+      id: randomUUID(),
+      title: input.title,
+      description: input.description ?? '',
+      status: 'active',
+      createdAt: iso,
+      updatedAt: iso,
+      createdBy: input.createdBy,
+      metadata: '{}',
+      messageCount: '0',
+      lastSeq: '0',
+    };
+    const sid = record.id!;
+    await this.run(() =>
+      this.redis.parleyCreateSession(
+        keys.session(input.projectId, sid),
+        keys.sessions(input.projectId),
+        keys.events(input.projectId),
+        keys.project(input.projectId),
+        sid,
+        now.getTime(),
+        iso,
+        this.opts.eventLogMaxLen,
+        keys.wakeChannel(input.projectId),
+        JSON.stringify(record),
+        ...Object.entries(record).flat(),
+      ),
+    );
+    return decodeSession(input.projectId, record);
+  }
+
+  async getSession(projectId: string, sessionId: string): Promise<SessionDTO> {
+    const record = await this.run(() => this.redis.hgetall(keys.session(projectId, sessionId)));
+    if (!record.id) throw new AppError('NOT_FOUND', 'Session not found');
+    return decodeSession(projectId, record);
+  }
+
+  /** Sessions by most recent activity first. */
+  async listSessions(projectId: string, limit = 500): Promise<SessionDTO[]> {
+    const rows = await this.run(() =>
+      this.redis.parleyListSessions(keys.sessions(projectId), sessionKeyPrefix(projectId), limit),
+    );
+    return rows.filter((flat) => flat.length > 0).map((flat) => decodeSession(projectId, flatToRecord(flat)));
+  }
+
+  async updateSession(input: {
+    projectId: string;
+    sessionId: string;
+    title?: string | undefined;
+    description?: string | undefined;
+    status?: SessionStatus | undefined;
+  }): Promise<SessionDTO> {
+    const changes: string[] = [];
+    if (input.title !== undefined) changes.push('title', input.title);
+    if (input.description !== undefined) changes.push('description', input.description);
+    if (input.status !== undefined) changes.push('status', input.status);
+    changes.push('updatedAt', new Date().toISOString());
+    const [, flat] = await this.run(() =>
+      this.redis.parleyUpdateSession(
+        keys.session(input.projectId, input.sessionId),
+        keys.events(input.projectId),
+        this.opts.eventLogMaxLen,
+        keys.wakeChannel(input.projectId),
+        ...changes,
+      ),
+    );
+    return decodeSession(input.projectId, flatToRecord(flat));
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /**
+   * Stores a message once per id: the next seq, the body, the counters, the session's recency and the
+   * `message.created` event, in one script. A repeated id returns the stored message unchanged.
+   */
+  async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    const now = new Date();
+    const iso = now.toISOString();
+    const stored: StoredMessage = {
+      id: input.id,
+      authorId: input.author.id,
+      authorName: input.author.username,
+      role: input.role ?? 'user',
+      content: input.content,
+      createdAt: iso,
+    };
+    if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
+    if (input.aiResponse) stored.aiResponse = input.aiResponse;
+    if (input.confidence !== undefined) stored.confidence = input.confidence;
+
+    const { projectId: pid, sessionId: sid } = input;
+    const [created, seq, body, eventId] = await this.run(() =>
+      this.redis.parleyAppendMessage(
+        keys.session(pid, sid),
+        keys.messages(pid, sid),
+        keys.messageIds(pid),
+        keys.sessions(pid),
+        keys.recent(pid),
+        keys.events(pid),
+        keys.project(pid),
+        input.id,
+        encodeMessage(stored),
+        iso,
+        now.getTime(),
+        sid,
+        this.opts.eventLogMaxLen,
+        LIMITS.projectRecentMax,
+        keys.wakeChannel(pid),
+      ),
+    );
+    if (body === null) throw new Error(`Message ${input.id} is indexed at seq ${seq} but has no body`);
+    return { message: decodeMessage(pid, sid, seq, body), created: created === 1, eventId };
+  }
+
+  /** One page, newest page first, items in seq order; one Redis round trip. */
+  async listMessages(input: {
+    projectId: string;
+    sessionId: string;
+    limit: number;
+    cursor?: number | null | undefined;
+  }): Promise<MessagePage> {
+    const { projectId: pid, sessionId: sid } = input;
+    const limit = Math.min(Math.max(1, input.limit), LIMITS.pageSizeMax);
+    const [top, ...bodies] = await this.run(() =>
+      this.redis.parleyListMessages(
+        keys.session(pid, sid),
+        keys.messages(pid, sid),
+        input.cursor ?? '',
+        limit,
+      ),
+    );
+    const items: MessageDTO[] = [];
+    bodies.forEach((body, i) => {
+      if (body === null) throw new Error(`Session ${sid} has no body for seq ${top - i}`);
+      items.push(decodeMessage(pid, sid, top - i, body));
+    });
+    items.reverse();
+    const lowest = items[0]?.seq ?? 1;
+    return { items, nextCursor: lowest > 1 ? lowest : null };
+  }
+
+  /** The project's newest messages across all its sessions, oldest first (like a page). */
+  async recentMessages(projectId: string, limit: number): Promise<MessageDTO[]> {
+    const flat = await this.run(() =>
+      this.redis.parleyRecentMessages(
+        keys.recent(projectId),
+        Math.min(limit, LIMITS.projectRecentMax),
+        sessionKeyPrefix(projectId),
+        MESSAGES_SUFFIX,
+      ),
+    );
+    const items: MessageDTO[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      items.push(decodeMessage(projectId, flat[i]!, Number(flat[i + 1]), flat[i + 2]!));
+    }
+    return items.reverse();
+  }
+
+  /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+}

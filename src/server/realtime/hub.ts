@@ -1,0 +1,217 @@
+import 'server-only';
+import type { Redis } from 'ioredis';
+import { compareEventIds, headEventId, readEventsAfter } from '~/server/chat/event-log';
+import type { StreamEntry } from '~/server/chat/codec';
+import { toAppError } from '~/server/errors';
+import { keys } from '~/server/redis/keys';
+import { createRedis, getRedis } from '~/server/redis/client';
+
+/** What a local subscriber receives: log entries in order, or a note that it must refetch. */
+export type TailItem = { kind: 'entry'; entry: StreamEntry } | { kind: 'resync'; at: string };
+type Listener = (item: TailItem) => void;
+
+const READ_BATCH = 500;
+/** Safety net: re-read each followed log this often even without a wake-up (a lost publish). */
+const POLL_INTERVAL_MS = 2000;
+
+/**
+ * A project's log, followed once per process. Whatever the number of local subscriptions, each new
+ * entry is read from Redis once and handed to all of them, in order.
+ */
+class ProjectTail {
+  readonly listeners = new Set<Listener>();
+  /** The newest entry already handed out; a subscriber joining now gets everything after it. */
+  position: string | null = null;
+  private reading = false;
+  private readAgain = false;
+
+  constructor(
+    readonly projectId: string,
+    private readonly redis: Redis,
+  ) {}
+
+  async start(): Promise<void> {
+    this.position = await headEventId(this.redis, this.projectId);
+  }
+
+  /** Reads all entries after `position` and fans them out. Coalesces concurrent wake-ups. */
+  async pull(): Promise<void> {
+    if (this.position === null) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.readAgain = false;
+        let batch: StreamEntry[];
+        do {
+          batch = await readEventsAfter(this.redis, this.projectId, this.position, READ_BATCH);
+          // Delivered synchronously, so a subscriber that registers between two awaits sees a
+          // `position` consistent with what it has (not) been handed.
+          for (const entry of batch) {
+            this.position = entry[0];
+            this.emit({ kind: 'entry', entry });
+          }
+        } while (batch.length === READ_BATCH);
+      } while (this.readAgain);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Detects a log that went backwards (Redis restarted without its data): everyone must refetch. */
+  async checkForReset(): Promise<void> {
+    if (this.position === null || this.reading) return;
+    const head = await headEventId(this.redis, this.projectId);
+    if (compareEventIds(head, this.position) < 0) {
+      this.position = head;
+      this.emit({ kind: 'resync', at: head });
+    }
+  }
+
+  private emit(item: TailItem) {
+    for (const listener of this.listeners) listener(item);
+  }
+}
+
+/**
+ * The per-process event hub: ONE Redis subscriber connection for wake-ups, however many tabs and
+ * projects, plus one tail per followed project. Several app processes on one Redis each run a hub and
+ * read the same logs, so all of them deliver every event.
+ */
+export class EventHub {
+  private readonly tails = new Map<string, Promise<ProjectTail>>();
+  private subscriber: Redis | null = null;
+  private poller: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly createSubscriber: () => Redis,
+  ) {}
+
+  /**
+   * Follows a project's log. `from` is the position after which `listener` will be handed every entry;
+   * the caller catches up to `from` itself (from its lastEventId) and de-duplicates by id.
+   */
+  async follow(projectId: string, listener: Listener): Promise<{ from: string; stop: () => void }> {
+    const tail = await this.tailFor(projectId);
+    tail.listeners.add(listener);
+    const from = tail.position!;
+    // In case a write landed between the tail's start and now.
+    void tail.pull().catch(logTailError(projectId));
+    return {
+      from,
+      stop: () => {
+        tail.listeners.delete(listener);
+        if (tail.listeners.size === 0) this.drop(projectId);
+      },
+    };
+  }
+
+  /** Number of projects this process follows (for health/metrics and tests). */
+  get followedProjects(): number {
+    return this.tails.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    this.tails.clear();
+    const sub = this.subscriber;
+    this.subscriber = null;
+    if (sub) await sub.quit().catch(() => sub.disconnect());
+  }
+
+  private tailFor(projectId: string): Promise<ProjectTail> {
+    let pending = this.tails.get(projectId);
+    if (!pending) {
+      pending = this.startTail(projectId);
+      this.tails.set(projectId, pending);
+      // A failed start (Redis down) must not poison later attempts.
+      pending.catch(() => {
+        if (this.tails.get(projectId) === pending) this.tails.delete(projectId);
+      });
+    }
+    return pending;
+  }
+
+  private async startTail(projectId: string): Promise<ProjectTail> {
+    const sub = this.ensureSubscriber();
+    try {
+      // Subscribe to wake-ups BEFORE reading the head, so no write can fall between the two unnoticed.
+      await sub.subscribe(keys.wakeChannel(projectId));
+    } catch (err) {
+      throw toAppError(err);
+    }
+    const tail = new ProjectTail(projectId, this.redis);
+    await tail.start();
+    return tail;
+  }
+
+  private drop(projectId: string) {
+    const pending = this.tails.get(projectId);
+    this.tails.delete(projectId);
+    void pending?.then(() => {
+      // Re-followed meanwhile? Then the new tail owns the channel subscription.
+      if (!this.tails.has(projectId)) {
+        void this.subscriber?.unsubscribe(keys.wakeChannel(projectId)).catch(() => undefined);
+      }
+    }, () => undefined);
+  }
+
+  private ensureSubscriber(): Redis {
+    if (this.subscriber) return this.subscriber;
+    const sub = this.createSubscriber();
+    sub.on('message', (channel: string) => {
+      const projectId = projectIdOfWakeChannel(channel);
+      if (projectId) void this.pullProject(projectId);
+    });
+    // After a reconnect ioredis re-subscribes by itself; wake-ups sent meanwhile were lost, so read.
+    sub.on('ready', () => {
+      for (const projectId of this.tails.keys()) void this.pullProject(projectId);
+    });
+    this.poller = setInterval(() => {
+      for (const [projectId, pending] of this.tails) {
+        void pending
+          .then(async (tail) => {
+            await tail.checkForReset();
+            await tail.pull();
+          })
+          .catch(logTailError(projectId));
+      }
+    }, POLL_INTERVAL_MS);
+    this.poller.unref();
+    this.subscriber = sub;
+    return sub;
+  }
+
+  private async pullProject(projectId: string) {
+    const pending = this.tails.get(projectId);
+    if (!pending) return;
+    await pending.then((tail) => tail.pull()).catch(logTailError(projectId));
+  }
+}
+
+function projectIdOfWakeChannel(channel: string): string | null {
+  const m = /^project:\{([^}]+)\}:wake$/.exec(channel);
+  return m ? m[1]! : null;
+}
+
+function logTailError(projectId: string) {
+  return (err: unknown) => {
+    // The poller retries; subscribers stay attached and get everything once Redis answers again.
+    console.error(`[realtime] reading the log of project ${projectId} failed:`, (err as Error).message);
+  };
+}
+
+const globalForHub = globalThis as unknown as { parleyEventHub?: EventHub };
+
+/** The process's hub (kept on globalThis so dev hot reload does not open another subscriber). */
+export function getEventHub(): EventHub {
+  // The subscriber keeps the command connection's deadlines: they bound SUBSCRIBE itself, while pushed
+  // wake-ups are not commands and never time out.
+  globalForHub.parleyEventHub ??= new EventHub(getRedis(), () => createRedis());
+  return globalForHub.parleyEventHub;
+}

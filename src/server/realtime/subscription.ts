@@ -1,0 +1,98 @@
+import 'server-only';
+import type { Redis } from 'ioredis';
+import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
+import { compareEventIds, isBeyondCatchUp, readEventsAfter } from '~/server/chat/event-log';
+import type { ChatEvent } from '~/shared/types';
+import type { EventHub, TailItem } from './hub';
+
+/** A subscriber that falls this far behind is cut loose and told to resync (memory stays bounded). */
+const MAX_BUFFERED = 5000;
+const CATCH_UP_BATCH = 500;
+
+export interface TrackedEvent {
+  id: string;
+  event: ChatEvent;
+}
+
+/**
+ * One tab's view of a project's log: catch up from `lastEventId`, then follow live, in order, with
+ * nothing missed and nothing twice.
+ *
+ * Order of operations matters: we start following the live tail FIRST (buffering), then read the
+ * backlog up to the tail's position, then drain the buffer skipping anything already yielded. A write
+ * that lands at any moment is therefore in the backlog, in the buffer, or both - never in neither.
+ */
+export async function* projectEvents(opts: {
+  redis: Redis;
+  hub: EventHub;
+  projectId: string;
+  lastEventId: string | null | undefined;
+  signal: AbortSignal | undefined;
+}): AsyncGenerator<TrackedEvent> {
+  const { redis, hub, projectId, signal } = opts;
+  const buffer: TailItem[] = [];
+  let overflowed = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+
+  const { from, stop } = await hub.follow(projectId, (item) => {
+    if (buffer.length >= MAX_BUFFERED) overflowed = true;
+    else buffer.push(item);
+    notify();
+  });
+  signal?.addEventListener('abort', notify, { once: true });
+
+  try {
+    let last: string;
+    if (!opts.lastEventId) {
+      yield { id: from, event: { type: 'ready', projectId } };
+      last = from;
+    } else if (await isBeyondCatchUp(redis, projectId, opts.lastEventId)) {
+      yield { id: from, event: { type: 'resync', projectId } };
+      last = from;
+    } else {
+      last = opts.lastEventId;
+      // Catch up to the tail's position; everything after it arrives through the buffer.
+      while (compareEventIds(last, from) < 0) {
+        const batch: StreamEntry[] = await readEventsAfter(redis, projectId, last, CATCH_UP_BATCH, from);
+        if (batch.length === 0) break;
+        for (const entry of batch) {
+          yield { id: entry[0], event: decodeEvent(projectId, entry) };
+          last = entry[0];
+        }
+      }
+    }
+
+    while (!signal?.aborted) {
+      if (overflowed) {
+        overflowed = false;
+        buffer.length = 0;
+        yield { id: last, event: { type: 'resync', projectId } };
+        continue;
+      }
+      const item = buffer.shift();
+      if (!item) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      if (item.kind === 'resync') {
+        last = item.at;
+        yield { id: item.at, event: { type: 'resync', projectId } };
+        continue;
+      }
+      const [id] = item.entry;
+      if (compareEventIds(id, last) <= 0) continue; // already yielded during catch-up
+      last = id;
+      yield { id, event: decodeEvent(projectId, item.entry) };
+    }
+  } finally {
+    stop();
+    signal?.removeEventListener('abort', notify);
+  }
+}

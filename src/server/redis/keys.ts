@@ -1,0 +1,54 @@
+import 'server-only';
+
+/**
+ * The key schema: the only place key strings are built.
+ *
+ * Every key of a project carries `{<projectId>}`, a Redis Cluster hash tag, so all of a project's keys
+ * share one slot and one Lua script may touch them atomically. User and login-session keys live outside
+ * project slots; nothing atomic spans the two.
+ *
+ * No chat key ever gets a TTL (the seed's SETEX made history vanish). Only login sessions expire.
+ */
+export const keys = {
+  /** HASH id, name, ownerId, createdAt, lastActivityAt */
+  project: (pid: string) => `project:{${pid}}`,
+  /** SET of member user ids */
+  members: (pid: string) => `project:{${pid}}:members`,
+  /** ZSET session id scored by last activity (ms): most recent first via ZREVRANGE */
+  sessions: (pid: string) => `project:{${pid}}:sessions`,
+  /** HASH session metadata and counters (messageCount, lastSeq, lastMessageAt, ...) */
+  session: (pid: string, sid: string) => `project:{${pid}}:sessions:${sid}`,
+  /**
+   * HASH seq -> message body (JSON). Seqs are gap-free (1..lastSeq; deletes are soft), so this hash is
+   * the ordered index too: a page is one HMGET of a seq range, no second lookup per message.
+   */
+  messages: (pid: string, sid: string) => `project:{${pid}}:sessions:${sid}:messages`,
+  /**
+   * HASH message id -> "<sid>:<seq>": the idempotency index (a repeated id returns the stored message)
+   * and lookup by id. Project-wide, so one id can never name two messages in different sessions.
+   */
+  messageIds: (pid: string) => `project:{${pid}}:messages:ids`,
+  /** LIST of "<sid>:<seq>", newest first, capped: the project's recent messages across sessions */
+  recent: (pid: string) => `project:{${pid}}:recent`,
+  /** STREAM: the project's event log, trimmed with MAXLEN ~ */
+  events: (pid: string) => `project:{${pid}}:events`,
+  /** Pub/sub channel nudged by every write, so per-process tails read the log right away */
+  wakeChannel: (pid: string) => `project:{${pid}}:wake`,
+
+  /** HASH id, username, passwordHash, createdAt */
+  user: (uid: string) => `user:${uid}`,
+  /** STRING lower-cased username -> user id (SET NX makes usernames unique, case-insensitively) */
+  username: (name: string) => `username:${name.toLowerCase()}`,
+  /** ZSET project id scored by join time: the projects a user belongs to */
+  userProjects: (uid: string) => `user:${uid}:projects`,
+  /** STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256 */
+  loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
+} as const;
+
+/**
+ * Scripts that walk a project's sessions build session keys from this prefix: `prefix..sid` is
+ * keys.session and `prefix..sid..":messages"` is keys.messages (a unit test pins that they agree).
+ * The keys stay in the project's slot, so this is safe under Redis Cluster.
+ */
+export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
+export const MESSAGES_SUFFIX = ':messages';

@@ -1,0 +1,108 @@
+/**
+ * The one place that calls initTRPC. It exports only the builders the app may use (router,
+ * publicProcedure, authedProcedure, projectProcedure, createCallerFactory), never the `t` object, so
+ * every procedure goes through the same error mapping, auth and membership checks.
+ */
+import 'server-only';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { readSessionToken } from '~/server/auth/cookie';
+import type { AuthedUser } from '~/server/auth/service';
+import { getServices, type Services } from '~/server/context';
+import { AppError, projectNotFound, toAppError, type AppErrorCode } from '~/server/errors';
+import { idSchema } from '~/shared/schemas';
+
+export interface Context extends Services {
+  /** The login session token from the cookie, if any (not yet checked). */
+  sessionToken: string | null;
+  /** Adds a Set-Cookie header to the response (sign-in and sign-out). */
+  setCookie: (cookie: string) => void;
+}
+
+/** The test-friendly part: no HTTP, just services and a token. */
+export function createContextInner(opts: {
+  services: Services;
+  sessionToken?: string | null;
+  setCookie?: (cookie: string) => void;
+}): Context {
+  return {
+    ...opts.services,
+    sessionToken: opts.sessionToken ?? null,
+    setCookie: opts.setCookie ?? (() => undefined),
+  };
+}
+
+/** The request part, used by the fetch adapter in the route handler. */
+export function createContext(opts: { req: Request; resHeaders: Headers }): Context {
+  return createContextInner({
+    services: getServices(),
+    sessionToken: readSessionToken(opts.req.headers.get('cookie')),
+    setCookie: (cookie) => opts.resHeaders.append('Set-Cookie', cookie),
+  });
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    // Internal failures keep their detail in the server log, users get a plain message (no stacks).
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      return { ...shape, message: 'Something went wrong on our side', data: { ...shape.data, stack: undefined } };
+    }
+    const zodIssues = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
+    return { ...shape, data: { ...shape.data, stack: undefined, zodError: zodIssues } };
+  },
+  sse: {
+    // A comment line every 10 s keeps proxies from closing an idle stream; the client reconnects
+    // (resuming from its last event id) when it hears nothing for 25 s.
+    ping: { enabled: true, intervalMs: 10_000 },
+    client: { reconnectAfterInactivityMs: 25_000 },
+  },
+});
+
+const TRPC_CODE: Record<AppErrorCode, TRPCError['code']> = {
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+};
+
+/** Domain errors become tRPC errors here, once, keeping the original as `cause`. */
+const mapErrors = t.middleware(async ({ next, path }) => {
+  const result = await next();
+  if (!result.ok) {
+    const cause = toAppError(result.error.cause ?? result.error);
+    if (cause instanceof AppError) {
+      throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
+    }
+    if (result.error.code === 'INTERNAL_SERVER_ERROR') {
+      console.error(`[trpc] ${path} failed:`, result.error.cause ?? result.error);
+    }
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Resolves the login session; narrows the context to a signed-in user. */
+function isAuthed() {
+  return t.middleware(async ({ ctx, next }) => {
+    const user: AuthedUser | null = ctx.sessionToken ? await ctx.auth.userForToken(ctx.sessionToken) : null;
+    if (!user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Please sign in' });
+    return next({ ctx: { ...ctx, user } });
+  });
+}
+
+export const authedProcedure = publicProcedure.use(isAuthed());
+
+/**
+ * Every procedure that names a project. A non-member gets NOT_FOUND, exactly like a project that does
+ * not exist, so ids cannot be probed. Subscriptions go through it too.
+ */
+export const projectProcedure = authedProcedure
+  .input(z.object({ projectId: idSchema }))
+  .use(async ({ ctx, input, next }) => {
+    if (!(await ctx.store.isMember(input.projectId, ctx.user.id))) throw projectNotFound();
+    return next();
+  });

@@ -1,0 +1,15 @@
+/** Input limits, shared by the forms and the API so both say the same thing. */
+export const LIMITS = {
+  messageContentMax: 8000,
+  sessionTitleMax: 200,
+  sessionDescriptionMax: 2000,
+  projectNameMax: 100,
+  usernameMin: 3,
+  usernameMax: 32,
+  passwordMin: 8,
+  passwordMax: 256,
+  pageSizeDefault: 50,
+  pageSizeMax: 200,
+  /** How many recent messages per project `chat.history` can reach across sessions. */
+  projectRecentMax: 1000,
+} as const;

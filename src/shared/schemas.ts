@@ -1,0 +1,113 @@
+/**
+ * Zod schemas shared by the forms (client) and the procedures' `.input()` (server).
+ * This module imports zod and nothing else from the app, so either side can use it.
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits';
+
+/** Ids minted by the server (projects, sessions, users) and messages minted by the client. */
+export const idSchema = z.uuid({ error: 'must be a UUID' });
+
+const trimmed = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(min, { error: `${name} must not be empty` })
+    .max(max, { error: `${name} must be at most ${max} characters` });
+
+export const usernameSchema = z
+  .string()
+  .trim()
+  .min(LIMITS.usernameMin, { error: `Username must be at least ${LIMITS.usernameMin} characters` })
+  .max(LIMITS.usernameMax, { error: `Username must be at most ${LIMITS.usernameMax} characters` })
+  .regex(/^[a-zA-Z0-9_.-]+$/, { error: 'Username may use letters, digits, "_", "." and "-" only' });
+
+export const credentialsInput = z.object({
+  username: usernameSchema,
+  password: z
+    .string()
+    .min(LIMITS.passwordMin, { error: `Password must be at least ${LIMITS.passwordMin} characters` })
+    .max(LIMITS.passwordMax, { error: `Password must be at most ${LIMITS.passwordMax} characters` }),
+});
+
+export const projectIdInput = z.object({ projectId: idSchema });
+
+export const projectCreateInput = z.object({
+  name: trimmed('Project name', 1, LIMITS.projectNameMax),
+});
+
+export const projectAddMemberInput = z.object({
+  projectId: idSchema,
+  username: usernameSchema,
+});
+
+export const sessionStatusSchema = z.enum(['active', 'archived']);
+
+export const sessionCreateInput = z.object({
+  projectId: idSchema,
+  title: trimmed('Title', 1, LIMITS.sessionTitleMax),
+  description: z
+    .string()
+    .trim()
+    .max(LIMITS.sessionDescriptionMax, {
+      error: `Description must be at most ${LIMITS.sessionDescriptionMax} characters`,
+    })
+    .optional(),
+});
+
+export const sessionRefInput = z.object({ projectId: idSchema, sessionId: idSchema });
+
+export const sessionUpdateInput = sessionRefInput
+  .extend({
+    title: trimmed('Title', 1, LIMITS.sessionTitleMax).optional(),
+    description: z
+      .string()
+      .trim()
+      .max(LIMITS.sessionDescriptionMax, {
+        error: `Description must be at most ${LIMITS.sessionDescriptionMax} characters`,
+      })
+      .optional(),
+    status: sessionStatusSchema.optional(),
+  })
+  .refine((v) => v.title !== undefined || v.description !== undefined || v.status !== undefined, {
+    error: 'Nothing to update: give a title, a description or a status',
+  });
+
+const pageSize = z
+  .number()
+  .int()
+  .min(1, { error: 'limit must be at least 1' })
+  .max(LIMITS.pageSizeMax, { error: `limit must be at most ${LIMITS.pageSizeMax}` });
+
+export const messageListInput = sessionRefInput.extend({
+  limit: pageSize.default(LIMITS.pageSizeDefault),
+  /** Read messages with seq strictly below this one (the previous page's `nextCursor`). */
+  cursor: z.number().int().min(1).nullish(),
+});
+
+export const messageContentSchema = z
+  .string()
+  .refine((s) => s.trim().length > 0, { error: 'Message must not be empty' })
+  .refine((s) => s.length <= LIMITS.messageContentMax, {
+    error: `Message must be at most ${LIMITS.messageContentMax} characters`,
+  });
+
+export const messageSendInput = sessionRefInput.extend({
+  /** Client-generated; the idempotency key: sending the same id twice stores one message. */
+  id: idSchema,
+  content: messageContentSchema,
+});
+
+export const chatHistoryInput = z.object({
+  projectId: idSchema,
+  sessionId: idSchema.optional(),
+  limit: pageSize.default(LIMITS.pageSizeDefault),
+});
+
+/** A stream entry id as Redis prints it: `<ms>-<seq>`. */
+export const streamIdSchema = z.string().regex(/^\d{1,20}-\d{1,20}$/, { error: 'not an event id' });
+
+export const eventsSubscribeInput = z.object({
+  projectId: idSchema,
+  lastEventId: streamIdSchema.nullish(),
+});
