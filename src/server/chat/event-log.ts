@@ -36,9 +36,7 @@ export async function readEventsAfter(
   count: number,
   untilId = '+',
 ): Promise<StreamEntry[]> {
-  return (await run(() =>
-    redis.xrange(keys.events(projectId), `(${afterId}`, untilId, 'COUNT', count),
-  )) as StreamEntry[];
+  return run(() => redis.xrange(keys.events(projectId), `(${afterId}`, untilId, 'COUNT', count));
 }
 
 /** The id of the newest entry, or 0-0 for an empty log. */
@@ -71,11 +69,14 @@ export async function isBeyondCatchUp(
   }
   const fields = new Map<string, unknown>();
   for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
-  const lastGenerated = String(fields.get('last-generated-id') ?? LOG_START);
+  const lastGenerated = (fields.get('last-generated-id') as string | undefined) ?? LOG_START;
   if (compareEventIds(lastEventId, lastGenerated) > 0) return true;
-  // Redis >= 7.0 reports the newest id ever trimmed; anything at or below it is gone.
-  const maxDeleted = fields.get('max-deleted-entry-id');
-  if (maxDeleted !== undefined) return compareEventIds(lastEventId, String(maxDeleted)) < 0;
+  // Trimmed entries all precede the first entry kept. Redis 7.0's max-deleted-entry-id ignores MAXLEN
+  // trimming, so we reason from counts instead: if anything was ever trimmed and the reader stands
+  // before the first kept entry, something it has not seen may be gone. (At worst a needless resync,
+  // never a silent gap.)
+  const trimmed = Number(fields.get('entries-added') ?? 0) - Number(fields.get('length') ?? 0);
   const first = fields.get('first-entry') as StreamEntry | null | undefined;
-  return first ? compareEventIds(lastEventId, first[0]) < 0 && lastEventId !== LOG_START : false;
+  if (!first) return trimmed > 0 && compareEventIds(lastEventId, lastGenerated) < 0;
+  return trimmed > 0 && compareEventIds(lastEventId, first[0]) < 0;
 }

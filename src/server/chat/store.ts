@@ -75,7 +75,7 @@ export class ChatStore {
         keys.project(project.id),
         keys.members(project.id),
         input.owner.id,
-        ...Object.entries(project).flat(),
+        ...Object.entries(project).flat<[string, string][]>(),
       ),
     );
     // The user's project index lives in the user's slot, so it cannot join the script above. It is

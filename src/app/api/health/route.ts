@@ -7,7 +7,7 @@ export const dynamic = 'force-dynamic';
 export async function GET() {
   const { redis, hub } = getServices();
   const started = performance.now();
-  let redisUp = false;
+  let redisUp: boolean;
   try {
     redisUp = (await redis.ping()) === 'PONG';
   } catch {

@@ -2,7 +2,7 @@ import 'server-only';
 import { clearedSessionCookie, sessionCookie } from '~/server/auth/cookie';
 import { credentialsInput } from '~/shared/schemas';
 import type { UserDTO } from '~/shared/types';
-import { authedProcedure, publicProcedure, router } from '../init';
+import { publicProcedure, router } from '../init';
 
 export const authRouter = router({
   signUp: publicProcedure.input(credentialsInput).mutation(async ({ ctx, input }): Promise<UserDTO> => {

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+import { appRouter } from './root';
+
+let h: Harness;
+let owner: TestUser;
+let stranger: TestUser;
+let projectId: string;
+let sessionId: string;
+
+beforeAll(async () => {
+  h = createHarness();
+  owner = await h.user();
+  stranger = await h.user();
+  projectId = (await owner.caller.project.create({ name: 'Secret plans' })).id;
+  sessionId = (await owner.caller.session.create({ projectId, title: 'Private' })).id;
+  await owner.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'classified' });
+});
+afterAll(() => h.close());
+
+type Call = (u: TestUser) => Promise<unknown>;
+type ScopedCall = (u: TestUser, pid: string) => Promise<unknown>;
+
+/** Every procedure that names a project, called as a given user on a given project. */
+const projectScoped: Record<string, ScopedCall> = {
+  'project.get': (u, pid) => u.caller.project.get({ projectId: pid }),
+  'project.addMember': (u, pid) => u.caller.project.addMember({ projectId: pid, username: u.username }),
+  'session.list': (u, pid) => u.caller.session.list({ projectId: pid }),
+  'session.create': (u, pid) => u.caller.session.create({ projectId: pid, title: 'Intrusion' }),
+  'session.get': (u, pid) => u.caller.session.get({ projectId: pid, sessionId }),
+  'session.update': (u, pid) => u.caller.session.update({ projectId: pid, sessionId, title: 'Hijacked' }),
+  'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
+  'message.send': (u, pid) =>
+    u.caller.message.send({ projectId: pid, sessionId, id: randomUUID(), content: 'hi' }),
+  'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
+  'events.subscribe': async (u, pid) => {
+    const it = await u.caller.events.subscribe({ projectId: pid });
+    for await (const ev of it) return ev;
+  },
+};
+
+describe('membership', () => {
+  it('covers every project-scoped procedure in the router', () => {
+    const all = Object.keys(appRouter._def.procedures).filter(
+      (p) => !p.startsWith('auth.') && p !== 'project.list' && p !== 'project.create',
+    );
+    expect(Object.keys(projectScoped).sort()).toEqual(all.sort());
+  });
+
+  for (const [name, call] of Object.entries(projectScoped)) {
+    it(`${name}: a non-member gets NOT_FOUND, as for a project that does not exist`, async () => {
+      const refusal = { code: 'NOT_FOUND', message: 'Project not found' };
+      await expect(call(stranger, projectId)).rejects.toMatchObject(refusal);
+      // The very same answer for a project id that exists nowhere.
+      await expect(call(stranger, randomUUID())).rejects.toMatchObject(refusal);
+    });
+  }
+
+  it('a signed-out caller gets UNAUTHORIZED everywhere but auth', async () => {
+    const anon = h.anonymous();
+    await expect(anon.project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    await expect(anon.message.list({ projectId, sessionId })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(await anon.auth.me()).toBeNull();
+  });
+
+  it('the stranger sees none of it in their own lists, and gains access once added', async () => {
+    expect(await stranger.caller.project.list()).toEqual([]);
+    const added = await owner.caller.project.addMember({ projectId, username: stranger.username.toUpperCase() });
+    expect(added).toMatchObject({ added: true, member: { id: stranger.id } });
+    expect((await stranger.caller.project.list()).map((p) => p.id)).toEqual([projectId]);
+    const page = await stranger.caller.message.list({ projectId, sessionId });
+    expect(page.items.map((m) => m.content)).toEqual(['classified']);
+    const detail = await stranger.caller.project.get({ projectId });
+    expect(detail.members.map((m) => m.id).sort()).toEqual([owner.id, stranger.id].sort());
+    // Adding again is a no-op, not an error.
+    expect(await owner.caller.project.addMember({ projectId, username: stranger.username })).toMatchObject({
+      added: false,
+    });
+    await expect(owner.caller.project.addMember({ projectId, username: 'nobody_here' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+});
+
+describe('accounts', () => {
+  it('usernames are unique case-insensitively and passwords are checked', async () => {
+    const name = `Case${randomUUID().slice(0, 6)}`;
+    await h.user(name);
+    await expect(h.user(name.toLowerCase())).rejects.toMatchObject({ code: 'CONFLICT' });
+    const anon = h.anonymous();
+    await expect(anon.auth.signIn({ username: name, password: 'wrong password!' })).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'Wrong username or password',
+    });
+    await expect(anon.auth.signIn({ username: 'no_such_user', password: 'whatever123' })).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'Wrong username or password',
+    });
+    expect(await anon.auth.signIn({ username: name, password: 'correct horse battery' })).toMatchObject({
+      username: name,
+    });
+  });
+
+  it('signing out ends the login session, and the stored token is only a hash', async () => {
+    const u = await h.user();
+    expect(await u.caller.auth.me()).toMatchObject({ id: u.id });
+    const raw = await h.redis.keys('auth:session:*');
+    expect(raw.some((k) => k.includes(u.token))).toBe(false);
+    await u.caller.auth.signOut();
+    expect(await u.caller.auth.me()).toBeNull();
+    await expect(u.caller.project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+  });
+});
+
+describe('bad input gets a 4xx with a clear message, never a truncation', () => {
+  const cases: [string, Call, RegExp][] = [
+    ['content over the limit', (u) => u.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'x'.repeat(8001) }), /at most 8000/],
+    ['blank content', (u) => u.caller.message.send({ projectId, sessionId, id: randomUUID(), content: '  \n ' }), /must not be empty/],
+    ['a message id that is not a UUID', (u) => u.caller.message.send({ projectId, sessionId, id: 'abc', content: 'hi' }), /UUID/],
+    ['a project id that is not a UUID', (u) => u.caller.session.list({ projectId: '../../etc' }), /UUID/],
+    ['a page size over the maximum', (u) => u.caller.message.list({ projectId, sessionId, limit: 10_000 }), /at most 200/],
+    ['a page size of zero', (u) => u.caller.message.list({ projectId, sessionId, limit: 0 }), /at least 1/],
+    ['a negative cursor', (u) => u.caller.message.list({ projectId, sessionId, cursor: -5 }), /./],
+    ['an empty title', (u) => u.caller.session.create({ projectId, title: '   ' }), /must not be empty/],
+    ['a title over the limit', (u) => u.caller.session.create({ projectId, title: 't'.repeat(201) }), /at most 200/],
+    ['an update with nothing to change', (u) => u.caller.session.update({ projectId, sessionId }), /Nothing to update/],
+    ['an unknown status', (u) => u.caller.session.update({ projectId, sessionId, status: 'deleted' as 'active' }), /./],
+    ['a project name over the limit', (u) => u.caller.project.create({ name: 'n'.repeat(101) }), /at most 100/],
+    ['a malformed lastEventId', (u) => u.caller.events.subscribe({ projectId, lastEventId: 'yesterday' }), /event id/],
+  ];
+  for (const [name, call, message] of cases) {
+    it(name, async () => {
+      const err = await call(owner).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'BAD_REQUEST' });
+      expect((err as Error).message).toMatch(message);
+    });
+  }
+
+  it('short usernames and passwords are refused at sign-up', async () => {
+    await expect(h.anonymous().auth.signUp({ username: 'ab', password: 'long enough' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(h.anonymous().auth.signUp({ username: 'abcdef', password: 'short' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+  });
+
+  it('content of exactly the maximum is stored whole', async () => {
+    const content = 'y'.repeat(8000);
+    const m = await owner.caller.message.send({ projectId, sessionId, id: randomUUID(), content });
+    expect(m.content).toBe(content);
+  });
+});
