@@ -98,6 +98,17 @@ export const messageSendInput = sessionRefInput.extend({
   content: messageContentSchema,
 });
 
+export const messageRefInput = sessionRefInput.extend({ id: idSchema });
+
+export const messageEditInput = messageRefInput.extend({ content: messageContentSchema });
+
+export const messageReactInput = messageRefInput.extend({
+  emoji: z
+    .string()
+    .min(1, { error: 'Reaction must not be empty' })
+    .max(16, { error: 'Reaction must be at most 16 characters' }),
+});
+
 export const chatHistoryInput = z.object({
   projectId: idSchema,
   sessionId: idSchema.optional(),

@@ -128,6 +128,55 @@ describe('message.list and chat.history', () => {
   });
 });
 
+describe('message.edit / delete / react', () => {
+  it('changes a message in place, announces it, and keeps author rights', async () => {
+    const ref = await projectWithSession();
+    const m = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'draft' });
+    const edited = await alice.caller.message.edit({ ...ref, id: m.id, content: 'final' });
+    expect(edited).toMatchObject({ id: m.id, seq: m.seq, content: 'final', isEdited: true });
+    expect(edited.updatedAt >= m.updatedAt).toBe(true);
+
+    const bob = await h.user();
+    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await expect(bob.caller.message.edit({ ...ref, id: m.id, content: 'mine now' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    const reacted = await bob.caller.message.react({ ...ref, id: m.id, emoji: '👍' });
+    expect(reacted.reactions).toEqual([{ emoji: '👍', userId: bob.id }]);
+    const unreacted = await bob.caller.message.react({ ...ref, id: m.id, emoji: '👍' });
+    expect(unreacted.reactions).toEqual([]);
+
+    const deleted = await alice.caller.message.delete({ ...ref, id: m.id });
+    expect(deleted).toMatchObject({ deleted: true, content: '', seq: m.seq });
+    const page = await alice.caller.message.list(ref);
+    expect(page.items).toEqual([deleted]);
+    await expect(alice.caller.message.edit({ ...ref, id: m.id, content: 'undo' })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    await expect(
+      alice.caller.message.edit({ ...ref, id: randomUUID(), content: 'ghost' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+    const types = (await h.redis.xrange(keys.events(ref.projectId), '-', '+')).map(([, f]) => f[1]);
+    expect(types.slice(-5)).toEqual([
+      'message.updated', // edit
+      'member.added',
+      'message.updated', // react
+      'message.updated', // unreact
+      'message.deleted',
+    ]);
+  });
+
+  it('loses no reaction when many members react at once', async () => {
+    const ref = await projectWithSession();
+    const m = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'vote' });
+    const emojis = ['👍', '🎉', '🚀', '👀', '✅', '❤️', '🔥', '💯'];
+    await Promise.all(emojis.map((emoji) => alice.caller.message.react({ ...ref, id: m.id, emoji })));
+    const [stored] = (await alice.caller.message.list(ref)).items;
+    expect(stored?.reactions.map((r) => r.emoji).sort()).toEqual([...emojis].sort());
+  });
+});
+
 describe('sessions', () => {
   it('lists by most recent activity and updates emit the new state', async () => {
     const ref = await projectWithSession();

@@ -254,6 +254,45 @@ export class ChatStore {
     return { message: decodeMessage(pid, sid, seq, body), created: created === 1, eventId };
   }
 
+  /**
+   * Changes one message: reads it, applies `change` (which may throw, e.g. "not your message"), and
+   * swaps the body in atomically with its `message.updated`/`message.deleted` event. A concurrent change
+   * makes the swap fail; we then re-read and re-apply, so no change is lost.
+   */
+  async changeMessage(
+    ref: { projectId: string; sessionId: string; id: string },
+    eventType: 'message.updated' | 'message.deleted',
+    change: (current: StoredMessage) => StoredMessage,
+  ): Promise<MessageDTO> {
+    const { projectId: pid, sessionId: sid } = ref;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const located = await this.run(() => this.redis.hget(keys.messageIds(pid), ref.id));
+      const [locatedSid, seqText] = located?.split(':') ?? [];
+      if (locatedSid !== sid || !seqText) throw new AppError('NOT_FOUND', 'Message not found');
+      const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
+      if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
+      const next = change(JSON.parse(current) as StoredMessage);
+      const body = encodeMessage({ ...next, updatedAt: new Date().toISOString() });
+      const eventId = await this.run(() =>
+        this.redis.parleyReplaceMessage(
+          keys.session(pid, sid),
+          keys.messages(pid, sid),
+          keys.events(pid),
+          seqText,
+          current,
+          body,
+          eventType,
+          sid,
+          new Date().toISOString(),
+          this.opts.eventLogMaxLen,
+          keys.wakeChannel(pid),
+        ),
+      );
+      if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);
+    }
+    throw new AppError('CONFLICT', 'The message is changing too fast; please retry');
+  }
+
   /** One page, newest page first, items in seq order; one Redis round trip. */
   async listMessages(input: {
     projectId: string;

@@ -48,6 +48,24 @@ return {1, seq, ARGV[2], eid}
 `;
 
 /**
+ * Compare-and-set of one message body: the caller read `expected`, changed it in JS (JSON stays in JS,
+ * where it round-trips exactly), and the swap happens only if nobody changed it meanwhile.
+ * KEYS: 1 session, 2 messages, 3 events
+ * ARGV: 1 seq, 2 expected body, 3 new body, 4 event type, 5 session id, 6 now ISO, 7 maxlen,
+ *       8 wake channel
+ * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
+ */
+const REPLACE_MESSAGE = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
+local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
+  't', ARGV[4], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
+redis.call('PUBLISH', ARGV[8], eid)
+return eid
+`;
+
+/**
  * KEYS: 1 session, 2 messages. ARGV: 1 cursor ('' = from the newest), 2 limit
  * Returns {top seq, bodies...} with bodies from seq=top downwards (nil for none).
  */
@@ -170,6 +188,7 @@ type ScriptFn<R> = (...args: Arg[]) => Promise<R>;
 
 export interface ParleyScripts {
   parleyAppendMessage: ScriptFn<[0 | 1, number, string | null, string | null]>;
+  parleyReplaceMessage: ScriptFn<string | null>;
   parleyListMessages: ScriptFn<[number, ...(string | null)[]]>;
   parleyRecentMessages: ScriptFn<string[]>;
   parleyListSessions: ScriptFn<string[][]>;
@@ -183,6 +202,7 @@ export type ScriptedRedis = Redis & ParleyScripts;
 
 const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys: number; lua: string }> = {
   parleyAppendMessage: { numberOfKeys: 7, lua: APPEND_MESSAGE },
+  parleyReplaceMessage: { numberOfKeys: 3, lua: REPLACE_MESSAGE },
   parleyListMessages: { numberOfKeys: 2, lua: LIST_MESSAGES },
   parleyRecentMessages: { numberOfKeys: 1, lua: RECENT_MESSAGES },
   parleyListSessions: { numberOfKeys: 1, lua: LIST_SESSIONS },

@@ -8,6 +8,7 @@ let owner: TestUser;
 let stranger: TestUser;
 let projectId: string;
 let sessionId: string;
+let messageId: string;
 
 beforeAll(async () => {
   h = createHarness();
@@ -15,7 +16,7 @@ beforeAll(async () => {
   stranger = await h.user();
   projectId = (await owner.caller.project.create({ name: 'Secret plans' })).id;
   sessionId = (await owner.caller.session.create({ projectId, title: 'Private' })).id;
-  await owner.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'classified' });
+  messageId = (await owner.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'classified' })).id;
 });
 afterAll(() => h.close());
 
@@ -33,6 +34,9 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
   'message.send': (u, pid) =>
     u.caller.message.send({ projectId: pid, sessionId, id: randomUUID(), content: 'hi' }),
+  'message.edit': (u, pid) => u.caller.message.edit({ projectId: pid, sessionId, id: messageId, content: 'x' }),
+  'message.delete': (u, pid) => u.caller.message.delete({ projectId: pid, sessionId, id: messageId }),
+  'message.react': (u, pid) => u.caller.message.react({ projectId: pid, sessionId, id: messageId, emoji: '👍' }),
   'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
   'events.subscribe': async (u, pid) => {
     const it = await u.caller.events.subscribe({ projectId: pid });
