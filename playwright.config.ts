@@ -1,0 +1,57 @@
+// End-to-end tests: real Chromium (Debian's, at /usr/bin/chromium - Playwright cannot download
+// browsers here), real Redis, production build. `npm test` (scripts/test.mjs) builds the app, starts
+// a throwaway Redis and sets REDIS_URL and PORT; to run Playwright by hand, do the same.
+import { defineConfig } from '@playwright/test';
+
+const PORT = Number(process.env.PORT ?? 3100);
+const REDIS_URL = process.env.REDIS_URL;
+if (!REDIS_URL) {
+  throw new Error(
+    'playwright.config.ts: REDIS_URL is not set. Run the e2e tests with `npm run test:e2e` ' +
+      '(it starts Redis and builds the app), or set REDIS_URL to a Redis you can spare.',
+  );
+}
+const baseURL = `http://localhost:${PORT}`;
+
+export default defineConfig({
+  testDir: 'e2e',
+  // One app, one Redis, a 2-core machine: run specs one after another.
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: Boolean(process.env.CI),
+  reporter: 'list',
+  use: {
+    baseURL,
+    trace: 'retain-on-failure',
+  },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        browserName: 'chromium',
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command: `node_modules/.bin/next start -p ${PORT}`,
+    // Ready means the app answers and reaches Redis, not merely that the port is open.
+    url: `${baseURL}/api/health`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    // Let open SSE streams and Redis connections close instead of being SIGKILLed.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: { REDIS_URL, PORT: String(PORT) },
+  },
+});

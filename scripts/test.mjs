@@ -1,0 +1,119 @@
+// `npm test`: typecheck, lint, unit + integration tests (Vitest, against a real redis-server it
+// starts itself), then end-to-end tests (Playwright in Chromium against a production build).
+// Stops at the first failing step and exits with its code.
+//
+//   npm test                      everything
+//   npm test -- --only=unit       Vitest only (also: typecheck, lint, e2e; comma-separate several)
+//   npm test -- --only=e2e        build + Playwright only
+//   npm test -- --skip-e2e        everything but e2e
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureChromium, ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
+import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
+
+const STEP_NAMES = /** @type {const} */ (['typecheck', 'lint', 'unit', 'e2e']);
+/** @typedef {typeof STEP_NAMES[number]} StepName */
+
+const USAGE = 'Usage: npm test [-- --only=typecheck,lint,unit,e2e] [-- --skip-e2e]';
+
+/** @returns {Set<StepName>} */
+function selectedSteps() {
+  /** @type {Set<StepName>} */
+  let steps = new Set(STEP_NAMES);
+  for (const arg of process.argv.slice(2)) {
+    if (arg === '--skip-e2e') {
+      continue; // applied below, whatever the order of the flags
+    } else if (arg.startsWith('--only=')) {
+      const names = arg.slice('--only='.length).split(',').filter(Boolean);
+      const unknown = names.filter((name) => !STEP_NAMES.includes(/** @type {StepName} */ (name)));
+      if (names.length === 0 || unknown.length > 0) usageError(`unknown step in ${arg}`);
+      steps = new Set(/** @type {StepName[]} */ (names));
+    } else {
+      usageError(`unknown argument ${arg}`);
+    }
+  }
+  if (process.argv.includes('--skip-e2e')) steps.delete('e2e');
+  return steps;
+}
+
+/** @param {string} message @returns {never} */
+function usageError(message) {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+/**
+ * Prints a banner, runs `fn`, prints the outcome with its duration.
+ * @param {string} title
+ * @param {() => Promise<number>} fn resolves with an exit code
+ */
+async function step(title, fn) {
+  console.log(`\n━━ ${title} ${'━'.repeat(Math.max(3, 72 - title.length))}`);
+  const started = performance.now();
+  const code = await fn();
+  const took = formatDuration(performance.now() - started);
+  console.log(code === 0 ? `✔ ${title} (${took})` : `✘ ${title} failed with exit code ${code} (${took})`);
+  return code;
+}
+
+/** Whether e2e/ holds any `*.spec.ts`, at any depth. */
+function hasE2eSpecs() {
+  const dir = path.join(repoRoot, 'e2e');
+  if (!fs.existsSync(dir)) return false;
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .some((file) => file.endsWith('.spec.ts'));
+}
+
+/** Builds the app and runs Playwright against it, with a throwaway Redis. */
+async function e2e() {
+  if (!hasE2eSpecs()) {
+    console.log('\ne2e: no e2e/**/*.spec.ts yet, skipped');
+    return 0;
+  }
+  await ensureChromium();
+  const redis = await startRedisServer();
+  try {
+    const env = { ...process.env, REDIS_URL: redis.url, PORT: String(await findFreePort()) };
+    console.log(`\ne2e: Redis ${redis.url} (temp data dir), app port ${env.PORT}`);
+    const built = await step('build: next build', () => run(bin('next'), ['build'], { env }));
+    if (built !== 0) return built;
+    return await step('e2e: playwright test', () => run(bin('playwright'), ['test'], { env }));
+  } finally {
+    await redis.destroy();
+  }
+}
+
+async function main() {
+  const steps = selectedSteps();
+  await ensureDependencies();
+  await ensureRedisServerInstalled();
+
+  const started = performance.now();
+  /** @type {Array<[StepName, string, () => Promise<number>]>} */
+  const plan = [
+    ['typecheck', 'typecheck: tsc --noEmit', () => run(bin('tsc'), ['--noEmit'])],
+    ['lint', 'lint: eslint .', () => run(bin('eslint'), ['.'])],
+    ['unit', 'unit + integration: vitest run', () => run(bin('vitest'), ['run'])],
+  ];
+  for (const [name, title, fn] of plan) {
+    if (!steps.has(name)) continue;
+    const code = await step(title, fn);
+    if (code !== 0) return code;
+  }
+  if (steps.has('e2e')) {
+    const code = await e2e();
+    if (code !== 0) return code;
+  }
+  console.log(`\nAll selected checks passed (${[...steps].join(', ')}) in ${formatDuration(performance.now() - started)}.`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(/^sudo apt-get install/.test(message) ? `A system package is missing. Run:\n\n  ${message}\n` : error);
+    process.exit(1);
+  },
+);
