@@ -70,6 +70,14 @@ const TRPC_CODE: Record<AppErrorCode, TRPCError['code']> = {
 const mapErrors = t.middleware(async ({ next, path }) => {
   const result = await next();
   if (!result.ok) {
+    if (result.error.cause instanceof z.ZodError) {
+      // zod's own message is a JSON dump of its issues; say it the way a person would.
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: describeIssues(result.error.cause),
+        cause: result.error.cause,
+      });
+    }
     const cause = toAppError(result.error.cause ?? result.error);
     if (cause instanceof AppError) {
       throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
@@ -80,6 +88,12 @@ const mapErrors = t.middleware(async ({ next, path }) => {
   }
   return result;
 });
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
