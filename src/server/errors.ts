@@ -10,6 +10,7 @@ export type AppErrorCode =
   | 'CONFLICT'
   | 'BAD_REQUEST'
   | 'UNAUTHORIZED'
+  | 'TOO_MANY_REQUESTS'
   | 'UNAVAILABLE';
 
 export class AppError extends Error {

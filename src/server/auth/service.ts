@@ -6,6 +6,10 @@ import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import type { MemberDTO, UserDTO } from '~/shared/types';
 
+/** Failed sign-ins allowed per username within the window before sign-in is refused for a while. */
+export const SIGN_IN_MAX_FAILURES = 10;
+const SIGN_IN_FAILURE_WINDOW_SECONDS = 15 * 60;
+
 /** Login sessions expire (chat data never does). */
 export const LOGIN_SESSION_TTL_SECONDS = 30 * 24 * 3600;
 
@@ -52,10 +56,20 @@ export class AuthService {
 
   /** Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names). */
   async verifyCredentials(username: string, password: string): Promise<UserDTO> {
+    const failuresKey = keys.signInFailures(username);
+    const failures = Number((await run(() => this.redis.get(failuresKey))) ?? 0);
+    if (failures >= SIGN_IN_MAX_FAILURES) {
+      throw new AppError('TOO_MANY_REQUESTS', 'Too many failed sign-ins for this username; try again in 15 minutes');
+    }
     const uid = await run(() => this.redis.get(keys.username(username)));
     const record = uid ? await run(() => this.redis.hgetall(keys.user(uid))) : {};
     const ok = await verify(record.passwordHash ?? (await DUMMY_HASH_PROMISE), password);
-    if (!record.id || !ok) throw new AppError('UNAUTHORIZED', 'Wrong username or password');
+    if (!record.id || !ok) {
+      await run(() =>
+        this.redis.multi().incr(failuresKey).expire(failuresKey, SIGN_IN_FAILURE_WINDOW_SECONDS, 'NX').exec(),
+      );
+      throw new AppError('UNAUTHORIZED', 'Wrong username or password');
+    }
     return { id: record.id, username: record.username!, createdAt: record.createdAt! };
   }
 

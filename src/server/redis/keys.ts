@@ -41,6 +41,8 @@ export const keys = {
   username: (name: string) => `username:${name.toLowerCase()}`,
   /** ZSET project id scored by join time: the projects a user belongs to */
   userProjects: (uid: string) => `user:${uid}:projects`,
+  /** STRING counter of failed sign-ins for a username, expiring: brute-force throttling */
+  signInFailures: (name: string) => `auth:failures:${name.toLowerCase()}`,
   /** STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256 */
   loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
 } as const;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+import { SIGN_IN_MAX_FAILURES } from '~/server/auth/service';
+import { keys } from '~/server/redis/keys';
 import { appRouter } from './root';
 
 let h: Harness;
@@ -104,6 +106,21 @@ describe('accounts', () => {
     expect(await anon.auth.signIn({ username: name, password: 'correct horse battery' })).toMatchObject({
       username: name,
     });
+  });
+
+  it('throttles repeated failed sign-ins for a username', async () => {
+    const u = await h.user();
+    const anon = h.anonymous();
+    for (let i = 0; i < SIGN_IN_MAX_FAILURES; i++) {
+      await expect(anon.auth.signIn({ username: u.username, password: 'guess guess' })).rejects.toMatchObject({
+        code: 'UNAUTHORIZED',
+      });
+    }
+    // Now even the right password is refused until the window passes.
+    await expect(
+      anon.auth.signIn({ username: u.username, password: 'correct horse battery' }),
+    ).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    expect(await h.redis.ttl(keys.signInFailures(u.username))).toBeGreaterThan(0);
   });
 
   it('signing out ends the login session, and the stored token is only a hash', async () => {
