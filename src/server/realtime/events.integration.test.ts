@@ -164,6 +164,23 @@ describe('the per-process hub', () => {
     await local.close();
   });
 
+  it('a subscriber joining as the last one leaves is not attached to a dropped tail', async () => {
+    const local = createHarness();
+    const ref = await projectWithSession();
+    const first = await local.hub.follow(ref.projectId, () => undefined);
+    const received: string[] = [];
+    const joining = local.hub.follow(ref.projectId, (item) => {
+      if (item.kind === 'entry') received.push(item.entry[0]);
+    });
+    first.stop(); // drops the tail before `joining` resumes
+    const second = await joining;
+    await send(ref, 'still heard');
+    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toHaveLength(1);
+    second.stop();
+    await local.close();
+  });
+
   it('two app processes on one Redis both deliver every event exactly once', async () => {
     const other = createHarness(); // a second "process": its own connections and hub
     const ref = await projectWithSession();

@@ -96,7 +96,13 @@ export class EventHub {
    * the caller catches up to `from` itself (from its lastEventId) and de-duplicates by id.
    */
   async follow(projectId: string, listener: Listener): Promise<{ from: string; stop: () => void }> {
-    const tail = await this.tailFor(projectId);
+    let pending = this.tailFor(projectId);
+    let tail = await pending;
+    // The last subscriber of this tail may have left while we waited, dropping it; then start anew.
+    while (this.tails.get(projectId) !== pending) {
+      pending = this.tailFor(projectId);
+      tail = await pending;
+    }
     tail.listeners.add(listener);
     const from = tail.position!;
     // In case a write landed between the tail's start and now.
