@@ -7,6 +7,7 @@
 //   npm test -- --only=e2e        build + Playwright only
 //   npm test -- --skip-e2e        everything but e2e
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { ensureChromium, ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
@@ -73,15 +74,54 @@ async function e2e() {
   }
   await ensureChromium();
   const redis = await startRedisServer();
+  const control = await startRedisControl(redis);
   try {
-    const env = { ...process.env, REDIS_URL: redis.url, PORT: String(await findFreePort()) };
+    const env = {
+      ...process.env,
+      REDIS_URL: redis.url,
+      PORT: String(await findFreePort()),
+      E2E_REDIS_CONTROL_URL: control.url,
+    };
     console.log(`\ne2e: Redis ${redis.url} (temp data dir), app port ${env.PORT}`);
     const built = await step('build: next build', () => run(bin('next'), ['build'], { env }));
     if (built !== 0) return built;
     return await step('e2e: playwright test', () => run(bin('playwright'), ['test'], { env }));
   } finally {
+    await control.close();
     await redis.destroy();
   }
+}
+
+/**
+ * A loopback-only endpoint through which an e2e spec really stops the test Redis and starts it again
+ * on the same port and data (POST /stop, POST /start): an outage as users meet it.
+ * @param {import('./lib/redis-server.mjs').RedisServerHandle} redis
+ */
+async function startRedisControl(redis) {
+  const server = http.createServer((req, res) => {
+    const action =
+      req.method === 'POST' && req.url === '/stop'
+        ? () => redis.stop()
+        : req.method === 'POST' && req.url === '/start'
+          ? async () => {
+              if (!redis.isRunning()) await redis.restart();
+            }
+          : null;
+    if (!action) {
+      res.writeHead(404).end('POST /stop or /start');
+      return;
+    }
+    action().then(
+      () => res.writeHead(200).end('ok'),
+      (/** @type {unknown} */ err) => res.writeHead(500).end(String(err)),
+    );
+  });
+  const port = await findFreePort();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(undefined)));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
+  };
 }
 
 async function main() {

@@ -1,0 +1,19 @@
+import { redirect } from 'next/navigation';
+import { ProjectsHome } from '~/components/projects-home';
+import { SignInForm } from '~/components/sign-in-form';
+import { safeNextPath } from '~/client/queries';
+import { getQueryClient, getViewer, HydrateClient, trpc } from '~/server/trpc/rsc';
+
+export default async function HomePage({ searchParams }: { searchParams: Promise<{ next?: string | string[] }> }) {
+  const next = safeNextPath((await searchParams).next);
+  const viewer = await getViewer();
+  if (!viewer) return <SignInForm next={next} />;
+  if (next) redirect(next);
+
+  await getQueryClient().prefetchQuery(trpc.project.list.queryOptions());
+  return (
+    <HydrateClient>
+      <ProjectsHome viewer={viewer} />
+    </HydrateClient>
+  );
+}

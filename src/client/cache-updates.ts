@@ -1,0 +1,238 @@
+/**
+ * Pure cache updates: how one piece of server state (an event's payload, a mutation's answer) is
+ * folded into what React Query holds. No React, no QueryClient, no I/O, so every rule here is unit
+ * tested (cache-updates.test.ts) and every tab applies events exactly the same way.
+ *
+ * The rules that keep one conversation consistent across tabs, retries and reconnects:
+ * - messages are keyed by id and ordered by seq (never by time); applying the same message twice,
+ *   or an older copy after a newer one, changes nothing;
+ * - optimistic messages live beside the pages (the outbox), never inside them, so a refetch cannot
+ *   drop a message that is still being sent, and the timeline shows one copy per id.
+ */
+import type { InfiniteData } from '@tanstack/react-query';
+import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, SessionDTO } from '~/shared/types';
+
+/** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
+export type MessagePages = InfiniteData<MessagePage, number | null>;
+
+// ------------------------------------------------------------------------------------ event ids
+
+/** Stream ids are `<ms>-<n>`; compare them as numbers (string order breaks when digits are added). */
+export function compareEventIds(a: string, b: string): number {
+  const [am = 0n, an = 0n] = a.split('-').map(toBigInt);
+  const [bm = 0n, bn = 0n] = b.split('-').map(toBigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (an !== bn) return an < bn ? -1 : 1;
+  return 0;
+}
+
+function toBigInt(part: string): bigint {
+  return /^\d+$/.test(part) ? BigInt(part) : 0n;
+}
+
+/** The later of two event ids (null counts as "before everything"). */
+export function laterEventId(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareEventIds(a, b) >= 0 ? a : b;
+}
+
+// ------------------------------------------------------------------------------------ messages
+
+/** The highest seq this cache knows for the session (0 when it knows the session is empty). */
+export function newestSeq(data: MessagePages): number {
+  const items = data.pages[0]?.items ?? [];
+  return items.at(-1)?.seq ?? 0;
+}
+
+/**
+ * True when `message` is newer than anything cached but not the very next seq: messages in between
+ * were missed (e.g. sent between the server render and the start of the subscription), so the
+ * query must be refetched. Seqs are consecutive per session, which makes this exact.
+ */
+export function hasGapBefore(data: MessagePages, message: MessageDTO): boolean {
+  return message.seq > newestSeq(data) + 1;
+}
+
+/** Whether `incoming` should replace `current` (same id): never go back to an older state. */
+function isSameOrNewer(incoming: MessageDTO, current: MessageDTO): boolean {
+  return incoming.updatedAt >= current.updatedAt;
+}
+
+/** Inserts `message` into `items` (ascending by seq) at its place; returns a new array. */
+function insertBySeq(items: MessageDTO[], message: MessageDTO): MessageDTO[] {
+  let at = items.length;
+  while (at > 0 && items[at - 1]!.seq > message.seq) at--;
+  return [...items.slice(0, at), message, ...items.slice(at)];
+}
+
+function replacePage(data: MessagePages, index: number, page: MessagePage): MessagePages {
+  const pages = data.pages.slice();
+  pages[index] = page;
+  return { ...data, pages };
+}
+
+/**
+ * Inserts a stored message or replaces the cached copy with the same id, keeping seq order.
+ * Idempotent: the mutation's answer and the event for the same message leave one copy, and a stale
+ * copy (older updatedAt) never overwrites a newer one. A message older than the loaded pages (while
+ * older pages remain unloaded) is left out: it arrives with its page when the user scrolls up.
+ */
+export function upsertMessage(data: MessagePages, message: MessageDTO): MessagePages {
+  for (let p = 0; p < data.pages.length; p++) {
+    const page = data.pages[p]!;
+    const i = page.items.findIndex((m) => m.id === message.id);
+    if (i === -1) continue;
+    const current = page.items[i]!;
+    if (!isSameOrNewer(message, current)) return data;
+    if (current.seq === message.seq) {
+      const items = page.items.slice();
+      items[i] = message;
+      return replacePage(data, p, { ...page, items });
+    }
+    // A seq never changes on the server; if it ever did, move the message to its new place.
+    const without = replacePage(data, p, { ...page, items: page.items.filter((m) => m.id !== message.id) });
+    return upsertMessage(without, message);
+  }
+
+  if (data.pages.length === 0) return data;
+  const newest = data.pages[0]!;
+  if (newest.items.length === 0 || message.seq > newest.items.at(-1)!.seq) {
+    return replacePage(data, 0, { ...newest, items: [...newest.items, message] });
+  }
+  for (let p = 0; p < data.pages.length; p++) {
+    const page = data.pages[p]!;
+    const lowest = page.items[0];
+    if (lowest && message.seq >= lowest.seq) {
+      return replacePage(data, p, { ...page, items: insertBySeq(page.items, message) });
+    }
+  }
+  // Older than every loaded page: only place it when the oldest page is the start of the session.
+  const last = data.pages.length - 1;
+  const oldest = data.pages[last]!;
+  if (oldest.nextCursor === null) {
+    return replacePage(data, last, { ...oldest, items: insertBySeq(oldest.items, message) });
+  }
+  return data;
+}
+
+/** All cached messages, oldest first. */
+export function flattenPages(data: MessagePages | undefined): MessageDTO[] {
+  if (!data) return [];
+  const out: MessageDTO[] = [];
+  for (let p = data.pages.length - 1; p >= 0; p--) out.push(...data.pages[p]!.items);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ sessions
+
+/** Server order: most recent activity (last message, else creation) first. */
+function activity(session: SessionDTO): string {
+  return session.lastMessageAt ?? session.createdAt;
+}
+
+function byActivity(a: SessionDTO, b: SessionDTO): number {
+  const x = activity(a);
+  const y = activity(b);
+  return x === y ? 0 : x < y ? 1 : -1;
+}
+
+/** Merges two copies of one session: counters and times only move forward. */
+function mergeSession(current: SessionDTO, incoming: SessionDTO): SessionDTO {
+  const base = incoming.updatedAt >= current.updatedAt ? incoming : current;
+  return {
+    ...base,
+    messageCount: Math.max(current.messageCount, incoming.messageCount),
+    lastMessageAt: maxIso(current.lastMessageAt, incoming.lastMessageAt),
+  };
+}
+
+function maxIso(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a >= b ? a : b;
+}
+
+/** Inserts or replaces a session (session.created / session.updated), keeping recency order. */
+export function upsertSession(list: SessionDTO[], session: SessionDTO): SessionDTO[] {
+  const i = list.findIndex((s) => s.id === session.id);
+  const next = i === -1 ? [session, ...list] : list.with(i, mergeSession(list[i]!, session));
+  return next.sort(byActivity);
+}
+
+/** Applies a session (from an event) to a cached `session.get`. */
+export function mergeSessionDetail(current: SessionDTO, session: SessionDTO): SessionDTO {
+  return current.id === session.id ? mergeSession(current, session) : current;
+}
+
+/**
+ * What a stored message tells about its session: it has at least `seq` messages (seq counts every
+ * append, and messages are never removed, only marked deleted) and activity at `createdAt`.
+ * Idempotent, so the mutation's answer and the event may both apply it.
+ */
+export function noteMessageInSession(session: SessionDTO, message: MessageDTO): SessionDTO {
+  if (session.id !== message.sessionId) return session;
+  const messageCount = Math.max(session.messageCount, message.seq);
+  const lastMessageAt = maxIso(session.lastMessageAt, message.createdAt);
+  if (messageCount === session.messageCount && lastMessageAt === session.lastMessageAt) return session;
+  return { ...session, messageCount, lastMessageAt, updatedAt: maxIso(session.updatedAt, message.createdAt)! };
+}
+
+export function noteMessageInSessions(list: SessionDTO[], message: MessageDTO): SessionDTO[] {
+  const i = list.findIndex((s) => s.id === message.sessionId);
+  if (i === -1) return list;
+  const updated = noteMessageInSession(list[i]!, message);
+  if (updated === list[i]) return list;
+  return list.with(i, updated).sort(byActivity);
+}
+
+// ------------------------------------------------------------------------------------ members
+
+export function addMember(project: ProjectDetailDTO, member: MemberDTO): ProjectDetailDTO {
+  if (project.members.some((m) => m.id === member.id)) return project;
+  const members = [...project.members, member].sort((a, b) => a.username.localeCompare(b.username));
+  return { ...project, members };
+}
+
+// ------------------------------------------------------------------------------------ outbox
+
+/** A message this tab is sending (or failed to send): shown at once, replaced by the stored copy. */
+export interface OutboxEntry {
+  id: string;
+  sessionId: string;
+  content: string;
+  createdAt: string;
+  state: 'sending' | 'failed';
+  error: string | null;
+}
+
+export function outboxAdd(list: OutboxEntry[], entry: OutboxEntry): OutboxEntry[] {
+  return list.some((e) => e.id === entry.id) ? list : [...list, entry];
+}
+
+export function outboxUpdate(
+  list: OutboxEntry[],
+  id: string,
+  patch: Partial<Pick<OutboxEntry, 'state' | 'error'>>,
+): OutboxEntry[] {
+  return list.map((e) => (e.id === id ? { ...e, ...patch } : e));
+}
+
+export function outboxRemove(list: OutboxEntry[], id: string): OutboxEntry[] {
+  return list.filter((e) => e.id !== id);
+}
+
+export type TimelineItem =
+  | { kind: 'stored'; message: MessageDTO }
+  | { kind: 'outbox'; entry: OutboxEntry };
+
+/**
+ * What the log shows: stored messages in seq order, then this tab's unsent ones in the order they
+ * were written. An outbox entry whose id is already stored is the same message: shown once, stored.
+ */
+export function timeline(stored: MessageDTO[], outbox: OutboxEntry[]): TimelineItem[] {
+  const ids = new Set(stored.map((m) => m.id));
+  const items: TimelineItem[] = stored.map((message) => ({ kind: 'stored', message }));
+  for (const entry of outbox) if (!ids.has(entry.id)) items.push({ kind: 'outbox', entry });
+  return items;
+}

@@ -1,0 +1,22 @@
+/** Turns a failed call into one sentence a user can act on. */
+import { isTRPCClientError } from '@trpc/client';
+
+interface ZodFlat {
+  formErrors?: string[];
+  fieldErrors?: Record<string, string[] | undefined>;
+}
+
+export function errorMessage(error: unknown): string {
+  if (isTRPCClientError(error)) {
+    const data = error.data as { code?: string; zodError?: ZodFlat | null } | undefined;
+    const zod = data?.zodError;
+    if (zod) {
+      const first = zod.formErrors?.[0] ?? Object.values(zod.fieldErrors ?? {}).find((v) => v && v.length > 0)?.[0];
+      if (first) return first;
+    }
+    if (!data?.code) return 'Cannot reach Parley. Check your connection and try again.';
+    return error.message;
+  }
+  if (error instanceof Error) return error.message;
+  return 'Something went wrong';
+}

@@ -1,0 +1,149 @@
+/**
+ * Writes events (and mutation answers) into one tab's React Query caches, using the pure rules of
+ * ./cache-updates.ts. Where an event carries the new state it is written with setQueryData; where the
+ * cache cannot take it (a gap in seqs, a resync) the affected queries are refetched.
+ *
+ * A refetch races with events: an event applied while the request is in flight is overwritten by
+ * the (older) answer. So the last events are kept in a small buffer and re-applied after every
+ * refetch and whenever a query first appears (e.g. a session page hydrated from the server); the
+ * rules are idempotent and never go back in time, so re-applying is always safe.
+ */
+import type { QueryClient } from '@tanstack/react-query';
+import type { TRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import type { AppRouter } from '~/server/trpc/root';
+import type { ChatEvent, MessageDTO, SessionDTO } from '~/shared/types';
+import {
+  addMember,
+  hasGapBefore,
+  mergeSessionDetail,
+  noteMessageInSession,
+  noteMessageInSessions,
+  outboxRemove,
+  upsertMessage,
+  upsertSession,
+  type MessagePages,
+  type OutboxEntry,
+} from './cache-updates';
+import type { ConnectionStatus } from './event-sync';
+
+const REPLAY_BUFFER = 500;
+
+type Trpc = TRPCOptionsProxy<AppRouter>;
+
+export function connectionKey(projectId: string) {
+  return ['parley', 'connection', projectId] as const;
+}
+
+/** This tab's unsent messages of a session (see ./use-send-message.ts). */
+export function outboxKey(projectId: string, sessionId: string) {
+  return ['parley', 'outbox', projectId, sessionId] as const;
+}
+
+export class LiveCache {
+  private recent: ChatEvent[] = [];
+
+  constructor(
+    private readonly qc: QueryClient,
+    private readonly trpc: Trpc,
+    readonly projectId: string,
+  ) {}
+
+  /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
+  apply(event: ChatEvent): void {
+    this.remember(event);
+    this.write(event, true);
+  }
+
+  /** The server's answer to this tab's own send: same rules as the `message.created` event. */
+  applyStoredMessage(message: MessageDTO): void {
+    this.apply({ type: 'message.created', message });
+  }
+
+  /** The server's answer to a session create / update. */
+  applySession(session: SessionDTO): void {
+    this.apply({ type: 'session.updated', session });
+  }
+
+  /** Refetches everything shown for the project, then re-applies recent events over the answers. */
+  refetchAll(): void {
+    const { trpc, projectId } = this;
+    void Promise.all([
+      this.qc.invalidateQueries({ queryKey: trpc.project.get.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.session.list.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.session.get.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.message.list.infiniteQueryKey({ projectId }) }),
+    ]).then(() => this.replay());
+  }
+
+  /** Re-applies the buffered events (idempotent): after a refetch, or when a query first appears. */
+  replay(): void {
+    for (const event of this.recent) this.write(event, false);
+  }
+
+  setStatus(status: ConnectionStatus): void {
+    this.qc.setQueryData(connectionKey(this.projectId), status);
+  }
+
+  private remember(event: ChatEvent): void {
+    this.recent.push(event);
+    if (this.recent.length > REPLAY_BUFFER) this.recent.splice(0, this.recent.length - REPLAY_BUFFER);
+  }
+
+  private write(event: ChatEvent, live: boolean): void {
+    const { qc, trpc, projectId } = this;
+    switch (event.type) {
+      case 'message.created':
+      case 'message.updated':
+      case 'message.deleted': {
+        const message = event.message;
+        const filter = {
+          queryKey: trpc.message.list.infiniteQueryKey({ projectId, sessionId: message.sessionId }),
+        };
+        let gap = false;
+        qc.setQueriesData<MessagePages>(filter, (data) => {
+          if (!data) return data;
+          if (live && event.type === 'message.created' && hasGapBefore(data, message)) gap = true;
+          return upsertMessage(data, message);
+        });
+        if (gap) void qc.invalidateQueries(filter).then(() => this.replay());
+        // Stored, whatever this tab's own request says (it may yet time out): drop the local copy.
+        qc.setQueryData<OutboxEntry[]>(outboxKey(projectId, message.sessionId), (list) =>
+          list?.some((e) => e.id === message.id) ? outboxRemove(list, message.id) : list,
+        );
+        this.noteMessage(message);
+        return;
+      }
+      case 'session.created':
+      case 'session.updated': {
+        const session = event.session;
+        qc.setQueryData(trpc.session.list.queryKey({ projectId }), (list) => list && upsertSession(list, session));
+        qc.setQueryData(
+          trpc.session.get.queryKey({ projectId, sessionId: session.id }),
+          (current) => current && mergeSessionDetail(current, session),
+        );
+        return;
+      }
+      case 'member.added':
+        qc.setQueryData(trpc.project.get.queryKey({ projectId }), (project) => project && addMember(project, event.member));
+        return;
+      case 'ready':
+      case 'resync':
+        this.refetchAll();
+        return;
+    }
+  }
+
+  private noteMessage(message: MessageDTO): void {
+    const { qc, trpc, projectId } = this;
+    qc.setQueryData(trpc.session.list.queryKey({ projectId }), (list) => list && noteMessageInSessions(list, message));
+    qc.setQueryData(
+      trpc.session.get.queryKey({ projectId, sessionId: message.sessionId }),
+      (session) => session && noteMessageInSession(session, message),
+    );
+    qc.setQueryData(trpc.project.list.queryKey(), (projects) =>
+      projects?.map((p) =>
+        p.id === projectId && p.lastActivityAt < message.createdAt ? { ...p, lastActivityAt: message.createdAt } : p,
+      ),
+    );
+  }
+}

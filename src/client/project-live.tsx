@@ -1,0 +1,72 @@
+'use client';
+/**
+ * Mounts the live event sync of one project (see ./event-sync.ts) for as long as any page of the
+ * project is open in this tab, and gives components the project's LiveCache (to apply their own
+ * mutation answers) and its connection status (kept in the query cache, like all other state).
+ */
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { isTRPCClientError } from '@trpc/client';
+import type { AppRouter } from '~/server/trpc/root';
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { signInPath } from './queries';
+import { EventSync, type ConnectionStatus } from './event-sync';
+import { connectionKey, LiveCache } from './live-cache';
+import { useTRPC, useTRPCClient } from './trpc';
+
+const LiveCacheContext = createContext<LiveCache | null>(null);
+
+export function ProjectLive({ projectId, children }: { projectId: string; children: ReactNode }) {
+  const queryClient = useQueryClient();
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId));
+
+  useEffect(() => {
+    const sync = new EventSync({
+      projectId,
+      subscribe: (lastEventId, h) =>
+        client.events.subscribe.subscribe(
+          { projectId, lastEventId },
+          {
+            onData: ({ id, data }) => h.onData(id, data),
+            onConnectionStateChange: (state) => {
+              if (state.state === 'pending') h.onOpen();
+              else if (state.state === 'connecting') h.onReconnecting();
+            },
+            onError: (err) => h.onError(err),
+            onComplete: () => h.onComplete(),
+          },
+        ),
+      onEvent: (event) => live.apply(event),
+      onResync: () => live.refetchAll(),
+      onStatus: (status) => live.setStatus(status),
+      isUnauthorized: (err) => isTRPCClientError<AppRouter>(err) && err.data?.code === 'UNAUTHORIZED',
+      onUnauthorized: () => window.location.assign(signInPath(window.location.pathname)),
+    });
+    sync.start();
+    return () => {
+      sync.stop();
+      live.setStatus('reconnecting');
+    };
+  }, [client, live, projectId]);
+
+  return <LiveCacheContext value={live}>{children}</LiveCacheContext>;
+}
+
+export function useLiveCache(): LiveCache {
+  const live = useContext(LiveCacheContext);
+  if (!live) throw new Error('useLiveCache must be used inside <ProjectLive>');
+  return live;
+}
+
+export function useConnectionStatus(projectId: string): ConnectionStatus {
+  const queryClient = useQueryClient();
+  const { data } = useQuery<ConnectionStatus>({
+    queryKey: connectionKey(projectId),
+    // Written by the event sync, never fetched: a refetch just keeps what is there.
+    queryFn: () => queryClient.getQueryData<ConnectionStatus>(connectionKey(projectId)) ?? 'reconnecting',
+    initialData: 'reconnecting',
+    staleTime: Infinity,
+  });
+  return data;
+}

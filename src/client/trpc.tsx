@@ -1,0 +1,52 @@
+'use client';
+/**
+ * The browser's tRPC client and QueryClient. Subscriptions (SSE) go through httpSubscriptionLink,
+ * everything else through httpBatchLink; no transformer (the wire is plain JSON, see ARCHITECTURE).
+ */
+import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import { createTRPCContext } from '@trpc/tanstack-react-query';
+import { useState, type ReactNode } from 'react';
+import type { AppRouter } from '~/server/trpc/root';
+import { makeQueryClient } from './query-client';
+
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+
+export type ParleyClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+let browserQueryClient: QueryClient | undefined;
+
+/** A new client for every server render, one for the life of the tab in the browser. */
+function getQueryClient(): QueryClient {
+  if (typeof window === 'undefined') return makeQueryClient();
+  browserQueryClient ??= makeQueryClient();
+  return browserQueryClient;
+}
+
+const API_URL = '/api/trpc';
+
+function makeTRPCClient(): ParleyClient {
+  return createTRPCClient<AppRouter>({
+    links: [
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({ url: API_URL }),
+        false: httpBatchLink({ url: API_URL }),
+      }),
+    ],
+  });
+}
+
+export function TRPCReactProvider({ children }: { children: ReactNode }) {
+  // Not useState for the QueryClient: if React suspends on the first render it would throw the
+  // state away and make a second cache. The module-level browser client survives that.
+  const queryClient = getQueryClient();
+  const [trpcClient] = useState(makeTRPCClient);
+  return (
+    <QueryClientProvider client={queryClient}>
+      <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
+        {children}
+      </TRPCProvider>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,53 @@
+'use client';
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { useCallback, useEffect, useMemo } from 'react';
+import { flattenPages, timeline } from '~/client/cache-updates';
+import { useLiveCache } from '~/client/project-live';
+import { messageListInput, messageListPaging } from '~/client/queries';
+import { useTRPC } from '~/client/trpc';
+import { useOutbox, useSendMessage } from '~/client/use-send-message';
+import { Composer } from './composer';
+import { MessageLog } from './message-log';
+import { SessionHeader } from './session-header';
+
+export function ChatView({
+  projectId,
+  sessionId,
+  viewer,
+}: {
+  projectId: string;
+  sessionId: string;
+  viewer: { id: string; username: string };
+}) {
+  const trpc = useTRPC();
+  const live = useLiveCache();
+  const messages = useInfiniteQuery(
+    trpc.message.list.infiniteQueryOptions(messageListInput(projectId, sessionId), messageListPaging),
+  );
+  const outbox = useOutbox(projectId, sessionId);
+  const { send, retry } = useSendMessage(projectId, sessionId);
+
+  // Events that arrived before this session's messages were in the cache (e.g. while the server
+  // rendered this page) are applied now.
+  useEffect(() => live.replay(), [live, sessionId]);
+
+  const items = useMemo(() => timeline(flattenPages(messages.data), outbox), [messages.data, outbox]);
+  const { fetchNextPage } = messages;
+  // Never restart a page that is already on its way (scroll events fire many times).
+  const loadOlder = useCallback(() => void fetchNextPage({ cancelRefetch: false }), [fetchNextPage]);
+
+  return (
+    <main className="chat">
+      <SessionHeader projectId={projectId} sessionId={sessionId} />
+      <MessageLog
+        items={items}
+        viewer={viewer}
+        hasOlder={messages.hasNextPage}
+        loadingOlder={messages.isFetchingNextPage}
+        onLoadOlder={loadOlder}
+        onRetry={retry}
+      />
+      <Composer onSend={send} />
+    </main>
+  );
+}

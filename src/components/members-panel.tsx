@@ -1,0 +1,76 @@
+'use client';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { addMember } from '~/client/cache-updates';
+import { errorMessage } from '~/client/errors';
+import { LIVE_QUERY_OPTIONS } from '~/client/queries';
+import { useTRPC } from '~/client/trpc';
+import { useHydrated } from '~/client/use-hydrated';
+import { usernameSchema } from '~/shared/schemas';
+import { Avatar } from './avatar';
+import type { ViewerProps } from './project-shell';
+
+export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: ViewerProps }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const project = useQuery(trpc.project.get.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
+  const hydrated = useHydrated();
+  const [feedback, setFeedback] = useState<{ ok: boolean; text: string } | null>(null);
+  const invite = useMutation(
+    trpc.project.addMember.mutationOptions({
+      onSuccess: ({ member, added }, _input) => {
+        queryClient.setQueryData(trpc.project.get.queryKey({ projectId }), (p) => p && addMember(p, member));
+        setFeedback({ ok: true, text: added ? `${member.username} can now join in` : `${member.username} is already a member` });
+      },
+      onError: (err) => setFeedback({ ok: false, text: errorMessage(err) }),
+    }),
+  );
+
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const parsed = usernameSchema.safeParse(new FormData(form).get('username'));
+    if (!parsed.success) {
+      setFeedback({ ok: false, text: parsed.error.issues[0]?.message ?? 'Enter a username' });
+      return;
+    }
+    setFeedback(null);
+    invite.mutate({ projectId, username: parsed.data }, { onSuccess: () => form.reset() });
+  }
+
+  const members = project.data?.members ?? [];
+  return (
+    <section className="panel members" aria-labelledby="members-heading">
+      <div className="panel-head">
+        <h2 id="members-heading">Members</h2>
+      </div>
+      <ul className="member-list">
+        {members.map((m) => (
+          <li key={m.id} className="member">
+            <Avatar id={m.id} name={m.username} />
+            <span>{m.username}</span>
+            {m.id === project.data?.ownerId && <span className="tag">owner</span>}
+            {m.id === viewer.id && <span className="tag">you</span>}
+          </li>
+        ))}
+      </ul>
+      <form onSubmit={onSubmit} className="invite-form" noValidate>
+        <input
+          name="username"
+          readOnly={!hydrated}
+          aria-label="Invite by username"
+          placeholder="Username"
+          autoComplete="off"
+          autoCapitalize="none"
+          spellCheck={false}
+        />
+        <button type="submit" className="button small" disabled={!hydrated || invite.isPending}>
+          Add member
+        </button>
+      </form>
+      <p className={`small ${feedback?.ok === false ? 'form-error' : 'muted'}`} aria-live="polite">
+        {feedback?.text}
+      </p>
+    </section>
+  );
+}

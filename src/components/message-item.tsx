@@ -1,0 +1,85 @@
+'use client';
+import { memo } from 'react';
+import type { OutboxEntry } from '~/client/cache-updates';
+import type { MessageDTO } from '~/shared/types';
+import { Avatar } from './avatar';
+import { Markdown } from './markdown';
+import { When } from './when';
+
+/** The AI PM's answers below this confidence are marked for a human to check (seed rule). */
+export const VERIFY_BELOW = 0.7;
+
+export const StoredMessage = memo(function StoredMessage({ message, mine }: { message: MessageDTO; mine: boolean }) {
+  const ai = message.role === 'ai_pm';
+  const confidence = ai && message.confidence !== null ? message.confidence : null;
+  return (
+    <article className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}`} data-id={message.id} data-seq={message.seq}>
+      <Avatar id={message.authorId} name={message.authorName} ai={ai} />
+      <div className="msg-main">
+        <header className="msg-head">
+          <span className="msg-author">{message.authorName}</span>
+          {ai && !/\bai pm\b/i.test(message.authorName) && <span className="tag ai">AI PM</span>}
+          <When iso={message.createdAt} />
+          {message.isEdited && !message.deleted && <span className="msg-edited">edited</span>}
+          {confidence !== null && (
+            <span className="confidence" title="How sure the AI PM is of this answer">
+              {Math.round(confidence * 100)}% confidence
+            </span>
+          )}
+          {confidence !== null && confidence < VERIFY_BELOW && <span className="tag warn">Needs verification</span>}
+          {message.status === 'streaming' && <span className="msg-status">Writing…</span>}
+          {message.status === 'failed' && <span className="msg-status failed">Failed</span>}
+          {message.status === 'delivered' && mine && (
+            <span className="msg-status delivered" title="Stored">
+              Sent
+            </span>
+          )}
+        </header>
+        {message.deleted ? (
+          <p className="msg-body deleted">This message was deleted.</p>
+        ) : (
+          <div className="msg-body">
+            <Markdown text={message.content} />
+          </div>
+        )}
+      </div>
+    </article>
+  );
+});
+
+export const PendingMessage = memo(function PendingMessage({
+  entry,
+  authorId,
+  authorName,
+  onRetry,
+}: {
+  entry: OutboxEntry;
+  authorId: string;
+  authorName: string;
+  onRetry: (entry: OutboxEntry) => void;
+}) {
+  const failed = entry.state === 'failed';
+  return (
+    <article className={`msg msg-mine ${failed ? 'msg-failed' : 'msg-sending'}`} data-id={entry.id}>
+      <Avatar id={authorId} name={authorName} />
+      <div className="msg-main">
+        <header className="msg-head">
+          <span className="msg-author">{authorName}</span>
+          <When iso={entry.createdAt} />
+          {failed ? <span className="msg-status failed">Failed</span> : <span className="msg-status">Sending…</span>}
+        </header>
+        <div className="msg-body">
+          <Markdown text={entry.content} />
+        </div>
+        {failed && (
+          <div className="msg-retry">
+            {entry.error && <span className="small">{entry.error}</span>}
+            <button type="button" className="button small" onClick={() => onRetry(entry)}>
+              Retry
+            </button>
+          </div>
+        )}
+      </div>
+    </article>
+  );
+});

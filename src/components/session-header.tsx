@@ -1,0 +1,89 @@
+'use client';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { useRef, useState, type FormEvent } from 'react';
+import { errorMessage } from '~/client/errors';
+import { useLiveCache } from '~/client/project-live';
+import { LIVE_QUERY_OPTIONS } from '~/client/queries';
+import { useTRPC } from '~/client/trpc';
+import { useHydrated } from '~/client/use-hydrated';
+import { LIMITS } from '~/shared/limits';
+import { plural } from './format';
+
+export function SessionHeader({ projectId, sessionId }: { projectId: string; sessionId: string }) {
+  const trpc = useTRPC();
+  const live = useLiveCache();
+  const { data: session } = useQuery(trpc.session.get.queryOptions({ projectId, sessionId }, LIVE_QUERY_OPTIONS));
+  const hydrated = useHydrated();
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const renameButton = useRef<HTMLButtonElement>(null);
+  const rename = useMutation(
+    trpc.session.update.mutationOptions({
+      onSuccess: (updated) => {
+        live.applySession(updated);
+        close();
+      },
+      onError: (err) => setError(errorMessage(err)),
+    }),
+  );
+
+  function close() {
+    setEditing(false);
+    setError(null);
+    // Give focus back to where the keyboard user started.
+    requestAnimationFrame(() => renameButton.current?.focus());
+  }
+
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const value = new FormData(e.currentTarget).get('title');
+    const title = typeof value === 'string' ? value.trim() : '';
+    if (!title) return setError('Title must not be empty');
+    if (title === session?.title) return close();
+    rename.mutate({ projectId, sessionId, title });
+  }
+
+  return (
+    <header className="chat-head">
+      {editing ? (
+        <form className="rename-form" onSubmit={onSubmit}>
+          <input
+            name="title"
+            aria-label="Session title"
+            defaultValue={session?.title}
+            maxLength={LIMITS.sessionTitleMax}
+            autoFocus
+            onKeyDown={(e) => e.key === 'Escape' && close()}
+          />
+          <button type="submit" className="button primary small" disabled={rename.isPending}>
+            Save
+          </button>
+          <button type="button" className="button subtle small" onClick={close}>
+            Cancel
+          </button>
+          {error && (
+            <p className="form-error small" role="alert">
+              {error}
+            </p>
+          )}
+        </form>
+      ) : (
+        <>
+          <div className="chat-title">
+            <h1>{session?.title}</h1>
+            {session && <span className="muted small">{plural(session.messageCount, 'message')}</span>}
+          </div>
+          <button
+            ref={renameButton}
+            type="button"
+            className="button subtle small"
+            onClick={() => setEditing(true)}
+            disabled={!hydrated}
+          >
+            Rename
+          </button>
+        </>
+      )}
+    </header>
+  );
+}

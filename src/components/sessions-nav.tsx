@@ -1,0 +1,44 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useParams } from 'next/navigation';
+import { LIVE_QUERY_OPTIONS } from '~/client/queries';
+import { useTRPC } from '~/client/trpc';
+import { plural } from './format';
+import { NewSessionButton } from './new-session-button';
+import { When } from './when';
+
+export function SessionsNav({ projectId }: { projectId: string }) {
+  const trpc = useTRPC();
+  const { sessionId } = useParams<{ sessionId?: string }>();
+  const { data: sessions = [] } = useQuery(trpc.session.list.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
+
+  return (
+    <nav aria-label="Sessions" className="panel sessions">
+      <div className="panel-head">
+        <h2>Sessions</h2>
+        {/* With no session yet the page itself offers the button (one "New session" per page). */}
+        {sessions.length > 0 && <NewSessionButton projectId={projectId} />}
+      </div>
+      {sessions.length === 0 ? (
+        <p className="muted small">No sessions yet.</p>
+      ) : (
+        <ul className="session-list">
+          {sessions.map((s) => {
+            const current = s.id === sessionId;
+            return (
+              <li key={s.id} className={`session-item${current ? ' current' : ''}${s.status === 'archived' ? ' archived' : ''}`}>
+                <Link href={`/p/${projectId}/s/${s.id}`} className="stretched" aria-current={current ? 'page' : undefined}>
+                  {s.title}
+                </Link>
+                <span className="session-meta">
+                  {plural(s.messageCount, 'message')} · <When iso={s.lastMessageAt ?? s.createdAt} />
+                </span>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </nav>
+  );
+}
