@@ -454,7 +454,9 @@ function mtimeMs(file) {
 /**
  * Installs npm dependencies when node_modules is missing or older than package.json /
  * package-lock.json (judged by node_modules/.package-lock.json, which npm rewrites on every install).
- * Uses `npm ci` when the CI env var is set and a lockfile exists, else `npm install`.
+ * Always `npm install` (which keeps the lockfile's versions), never `npm ci`: the registry reachable
+ * here lacks Next's macOS/Windows SWC packages, so the lockfile cannot list them, and `npm ci` refuses a
+ * lockfile that does not list every optional platform package.
  * @param {{ cwd?: string }} [options]
  * @returns {Promise<void>}
  */
@@ -466,8 +468,7 @@ export async function ensureDependencies({ cwd = repoRoot } = {}) {
     installed !== undefined && installed >= (lockfile ?? 0) && installed >= (manifest ?? 0);
   if (upToDate) return;
 
-  const useCi = Boolean(process.env.CI) && lockfile !== undefined;
-  const args = [useCi ? 'ci' : 'install', '--no-audit', '--no-fund'];
+  const args = ['install', '--no-audit', '--no-fund'];
   console.log(`Installing dependencies: npm ${args.join(' ')}`);
   const code = await run('npm', args, { cwd });
   if (code !== 0) throw new Error(`npm ${args.join(' ')} failed (exit ${code})`);
