@@ -1,6 +1,12 @@
 import 'server-only';
 import { AuthService } from '~/server/auth/service';
-import { ChatStore } from '~/server/chat/store';
+import { ChatStore, type ChatStoreApi } from '~/server/chat/store';
+import type { AuthServiceApi } from '~/server/auth/service';
+import { createPool } from '~/server/durable/pg';
+import { DurableTier } from '~/server/durable/tier';
+import { TieredAuthService, TieredChatStore } from '~/server/durable/tiered';
+import { env } from '~/server/env';
+import { metrics } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
@@ -8,21 +14,53 @@ import { getEventHub, type EventHub } from '~/server/realtime/hub';
 /**
  * The server's services, built once per process around the shared Redis connection. Tests build their
  * own around a Redis they started (see createServices).
+ *
+ * `store` and `auth` are the same facades with or without the durable tier: without it (no
+ * DATABASE_URL) they call Redis directly, exactly as before; with it they add the outbox, read-through
+ * and failover to PostgreSQL (src/server/durable/).
  */
 export interface Services {
   redis: ScriptedRedis;
-  store: ChatStore;
-  auth: AuthService;
+  store: ChatStoreApi;
+  auth: AuthServiceApi;
   hub: EventHub;
+  /** The durable tier (PostgreSQL), or null when DATABASE_URL is not set. */
+  durable: DurableTier | null;
 }
 
-export function createServices(redis: ScriptedRedis, hub: EventHub): Services {
-  return { redis, store: new ChatStore(redis), auth: new AuthService(redis), hub };
+export function createServices(redis: ScriptedRedis, hub: EventHub, durable: DurableTier | null = null): Services {
+  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable };
+  return {
+    redis,
+    store: new TieredChatStore(new ChatStore(redis), null),
+    auth: new TieredAuthService(new AuthService(redis), null),
+    hub,
+    durable: null,
+  };
 }
 
-const globalForServices = globalThis as unknown as { parleyServices?: Services };
+const globalForServices = globalThis as unknown as { parleyServices?: Services; parleyDurable?: DurableTier | null };
+
+/** The process's durable tier (one pool, one breaker), or null without DATABASE_URL. */
+export function getDurableTier(): DurableTier | null {
+  if (globalForServices.parleyDurable === undefined) {
+    globalForServices.parleyDurable = env.DATABASE_URL
+      ? new DurableTier({
+          redis: getRedis(),
+          pool: createPool(env.DATABASE_URL, { max: env.DATABASE_POOL_MAX }),
+          eventLogMaxLen: env.EVENT_LOG_MAXLEN,
+          deadlineMs: env.REDIS_FAILOVER_DEADLINE_MS,
+          failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
+          probeIntervalMs: env.BREAKER_PROBE_INTERVAL_MS,
+        })
+      : null;
+    const tier = globalForServices.parleyDurable;
+    if (tier) metrics().setDurableStatsProvider(() => tier.stats());
+  }
+  return globalForServices.parleyDurable;
+}
 
 export function getServices(): Services {
-  globalForServices.parleyServices ??= createServices(getRedis(), getEventHub());
+  globalForServices.parleyServices ??= createServices(getRedis(), getEventHub(), getDurableTier());
   return globalForServices.parleyServices;
 }

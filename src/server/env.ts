@@ -17,7 +17,40 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(1).max(65_535).default(3000),
   /** Set to serve the session cookie with the Secure flag (behind HTTPS). */
   COOKIE_SECURE: z.stringbool().default(false),
-  DATABASE_URL: z.url().optional(),
+  /**
+   * PostgreSQL connection string. When set, the durable tier is on: every write also lands in the
+   * outbox stream, a consumer persists it to PostgreSQL, and reads fail over to PostgreSQL while Redis
+   * is down. Unset: Redis alone is the store, exactly as before.
+   */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** Connections in this process's PostgreSQL pool. */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /** Apply pending migrations when the server starts (they also run with `npm run db:migrate`). */
+  DATABASE_MIGRATE_ON_START: z.stringbool().default(true),
+  /**
+   * With the durable tier on: how long a read or send waits for Redis before it is served by
+   * PostgreSQL instead (the connection's own REDIS_COMMAND_TIMEOUT_MS still bounds every command).
+   */
+  REDIS_FAILOVER_DEADLINE_MS: z.coerce.number().int().min(20).max(60_000).default(700),
+  /** Consecutive Redis failures that open the circuit breaker (reads then go straight to PostgreSQL). */
+  BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(3),
+  /** While the breaker is open, how often Redis is probed to see whether it is back. */
+  BREAKER_PROBE_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /**
+   * Run an outbox consumer in this process (default). Off: this instance only serves; others (or a
+   * later start) persist the outbox. A benchmark uses it to build a backlog and time its drain.
+   */
+  OUTBOX_CONSUMER: z.stringbool().default(true),
+  /** Outbox entries persisted per PostgreSQL transaction. */
+  OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** An outbox entry delivered but not acknowledged for this long is reclaimed (its consumer died). */
+  OUTBOX_CLAIM_IDLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** Failed deliveries after which an entry moves to the dead-letter stream. */
+  OUTBOX_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** pino level for the server's structured JSON logs. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /** When set, GET /api/metrics requires `Authorization: Bearer <this>`. */
+  METRICS_TOKEN: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

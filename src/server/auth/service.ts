@@ -1,9 +1,9 @@
 import 'server-only';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import type { Redis } from 'ioredis';
 import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
 
 /** Failed sign-ins allowed per username within the window before sign-in is refused for a while. */
@@ -24,6 +24,20 @@ export interface AuthedUser {
   username: string;
 }
 
+/** A stored account, as Redis and PostgreSQL both hold it. */
+export interface UserRecord {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: string;
+}
+
+/** The service's public surface: what routers use, and what the durable tier's facade implements too. */
+export type AuthServiceApi = Pick<
+  AuthService,
+  'signUp' | 'verifyCredentials' | 'startSession' | 'userForToken' | 'endSession' | 'findByUsername' | 'usernames'
+>;
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -36,13 +50,41 @@ async function run<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Accounts and login sessions. Usernames are unique case-insensitively; passwords are argon2id. */
+/**
+ * Accounts and login sessions. Usernames are unique case-insensitively; passwords are argon2id.
+ *
+ * With the durable tier on (`outboxKey` set), sign-up, sign-in and sign-out are scripts that also
+ * append the account or login session to the outbox, so PostgreSQL gets them (a Redis that comes back
+ * empty loses no account). Those scripts span the user, username and outbox keys: standalone Redis.
+ */
 export class AuthService {
-  constructor(private readonly redis: Redis) {}
+  private readonly outboxKey: string | null;
+
+  constructor(
+    private readonly redis: ScriptedRedis,
+    opts: { outboxKey?: string | null } = {},
+  ) {
+    this.outboxKey = opts.outboxKey ?? null;
+  }
 
   async signUp(username: string, password: string): Promise<UserDTO> {
     const user: UserDTO = { id: randomUUID(), username, createdAt: new Date().toISOString() };
     const passwordHash = await hash(password, ARGON2);
+    if (this.outboxKey) {
+      const record: UserRecord = { ...user, passwordHash };
+      const claimed = await run(() =>
+        this.redis.parleySignUp(
+          keys.user(user.id),
+          keys.username(username),
+          this.outboxKey!,
+          user.id,
+          JSON.stringify(record),
+          ...Object.entries(record).flat<[string, string][]>(),
+        ),
+      );
+      if (claimed !== 1) throw new AppError('CONFLICT', 'That username is taken');
+      return user;
+    }
     // The record first, then the unique name: a crash in between leaves an unreachable record, never a
     // name that points at nothing.
     await run(() => this.redis.hset(keys.user(user.id), { ...user, passwordHash }));
@@ -54,36 +96,69 @@ export class AuthService {
     return user;
   }
 
-  /** Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names). */
-  async verifyCredentials(username: string, password: string): Promise<UserDTO> {
+  /**
+   * Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names).
+   * `findRecord` defaults to the Redis lookup; the durable tier passes one that reads through to
+   * PostgreSQL when Redis lost the account.
+   */
+  async verifyCredentials(
+    username: string,
+    password: string,
+    findRecord: (username: string) => Promise<UserRecord | null> = (name) => this.userRecordByName(name),
+  ): Promise<UserDTO> {
     const failuresKey = keys.signInFailures(username);
     const failures = Number((await run(() => this.redis.get(failuresKey))) ?? 0);
     if (failures >= SIGN_IN_MAX_FAILURES) {
       throw new AppError('TOO_MANY_REQUESTS', 'Too many failed sign-ins for this username; try again in 15 minutes');
     }
-    const uid = await run(() => this.redis.get(keys.username(username)));
-    const record = uid ? await run(() => this.redis.hgetall(keys.user(uid))) : {};
-    const ok = await verify(record.passwordHash ?? (await DUMMY_HASH_PROMISE), password);
-    if (!record.id || !ok) {
-      await run(() =>
-        this.redis.multi().incr(failuresKey).expire(failuresKey, SIGN_IN_FAILURE_WINDOW_SECONDS, 'NX').exec(),
-      );
-      throw new AppError('UNAUTHORIZED', 'Wrong username or password');
+    try {
+      return await checkPassword(await findRecord(username), password);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') {
+        await run(() =>
+          this.redis.multi().incr(failuresKey).expire(failuresKey, SIGN_IN_FAILURE_WINDOW_SECONDS, 'NX').exec(),
+        );
+      }
+      throw err;
     }
-    return { id: record.id, username: record.username!, createdAt: record.createdAt! };
+  }
+
+  /** The stored account with this username (case-insensitive), or null. */
+  async userRecordByName(username: string): Promise<UserRecord | null> {
+    const uid = await run(() => this.redis.get(keys.username(username)));
+    if (!uid) return null;
+    const record = await run(() => this.redis.hgetall(keys.user(uid)));
+    if (!record.id || !record.passwordHash) return null;
+    return {
+      id: record.id,
+      username: record.username ?? username,
+      passwordHash: record.passwordHash,
+      createdAt: record.createdAt ?? '',
+    };
   }
 
   /** Starts a login session; returns the token for the cookie (only its hash is stored). */
   async startSession(user: AuthedUser): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await run(() =>
-      this.redis.set(
-        keys.loginSession(hashToken(token)),
-        `${user.id} ${user.username}`,
-        'EX',
-        LOGIN_SESSION_TTL_SECONDS,
-      ),
-    );
+    const tokenHash = hashToken(token);
+    const value = `${user.id} ${user.username}`;
+    if (this.outboxKey) {
+      const expiresAt = Date.now() + LOGIN_SESSION_TTL_SECONDS * 1000;
+      await run(() =>
+        this.redis.parleyStartLogin(
+          keys.loginSession(tokenHash),
+          this.outboxKey!,
+          value,
+          LOGIN_SESSION_TTL_SECONDS,
+          tokenHash,
+          user.id,
+          user.username,
+          expiresAt,
+        ),
+      );
+      return token;
+    }
+    await run(() => this.redis.set(keys.loginSession(tokenHash), value, 'EX', LOGIN_SESSION_TTL_SECONDS));
     return token;
   }
 
@@ -96,7 +171,12 @@ export class AuthService {
   }
 
   async endSession(token: string): Promise<void> {
-    await run(() => this.redis.del(keys.loginSession(hashToken(token))));
+    const tokenHash = hashToken(token);
+    if (this.outboxKey) {
+      await run(() => this.redis.parleyEndLogin(keys.loginSession(tokenHash), this.outboxKey!, tokenHash, Date.now()));
+      return;
+    }
+    await run(() => this.redis.del(keys.loginSession(tokenHash)));
   }
 
   async findByUsername(username: string): Promise<MemberDTO | null> {
@@ -117,4 +197,14 @@ export class AuthService {
       return { id, username: typeof name === 'string' ? name : '(unknown)' };
     });
   }
+}
+
+/**
+ * Checks a password against a stored account (or against a dummy hash when there is none, so an
+ * unknown username costs as long as a wrong password). Throws UNAUTHORIZED on a mismatch.
+ */
+export async function checkPassword(record: UserRecord | null, password: string): Promise<UserDTO> {
+  const ok = await verify(record?.passwordHash ?? (await DUMMY_HASH_PROMISE), password);
+  if (!record || !ok) throw new AppError('UNAUTHORIZED', 'Wrong username or password');
+  return { id: record.id, username: record.username, createdAt: record.createdAt };
 }

@@ -180,6 +180,8 @@ describe('message.edit / delete / react', () => {
 describe('sessions', () => {
   it('lists by most recent activity and updates emit the new state', async () => {
     const ref = await projectWithSession();
+    // Recency is by millisecond: two sessions created in the same one tie (then any order is right).
+    await new Promise((r) => setTimeout(r, 5));
     const second = await alice.caller.session.create({ projectId: ref.projectId, title: 'Second' });
     let list = await alice.caller.session.list({ projectId: ref.projectId });
     expect(list.map((s) => s.id)).toEqual([second.id, ref.sessionId]);

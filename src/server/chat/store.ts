@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type {
   MemberDTO,
@@ -38,6 +38,11 @@ export interface AppendMessageInput {
   confidence?: number;
   aiResponse?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /**
+   * When the message was written (ISO). Defaults to now; set when replaying a message that was sent
+   * while Redis was down, so it keeps the time its author sent it.
+   */
+  createdAt?: string;
 }
 
 export interface AppendResult {
@@ -46,7 +51,21 @@ export interface AppendResult {
   created: boolean;
   /** The event log entry announcing the message (null on a repeat). */
   eventId: string | null;
+  /** The outbox entry carrying it to PostgreSQL (null on a repeat, or with the durable tier off). */
+  outboxId: string | null;
 }
+
+export interface ChatStoreOptions {
+  eventLogMaxLen: number;
+  /**
+   * The outbox stream key when the durable tier is on: every write script then also appends its change
+   * there, atomically. null (the default): nothing is written there.
+   */
+  outboxKey?: string | null;
+}
+
+/** The store's public surface: what routers use, and what the durable tier's facade implements too. */
+export type ChatStoreApi = Pick<ChatStore, keyof ChatStore>;
 
 /**
  * The ChatStore: the single storage service (SSOT) for projects, sessions and messages. It is the one
@@ -54,10 +73,14 @@ export interface AppendResult {
  * atomic Lua script that also appends its event (see ../redis/scripts.ts).
  */
 export class ChatStore {
+  private readonly outboxKey: string | null;
+
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly opts: { eventLogMaxLen: number } = { eventLogMaxLen: env.EVENT_LOG_MAXLEN },
-  ) {}
+    private readonly opts: ChatStoreOptions = { eventLogMaxLen: env.EVENT_LOG_MAXLEN },
+  ) {
+    this.outboxKey = opts.outboxKey ?? null;
+  }
 
   // ---------------------------------------------------------------- projects and members
 
@@ -72,10 +95,11 @@ export class ChatStore {
     };
     await this.run(() =>
       this.redis.parleyCreateProject(
-        keys.project(project.id),
-        keys.members(project.id),
-        input.owner.id,
-        ...Object.entries(project).flat<[string, string][]>(),
+        ...withOutbox(
+          this.outboxKey,
+          [keys.project(project.id), keys.members(project.id)],
+          [input.owner.id, JSON.stringify(project), ...Object.entries(project).flat<[string, string][]>()],
+        ),
       ),
     );
     // The user's project index lives in the user's slot, so it cannot join the script above. It is
@@ -85,18 +109,29 @@ export class ChatStore {
   }
 
   async listProjectsFor(userId: string): Promise<ProjectDTO[]> {
+    return (await this.readProjectsOf(userId)).projects;
+  }
+
+  /**
+   * The user's projects, plus the ids their index names whose project record is absent (the durable
+   * tier re-hydrates those from PostgreSQL after Redis lost data).
+   */
+  async readProjectsOf(userId: string): Promise<{ projects: ProjectDTO[]; indexed: number; missing: string[] }> {
     const ids = await this.run(() => this.redis.zrevrange(keys.userProjects(userId), 0, -1));
-    if (ids.length === 0) return [];
+    if (ids.length === 0) return { projects: [], indexed: 0, missing: [] };
     const pipeline = this.redis.pipeline();
     for (const pid of ids) pipeline.hgetall(keys.project(pid));
     const results = await this.run(() => pipeline.exec());
     const projects: ProjectDTO[] = [];
-    for (const [err, record] of results ?? []) {
+    const missing: string[] = [];
+    (results ?? []).forEach(([err, record], i) => {
       if (err) throw toAppError(err);
       const r = record as Record<string, string>;
       if (r.id) projects.push(decodeProject(r));
-    }
-    return projects.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+      else missing.push(ids[i]!);
+    });
+    projects.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+    return { projects, indexed: ids.length, missing };
   }
 
   async getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
@@ -114,19 +149,25 @@ export class ChatStore {
 
   /** Adds a member and announces it with `member.added`. Returns false if they already were one. */
   async addMember(projectId: string, member: MemberDTO): Promise<boolean> {
+    const joinedAt = Date.now();
     const added = await this.run(() =>
       this.redis.parleyAddMember(
-        keys.project(projectId),
-        keys.members(projectId),
-        keys.events(projectId),
-        member.id,
-        JSON.stringify(member),
-        this.opts.eventLogMaxLen,
-        keys.wakeChannel(projectId),
+        ...withOutbox(
+          this.outboxKey,
+          [keys.project(projectId), keys.members(projectId), keys.events(projectId)],
+          [
+            member.id,
+            JSON.stringify(member),
+            this.opts.eventLogMaxLen,
+            keys.wakeChannel(projectId),
+            projectId,
+            joinedAt,
+          ],
+        ),
       ),
     );
     // Idempotent, so safe to repeat when a crash hit between the two slots.
-    await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', Date.now(), projectId));
+    await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId));
     return added === 1;
   }
 
@@ -155,17 +196,25 @@ export class ChatStore {
     const sid = record.id!;
     await this.run(() =>
       this.redis.parleyCreateSession(
-        keys.session(input.projectId, sid),
-        keys.sessions(input.projectId),
-        keys.events(input.projectId),
-        keys.project(input.projectId),
-        sid,
-        now.getTime(),
-        iso,
-        this.opts.eventLogMaxLen,
-        keys.wakeChannel(input.projectId),
-        JSON.stringify(record),
-        ...Object.entries(record).flat(),
+        ...withOutbox(
+          this.outboxKey,
+          [
+            keys.session(input.projectId, sid),
+            keys.sessions(input.projectId),
+            keys.events(input.projectId),
+            keys.project(input.projectId),
+          ],
+          [
+            sid,
+            now.getTime(),
+            iso,
+            this.opts.eventLogMaxLen,
+            keys.wakeChannel(input.projectId),
+            JSON.stringify(record),
+            input.projectId,
+            ...Object.entries(record).flat(),
+          ],
+        ),
       ),
     );
     return decodeSession(input.projectId, record);
@@ -199,11 +248,11 @@ export class ChatStore {
     changes.push('updatedAt', new Date().toISOString());
     const [, flat] = await this.run(() =>
       this.redis.parleyUpdateSession(
-        keys.session(input.projectId, input.sessionId),
-        keys.events(input.projectId),
-        this.opts.eventLogMaxLen,
-        keys.wakeChannel(input.projectId),
-        ...changes,
+        ...withOutbox(
+          this.outboxKey,
+          [keys.session(input.projectId, input.sessionId), keys.events(input.projectId)],
+          [this.opts.eventLogMaxLen, keys.wakeChannel(input.projectId), input.projectId, ...changes],
+        ),
       ),
     );
     return decodeSession(input.projectId, flatToRecord(flat));
@@ -217,7 +266,7 @@ export class ChatStore {
    */
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     const now = new Date();
-    const iso = now.toISOString();
+    const iso = input.createdAt ?? now.toISOString();
     const stored: StoredMessage = {
       id: input.id,
       authorId: input.author.id,
@@ -231,27 +280,40 @@ export class ChatStore {
     if (input.confidence !== undefined) stored.confidence = input.confidence;
 
     const { projectId: pid, sessionId: sid } = input;
-    const [created, seq, body, eventId] = await this.run(() =>
+    const [created, seq, body, eventId, outboxId] = await this.run(() =>
       this.redis.parleyAppendMessage(
-        keys.session(pid, sid),
-        keys.messages(pid, sid),
-        keys.messageIds(pid),
-        keys.sessions(pid),
-        keys.recent(pid),
-        keys.events(pid),
-        keys.project(pid),
-        input.id,
-        encodeMessage(stored),
-        iso,
-        now.getTime(),
-        sid,
-        this.opts.eventLogMaxLen,
-        LIMITS.projectRecentMax,
-        keys.wakeChannel(pid),
+        ...withOutbox(
+          this.outboxKey,
+          [
+            keys.session(pid, sid),
+            keys.messages(pid, sid),
+            keys.messageIds(pid),
+            keys.sessions(pid),
+            keys.recent(pid),
+            keys.events(pid),
+            keys.project(pid),
+          ],
+          [
+            input.id,
+            encodeMessage(stored),
+            iso,
+            now.getTime(),
+            sid,
+            this.opts.eventLogMaxLen,
+            LIMITS.projectRecentMax,
+            keys.wakeChannel(pid),
+            pid,
+          ],
+        ),
       ),
     );
     if (body === null) throw new Error(`Message ${input.id} is indexed at seq ${seq} but has no body`);
-    return { message: decodeMessage(pid, sid, seq, body), created: created === 1, eventId };
+    return {
+      message: decodeMessage(pid, sid, seq, body),
+      created: created === 1,
+      eventId,
+      outboxId: outboxId ?? null,
+    };
   }
 
   /**
@@ -272,20 +334,26 @@ export class ChatStore {
       const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
       if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
       const next = change(JSON.parse(current) as StoredMessage);
-      const body = encodeMessage({ ...next, updatedAt: new Date().toISOString() });
+      // One timestamp for the message and its session's updatedAt (PostgreSQL derives one from the other).
+      const now = new Date().toISOString();
+      const body = encodeMessage({ ...next, updatedAt: now });
       const eventId = await this.run(() =>
         this.redis.parleyReplaceMessage(
-          keys.session(pid, sid),
-          keys.messages(pid, sid),
-          keys.events(pid),
-          seqText,
-          current,
-          body,
-          eventType,
-          sid,
-          new Date().toISOString(),
-          this.opts.eventLogMaxLen,
-          keys.wakeChannel(pid),
+          ...withOutbox(
+            this.outboxKey,
+            [keys.session(pid, sid), keys.messages(pid, sid), keys.events(pid)],
+            [
+              seqText,
+              current,
+              body,
+              eventType,
+              sid,
+              now,
+              this.opts.eventLogMaxLen,
+              keys.wakeChannel(pid),
+              pid,
+            ],
+          ),
         ),
       );
       if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);

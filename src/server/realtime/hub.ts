@@ -5,6 +5,7 @@ import type { StreamEntry } from '~/server/chat/codec';
 import { toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { createRedis, getRedis } from '~/server/redis/client';
+import { errorFields, logger } from '~/server/log';
 
 /** What a local subscriber receives: log entries in order, or a note that it must refetch. */
 export type TailItem = { kind: 'entry'; entry: StreamEntry } | { kind: 'resync'; at: string };
@@ -208,7 +209,7 @@ function projectIdOfWakeChannel(channel: string): string | null {
 function logTailError(projectId: string) {
   return (err: unknown) => {
     // The poller retries; subscribers stay attached and get everything once Redis answers again.
-    console.error(`[realtime] reading the log of project ${projectId} failed:`, (err as Error).message);
+    logger('realtime').warn({ projectId, ...errorFields(err) }, 'reading the project log failed; will retry');
   };
 }
 

@@ -2,6 +2,7 @@ import 'server-only';
 import type { Redis } from 'ioredis';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
 import { compareEventIds, isBeyondCatchUp, readEventsAfter } from '~/server/chat/event-log';
+import { metrics } from '~/server/metrics';
 import type { ChatEvent } from '~/shared/types';
 import type { EventHub, TailItem } from './hub';
 
@@ -45,6 +46,7 @@ export async function* projectEvents(opts: {
     notify();
   });
   signal?.addEventListener('abort', notify, { once: true });
+  metrics().sseSubscribers.inc();
 
   try {
     let last: string;
@@ -92,6 +94,7 @@ export async function* projectEvents(opts: {
       yield { id, event: decodeEvent(projectId, item.entry) };
     }
   } finally {
+    metrics().sseSubscribers.dec();
     stop();
     signal?.removeEventListener('abort', notify);
   }

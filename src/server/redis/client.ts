@@ -1,6 +1,7 @@
 import 'server-only';
 import { Redis, type RedisOptions } from 'ioredis';
 import { env } from '~/server/env';
+import { errorFields, hostOf, logger } from '~/server/log';
 import { defineScripts, type ScriptedRedis } from './scripts';
 
 /**
@@ -37,7 +38,7 @@ function logRedisError(url: string, err: Error) {
   const now = Date.now();
   if (now - lastLoggedAt < 5000) return; // one line per 5 s while Redis is down, not one per retry
   lastLoggedAt = now;
-  console.error(`[redis] ${new URL(url).host}: ${err.message}`);
+  logger('redis').warn({ host: hostOf(url), ...errorFields(err) }, 'Redis connection error');
 }
 
 // One command connection per server process, kept on globalThis so Next's dev hot reload does not leak

@@ -45,6 +45,17 @@ export const keys = {
   signInFailures: (name: string) => `auth:failures:${name.toLowerCase()}`,
   /** STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256 */
   loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
+
+  /**
+   * STREAM: the durable tier's outbox (only written when DATABASE_URL is set). Every write script also
+   * appends its change here, in the same script, and a consumer group persists it to PostgreSQL, then
+   * acknowledges and deletes the entry (never MAXLEN-trimmed: an entry leaves only once persisted).
+   * It lives outside every project slot, so on Redis Cluster a script touching a project and the
+   * outbox would be cross-slot: the durable tier needs standalone Redis (or Sentinel).
+   */
+  outbox: 'parley:outbox',
+  /** STREAM: outbox entries that failed too often to persist, with the last error (for an operator). */
+  outboxDead: 'parley:outbox:dead',
 } as const;
 
 /**

@@ -10,13 +10,20 @@ import type { Redis } from 'ioredis';
  * turns into typed errors. Event entries are `t` (type), `d` (JSON data) and, for messages, `s`
  * (session id) and `q` (seq). Every event-appending script PUBLISHes the new entry id on the project's
  * wake channel, so per-process tails read the log at once instead of polling it.
+ *
+ * The outbox (durable tier): write scripts take the outbox stream as an OPTIONAL last key. When the
+ * caller passes it, the script appends the change there too (`k` kind, `p` project, `s` session, `q`
+ * seq, `d` JSON, ...), atomically with the change; when the tier is off the key is not passed and
+ * nothing is written there (and no script touches a key outside its project's slot). Scripts with an
+ * optional key are defined without a fixed key count: callers pass the count first (see withOutbox).
  */
 
 /**
- * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent list, 6 events, 7 project
+ * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent list, 6 events, 7 project,
+ *       [8 outbox]
  * ARGV: 1 id, 2 body JSON, 3 now ISO, 4 now ms, 5 session id, 6 event log maxlen, 7 recent cap,
- *       8 wake channel
- * Returns {created (1|0), seq, body, eventId|false}
+ *       8 wake channel, 9 project id
+ * Returns {created (1|0), seq, body, eventId|false, outboxId|false}
  */
 const APPEND_MESSAGE = `
 local existing = redis.call('HGET', KEYS[3], ARGV[1])
@@ -43,16 +50,20 @@ redis.call('LPUSH', KEYS[5], ARGV[5] .. ':' .. seq)
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
 local eid = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*',
   't', 'message.created', 's', ARGV[5], 'q', seq, 'd', ARGV[2])
+local oid = false
+if KEYS[8] then
+  oid = redis.call('XADD', KEYS[8], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', seq, 'd', ARGV[2])
+end
 redis.call('PUBLISH', ARGV[8], eid)
-return {1, seq, ARGV[2], eid}
+return {1, seq, ARGV[2], eid, oid}
 `;
 
 /**
  * Compare-and-set of one message body: the caller read `expected`, changed it in JS (JSON stays in JS,
  * where it round-trips exactly), and the swap happens only if nobody changed it meanwhile.
- * KEYS: 1 session, 2 messages, 3 events
+ * KEYS: 1 session, 2 messages, 3 events, [4 outbox]
  * ARGV: 1 seq, 2 expected body, 3 new body, 4 event type, 5 session id, 6 now ISO, 7 maxlen,
- *       8 wake channel
+ *       8 wake channel, 9 project id
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
 const REPLACE_MESSAGE = `
@@ -61,6 +72,9 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
 local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
   't', ARGV[4], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
+if KEYS[4] then
+  redis.call('XADD', KEYS[4], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
+end
 redis.call('PUBLISH', ARGV[8], eid)
 return eid
 `;
@@ -121,55 +135,68 @@ return out
 `;
 
 /**
- * KEYS: 1 session, 2 sessions zset, 3 events, 4 project
- * ARGV: 1 session id, 2 now ms, 3 now ISO, 4 maxlen, 5 wake channel, 6 session JSON, 7.. field/value
+ * KEYS: 1 session, 2 sessions zset, 3 events, 4 project, [5 outbox]
+ * ARGV: 1 session id, 2 now ms, 3 now ISO, 4 maxlen, 5 wake channel, 6 session JSON, 7 project id,
+ *       8.. field/value
  * Returns the event id.
  */
 const CREATE_SESSION = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('PARLEY_CONFLICT session exists')
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'lastActivityAt', ARGV[3])
 local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
   't', 'session.created', 'd', ARGV[6])
+if KEYS[5] then
+  redis.call('XADD', KEYS[5], '*', 'k', 'session', 'p', ARGV[7], 'd', ARGV[6])
+end
 redis.call('PUBLISH', ARGV[5], eid)
 return eid
 `;
 
 /**
- * KEYS: 1 session, 2 events. ARGV: 1 maxlen, 2 wake channel, 3.. field/value pairs to set
+ * KEYS: 1 session, 2 events, [3 outbox]
+ * ARGV: 1 maxlen, 2 wake channel, 3 project id, 4.. field/value pairs to set
  * Returns {eventId, flat HGETALL of the updated session}
  */
 const UPDATE_SESSION = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 local flat = redis.call('HGETALL', KEYS[1])
 local record = {}
 for i = 1, #flat, 2 do record[flat[i]] = flat[i + 1] end
-local eid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*',
-  't', 'session.updated', 'd', cjson.encode(record))
+local json = cjson.encode(record)
+local eid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 't', 'session.updated', 'd', json)
+if KEYS[3] then
+  redis.call('XADD', KEYS[3], '*', 'k', 'session', 'p', ARGV[3], 'd', json)
+end
 redis.call('PUBLISH', ARGV[2], eid)
 return {eid, flat}
 `;
 
 /**
- * KEYS: 1 project, 2 members. ARGV: 1 owner id, 2.. project field/value pairs
+ * KEYS: 1 project, 2 members, [3 outbox]
+ * ARGV: 1 owner id, 2 project JSON, 3.. project field/value pairs
  */
 const CREATE_PROJECT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('PARLEY_CONFLICT project exists')
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('SADD', KEYS[2], ARGV[1])
+if KEYS[3] then
+  redis.call('XADD', KEYS[3], '*', 'k', 'project', 'd', ARGV[2])
+end
 return 1
 `;
 
 /**
- * KEYS: 1 project, 2 members, 3 events. ARGV: 1 user id, 2 member JSON, 3 maxlen, 4 wake channel
+ * KEYS: 1 project, 2 members, 3 events, [4 outbox]
+ * ARGV: 1 user id, 2 member JSON, 3 maxlen, 4 wake channel, 5 project id, 6 joined at (ms)
  * Returns 1 if added, 0 if already a member.
  */
 const ADD_MEMBER = `
@@ -179,15 +206,186 @@ end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
   't', 'member.added', 'd', ARGV[2])
+if KEYS[4] then
+  redis.call('XADD', KEYS[4], '*', 'k', 'member', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
+end
 redis.call('PUBLISH', ARGV[4], eid)
 return 1
+`;
+
+
+// ---------------------------------------------------------------- accounts (durable tier only)
+// With the tier off, accounts keep their plain commands (AuthService); these scripts add the outbox
+// entry atomically. They span the user, username and outbox keys: standalone Redis only.
+
+/**
+ * KEYS: 1 user, 2 username, 3 outbox. ARGV: 1 user id, 2 user JSON (with the hash), 3.. field/value
+ * Returns 1, or 0 when the username is taken (nothing written).
+ */
+const SIGN_UP = `
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('XADD', KEYS[3], '*', 'k', 'user', 'd', ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: 1 login session, 2 outbox
+ * ARGV: 1 value "<uid> <username>", 2 ttl seconds, 3 token hash, 4 user id, 5 username, 6 expires ms
+ */
+const START_LOGIN = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'k', 'login', 'h', ARGV[3], 'u', ARGV[4], 'n', ARGV[5], 'x', ARGV[6])
+return 1
+`;
+
+/** KEYS: 1 login session, 2 outbox. ARGV: 1 token hash, 2 now ms */
+const END_LOGIN = `
+redis.call('DEL', KEYS[1])
+redis.call('XADD', KEYS[2], '*', 'k', 'logout', 'h', ARGV[1], 'at', ARGV[2])
+return 1
+`;
+
+// ---------------------------------------------------------------- read-through (durable tier only)
+// Copy records back from PostgreSQL into a Redis that lost them. They only ever fill what is absent
+// (HSETNX, SET NX, EXISTS checks), so a racing live write always wins, and they append no events and
+// no outbox entries (the data came from PostgreSQL). A session's bodies go in first and its hash last:
+// the hash is what makes the session exist for reads and appends, so nobody sees a half-filled one.
+
+/**
+ * KEYS: 1 messages, 2 messageIds. ARGV: 1 session id, then (seq, id, body) triples
+ */
+const HYDRATE_MESSAGES = `
+for i = 2, #ARGV, 3 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2])
+  redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[1] .. ':' .. ARGV[i])
+end
+return 1
+`;
+
+/**
+ * KEYS: 1 session, 2 sessions zset. ARGV: 1 session id, 2 activity score (ms), 3.. field/value
+ * Returns 1 if written, 0 if the session already existed.
+ */
+const HYDRATE_SESSION = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: 1 project, 2 members, 3 recent
+ * ARGV: 1 number of members n, 2..n+1 member ids, then the number of recent refs r, r refs (newest
+ *       first), then project field/value pairs
+ */
+const HYDRATE_PROJECT = `
+local n = tonumber(ARGV[1])
+local r = tonumber(ARGV[n + 2])
+if redis.call('EXISTS', KEYS[3]) == 0 and r > 0 then
+  local refs = {}
+  for i = n + 3, n + 2 + r do refs[#refs + 1] = ARGV[i] end
+  redis.call('RPUSH', KEYS[3], unpack(refs))
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, n + 3 + r))
+end
+for i = 2, n + 1 do redis.call('SADD', KEYS[2], ARGV[i]) end
+return 1
+`;
+
+/**
+ * KEYS: 1 user, 2 username. ARGV: 1 user id, 2.. field/value
+ * Returns 1 when the username now names this user, 0 when another user holds it.
+ */
+const HYDRATE_USER = `
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
+return 0
+`;
+
+// ---------------------------------------------------------------- backfill (durable tier only)
+// Switching the tier on for a Redis that already holds data: each script reads the CURRENT state of a
+// few records and appends it to the outbox in the same call, so any later change of those records
+// lands in the outbox after it (with a newer version). Re-running is harmless (same state, newer id).
+
+/** KEYS: 1 user, 2 outbox. Appends the account (with its hash). Returns 1, or 0 if absent. */
+const BACKFILL_USER = `
+local f = redis.call('HGETALL', KEYS[1])
+if #f == 0 then return 0 end
+local r = {}
+for i = 1, #f, 2 do r[f[i]] = f[i + 1] end
+if not r.id or not r.username or not r.passwordHash then return 0 end
+redis.call('XADD', KEYS[2], '*', 'k', 'user', 'd', cjson.encode({
+  id = r.id, username = r.username, passwordHash = r.passwordHash, createdAt = r.createdAt }))
+return 1
+`;
+
+/** KEYS: 1 login session, 2 outbox. ARGV: 1 token hash. Appends the login with its expiry. */
+const BACKFILL_LOGIN = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+local sep = string.find(v, ' ', 1, true)
+if not sep then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('XADD', KEYS[2], '*', 'k', 'login', 'h', ARGV[1], 'u', string.sub(v, 1, sep - 1),
+  'n', string.sub(v, sep + 1), 'x', now + ttl)
+return 1
+`;
+
+/**
+ * KEYS: 1 project, 2 members, 3 sessions zset, 4 outbox. ARGV: 1 project id, 2 session key prefix
+ * Appends the project, its members and its sessions' records. Returns the session ids.
+ */
+const BACKFILL_PROJECT = `
+local f = redis.call('HGETALL', KEYS[1])
+if #f == 0 then return {} end
+local p = {}
+for i = 1, #f, 2 do p[f[i]] = f[i + 1] end
+redis.call('XADD', KEYS[4], '*', 'k', 'project', 'd', cjson.encode({
+  id = p.id, name = p.name, ownerId = p.ownerId, createdAt = p.createdAt }))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000
+for _, uid in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('XADD', KEYS[4], '*', 'k', 'member', 'p', ARGV[1], 'u', uid, 'at', now)
+end
+local sids = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, sid in ipairs(sids) do
+  local sf = redis.call('HGETALL', ARGV[2] .. sid)
+  if #sf > 0 then
+    local r = {}
+    for i = 1, #sf, 2 do r[sf[i]] = sf[i + 1] end
+    redis.call('XADD', KEYS[4], '*', 'k', 'session', 'p', ARGV[1], 'd', cjson.encode(r))
+  end
+end
+return sids
+`;
+
+/**
+ * KEYS: 1 messages, 2 outbox. ARGV: 1 project id, 2 session id, 3 from seq, 4 to seq
+ * Appends the bodies of seqs from..to. Returns how many.
+ */
+const BACKFILL_MESSAGES = `
+local n = 0
+for s = tonumber(ARGV[3]), tonumber(ARGV[4]) do
+  local body = redis.call('HGET', KEYS[1], s)
+  if body then
+    redis.call('XADD', KEYS[2], '*', 'k', 'message', 'p', ARGV[1], 's', ARGV[2], 'q', s, 'd', body)
+    n = n + 1
+  end
+end
+return n
 `;
 
 type Arg = string | number;
 type ScriptFn<R> = (...args: Arg[]) => Promise<R>;
 
 export interface ParleyScripts {
-  parleyAppendMessage: ScriptFn<[0 | 1, number, string | null, string | null]>;
+  parleyAppendMessage: ScriptFn<[0 | 1, number, string | null, string | null, string | null]>;
   parleyReplaceMessage: ScriptFn<string | null>;
   parleyListMessages: ScriptFn<[number, ...(string | null)[]]>;
   parleyRecentMessages: ScriptFn<string[]>;
@@ -196,21 +394,53 @@ export interface ParleyScripts {
   parleyUpdateSession: ScriptFn<[string, string[]]>;
   parleyCreateProject: ScriptFn<number>;
   parleyAddMember: ScriptFn<number>;
+  parleySignUp: ScriptFn<0 | 1>;
+  parleyStartLogin: ScriptFn<number>;
+  parleyEndLogin: ScriptFn<number>;
+  parleyHydrateMessages: ScriptFn<number>;
+  parleyHydrateSession: ScriptFn<0 | 1>;
+  parleyHydrateProject: ScriptFn<number>;
+  parleyHydrateUser: ScriptFn<0 | 1>;
+  parleyBackfillUser: ScriptFn<0 | 1>;
+  parleyBackfillLogin: ScriptFn<0 | 1>;
+  parleyBackfillProject: ScriptFn<string[]>;
+  parleyBackfillMessages: ScriptFn<number>;
 }
 
 export type ScriptedRedis = Redis & ParleyScripts;
 
-const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys: number; lua: string }> = {
-  parleyAppendMessage: { numberOfKeys: 7, lua: APPEND_MESSAGE },
-  parleyReplaceMessage: { numberOfKeys: 3, lua: REPLACE_MESSAGE },
+// `numberOfKeys` undefined: the caller passes the key count first (scripts with an optional outbox).
+const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string }> = {
+  parleyAppendMessage: { lua: APPEND_MESSAGE },
+  parleyReplaceMessage: { lua: REPLACE_MESSAGE },
   parleyListMessages: { numberOfKeys: 2, lua: LIST_MESSAGES },
   parleyRecentMessages: { numberOfKeys: 1, lua: RECENT_MESSAGES },
   parleyListSessions: { numberOfKeys: 1, lua: LIST_SESSIONS },
-  parleyCreateSession: { numberOfKeys: 4, lua: CREATE_SESSION },
-  parleyUpdateSession: { numberOfKeys: 2, lua: UPDATE_SESSION },
-  parleyCreateProject: { numberOfKeys: 2, lua: CREATE_PROJECT },
-  parleyAddMember: { numberOfKeys: 3, lua: ADD_MEMBER },
+  parleyCreateSession: { lua: CREATE_SESSION },
+  parleyUpdateSession: { lua: UPDATE_SESSION },
+  parleyCreateProject: { lua: CREATE_PROJECT },
+  parleyAddMember: { lua: ADD_MEMBER },
+  parleySignUp: { numberOfKeys: 3, lua: SIGN_UP },
+  parleyStartLogin: { numberOfKeys: 2, lua: START_LOGIN },
+  parleyEndLogin: { numberOfKeys: 2, lua: END_LOGIN },
+  parleyHydrateMessages: { numberOfKeys: 2, lua: HYDRATE_MESSAGES },
+  parleyHydrateSession: { numberOfKeys: 2, lua: HYDRATE_SESSION },
+  parleyHydrateProject: { numberOfKeys: 3, lua: HYDRATE_PROJECT },
+  parleyHydrateUser: { numberOfKeys: 2, lua: HYDRATE_USER },
+  parleyBackfillUser: { numberOfKeys: 2, lua: BACKFILL_USER },
+  parleyBackfillLogin: { numberOfKeys: 2, lua: BACKFILL_LOGIN },
+  parleyBackfillProject: { numberOfKeys: 4, lua: BACKFILL_PROJECT },
+  parleyBackfillMessages: { numberOfKeys: 2, lua: BACKFILL_MESSAGES },
 };
+
+/**
+ * Arguments for a script with an optional trailing outbox key: the key count, the keys, the outbox
+ * key when the durable tier is on (else nothing), then the script's ARGV.
+ */
+export function withOutbox(outboxKey: string | null, scriptKeys: string[], args: Arg[]): Arg[] {
+  const all = outboxKey ? [...scriptKeys, outboxKey] : scriptKeys;
+  return [all.length, ...all, ...args];
+}
 
 /** Registers the scripts (EVALSHA with an automatic EVAL fallback after a Redis restart). */
 export function defineScripts(redis: Redis): ScriptedRedis {

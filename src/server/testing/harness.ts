@@ -18,6 +18,8 @@ export function testRedisUrl(): string {
 export interface Harness extends Services {
   /** Signs up a fresh user and returns a caller acting as them. */
   user(name?: string): Promise<TestUser>;
+  /** Signs in an existing user (default password of user()) and returns a caller acting as them. */
+  signIn(username: string, password?: string): Promise<TestUser>;
   anonymous(): ReturnType<typeof createCaller>;
   close(): Promise<void>;
 }
@@ -32,29 +34,39 @@ export interface TestUser {
 export function createHarness(url = testRedisUrl()): Harness {
   const redis: ScriptedRedis = createRedis(url);
   const hub = new EventHub(redis, () => createRedis(url));
-  const services = createServices(redis, hub);
+  return harnessFor(createServices(redis, hub), async () => {
+    await hub.close();
+    redis.disconnect();
+  });
+}
+
+/** A harness over services built elsewhere (e.g. with the durable tier: testing/durable.ts). */
+export function harnessFor(services: Services, close: () => Promise<void>): Harness {
   const callerFor = (token: string | null) =>
     createCaller(createContextInner({ services, sessionToken: token }));
+  const withCookie = async (
+    call: (caller: ReturnType<typeof createCaller>) => Promise<{ id: string; username: string }>,
+  ): Promise<TestUser> => {
+    let token: string | null = null;
+    const caller = createCaller(
+      createContextInner({
+        services,
+        setCookie: (c) => {
+          token = /parley_session=([^;]+)/.exec(c)?.[1] ?? null;
+        },
+      }),
+    );
+    const user = await call(caller);
+    if (!token) throw new Error('no session cookie was set');
+    return { id: user.id, username: user.username, token, caller: callerFor(decodeURIComponent(token)) };
+  };
   return {
     ...services,
-    async user(name = `u${randomUUID().slice(0, 8)}`) {
-      let token: string | null = null;
-      const signUpCaller = createCaller(
-        createContextInner({
-          services,
-          setCookie: (c) => {
-            token = /parley_session=([^;]+)/.exec(c)?.[1] ?? null;
-          },
-        }),
-      );
-      const user = await signUpCaller.auth.signUp({ username: name, password: 'correct horse battery' });
-      if (!token) throw new Error('sign-up set no session cookie');
-      return { id: user.id, username: user.username, token, caller: callerFor(decodeURIComponent(token)) };
-    },
+    user: (name = `u${randomUUID().slice(0, 8)}`) =>
+      withCookie((c) => c.auth.signUp({ username: name, password: 'correct horse battery' })),
+    signIn: (username, password = 'correct horse battery') =>
+      withCookie((c) => c.auth.signIn({ username, password })),
     anonymous: () => callerFor(null),
-    async close() {
-      await hub.close();
-      redis.disconnect();
-    },
+    close,
   };
 }

@@ -10,6 +10,8 @@ import { readSessionToken } from '~/server/auth/cookie';
 import type { AuthedUser } from '~/server/auth/service';
 import { getServices, type Services } from '~/server/context';
 import { AppError, projectNotFound, toAppError, type AppErrorCode } from '~/server/errors';
+import { logger } from '~/server/log';
+import { metrics } from '~/server/metrics';
 import { idSchema } from '~/shared/schemas';
 
 export interface Context extends Services {
@@ -67,6 +69,19 @@ const TRPC_CODE: Record<AppErrorCode, TRPCError['code']> = {
   UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 };
 
+const log = logger('trpc');
+
+/**
+ * Latency per procedure, with the outcome (ok or the tRPC error code) as a label. Outermost, so it
+ * sees the code after error mapping. For a subscription it times the setup, not the stream.
+ */
+const measure = t.middleware(async ({ next, path, type }) => {
+  const end = metrics().requestDuration.startTimer({ procedure: path, type });
+  const result = await next();
+  end({ outcome: result.ok ? 'ok' : result.error.code });
+  return result;
+});
+
 /** Domain errors become tRPC errors here, once, keeping the original as `cause`. */
 const mapErrors = t.middleware(async ({ next, path }) => {
   const result = await next();
@@ -84,7 +99,8 @@ const mapErrors = t.middleware(async ({ next, path }) => {
       throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
     }
     if (result.error.code === 'INTERNAL_SERVER_ERROR') {
-      console.error(`[trpc] ${path} failed:`, result.error.cause ?? result.error);
+      // pino's error serializer keeps type, message and stack (never inputs or message bodies).
+      log.error({ procedure: path, err: result.error.cause ?? result.error }, 'procedure failed');
     }
   }
   return result;
@@ -98,7 +114,7 @@ function describeIssues(error: z.ZodError): string {
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(mapErrors);
+export const publicProcedure = t.procedure.use(measure).use(mapErrors);
 
 /** Resolves the login session; narrows the context to a signed-in user. */
 function isAuthed() {

@@ -1,0 +1,101 @@
+import 'server-only';
+import { errorFields, logger } from '~/server/log';
+import { keys, sessionKeyPrefix } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+
+const log = logger('backfill');
+
+/** Set once a backfill completed on this Redis dataset (an empty Redis has none, and backfills). */
+const DONE_KEY = 'parley:outbox:backfilled';
+/** Held while one process backfills (refreshed), so several starting processes do it once. */
+const LOCK_KEY = 'parley:outbox:backfill:lock';
+const LOCK_TTL_SECONDS = 60;
+const MESSAGE_CHUNK = 500;
+/** Backpressure: wait while the outbox holds more than this (the consumer drains it meanwhile). */
+const MAX_BACKLOG = 50_000;
+
+export interface BackfillResult {
+  users: number;
+  logins: number;
+  projects: number;
+  sessions: number;
+  messages: number;
+}
+
+/**
+ * Switching the durable tier on for a Redis that already holds data: appends the current state of
+ * every account, login session, project, member, session and message to the outbox, so the consumer
+ * copies what existed before the tier was on (later changes arrive through the outbox anyway). Each
+ * record is read and appended in one script, so a change racing with the backfill is never
+ * overwritten by an older copy. Runs once per Redis dataset (marker key), one process at a time.
+ * Returns null when it had nothing to do (done before, or another process is on it).
+ */
+export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boolean } = {}): Promise<BackfillResult | null> {
+  if (!opts.force && (await redis.exists(DONE_KEY)) === 1) return null;
+  if ((await redis.set(LOCK_KEY, String(process.pid), 'EX', LOCK_TTL_SECONDS, 'NX')) !== 'OK') return null;
+  const refresh = setInterval(() => {
+    void redis.expire(LOCK_KEY, LOCK_TTL_SECONDS).catch(() => undefined);
+  }, (LOCK_TTL_SECONDS * 1000) / 3);
+  refresh.unref();
+  const result: BackfillResult = { users: 0, logins: 0, projects: 0, sessions: 0, messages: 0 };
+  try {
+    log.info('backfilling the outbox from the existing Redis data');
+    for await (const key of scan(redis, 'user:*', 'hash')) {
+      result.users += await redis.parleyBackfillUser(key, keys.outbox);
+    }
+    for await (const key of scan(redis, 'auth:session:*', 'string')) {
+      result.logins += await redis.parleyBackfillLogin(key, keys.outbox, key.slice('auth:session:'.length));
+    }
+    for await (const key of scan(redis, 'project:{*}', 'hash')) {
+      const pid = /^project:\{([^}]+)\}$/.exec(key)?.[1];
+      if (!pid) continue;
+      await waitForBacklog(redis);
+      const sessionIds = await redis.parleyBackfillProject(
+        keys.project(pid),
+        keys.members(pid),
+        keys.sessions(pid),
+        keys.outbox,
+        pid,
+        sessionKeyPrefix(pid),
+      );
+      result.projects++;
+      for (const sid of sessionIds) {
+        result.sessions++;
+        const lastSeq = Number((await redis.hget(keys.session(pid, sid), 'lastSeq')) ?? 0);
+        for (let from = 1; from <= lastSeq; from += MESSAGE_CHUNK) {
+          await waitForBacklog(redis);
+          result.messages += await redis.parleyBackfillMessages(
+            keys.messages(pid, sid),
+            keys.outbox,
+            pid,
+            sid,
+            from,
+            Math.min(lastSeq, from + MESSAGE_CHUNK - 1),
+          );
+        }
+      }
+    }
+    await redis.set(DONE_KEY, new Date().toISOString());
+    log.info(result, 'outbox backfill done');
+    return result;
+  } catch (err) {
+    log.error({ ...errorFields(err) }, 'outbox backfill failed; the next start retries it');
+    throw err;
+  } finally {
+    clearInterval(refresh);
+    await redis.del(LOCK_KEY).catch(() => undefined);
+  }
+}
+
+async function* scan(redis: ScriptedRedis, match: string, type: string): AsyncGenerator<string> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000, 'TYPE', type);
+    cursor = next;
+    yield* found;
+  } while (cursor !== '0');
+}
+
+async function waitForBacklog(redis: ScriptedRedis) {
+  while ((await redis.xlen(keys.outbox)) > MAX_BACKLOG) await new Promise((r) => setTimeout(r, 200));
+}

@@ -1,0 +1,192 @@
+import 'server-only';
+import { randomUUID } from 'node:crypto';
+import { encodeMessage, type StoredMessage } from '~/server/chat/codec';
+import { toAppError } from '~/server/errors';
+import { logger } from '~/server/log';
+import { metrics } from '~/server/metrics';
+import { keys } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+import type { UserRecord } from '~/server/auth/service';
+import type { PgStore } from './pg-store';
+
+const log = logger('read-through');
+
+/** Message bodies copied per script call (one round trip each). */
+const MESSAGE_CHUNK = 500;
+
+/**
+ * Read-through: copies records PostgreSQL has and Redis lost (Redis restarted empty, or lost its last
+ * writes) back into Redis, so the normal Redis paths serve them again - nothing a user ever saw
+ * disappears. Only fills what is absent (see the HYDRATE_* scripts): a live write racing with it
+ * always wins. Concurrent requests for the same record share one copy (single flight).
+ */
+export class Hydrator {
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly pg: PgStore,
+  ) {}
+
+  /** Brings a session (all its messages, then its record) back. False if PostgreSQL lacks it too. */
+  session(projectId: string, sessionId: string): Promise<boolean> {
+    return this.once(`s:${sessionId}`, () => this.copySession(projectId, sessionId));
+  }
+
+  /** Brings a project back: every session, the recent list, the record, then the members. */
+  project(projectId: string): Promise<boolean> {
+    return this.once(`p:${projectId}`, () => this.copyProject(projectId));
+  }
+
+  /** Re-indexes a user's projects (user:<id>:projects). Returns how many entries PostgreSQL had. */
+  async userProjects(userId: string): Promise<number> {
+    const memberships = await this.pg.projectsOfUser(userId);
+    if (memberships.length === 0) return 0;
+    const args = memberships.flatMap((m) => [m.joinedAtMs, m.projectId]);
+    await this.run(() => this.redis.zadd(keys.userProjects(userId), 'NX', ...args));
+    metrics().hydrations.inc({ kind: 'user_projects' });
+    return memberships.length;
+  }
+
+  /** Brings an account back (record and username). False when another account holds the name. */
+  async user(record: UserRecord): Promise<boolean> {
+    const ok = await this.run(() =>
+      this.redis.parleyHydrateUser(
+        keys.user(record.id),
+        keys.username(record.username),
+        record.id,
+        ...Object.entries(record).flat<[string, string][]>(),
+      ),
+    );
+    metrics().hydrations.inc({ kind: 'user' });
+    return ok === 1;
+  }
+
+  /** Brings a login session back with the time it has left. */
+  async loginSession(tokenHash: string, userId: string, username: string, expiresAt: Date): Promise<void> {
+    const ttl = Math.floor((expiresAt.getTime() - Date.now()) / 1000);
+    if (ttl <= 0) return;
+    await this.run(() => this.redis.set(keys.loginSession(tokenHash), `${userId} ${username}`, 'EX', ttl, 'NX'));
+    metrics().hydrations.inc({ kind: 'login_session' });
+  }
+
+  // ------------------------------------------------------------------ copying
+
+  private async copySession(projectId: string, sessionId: string): Promise<boolean> {
+    const snapshot = await this.pg.sessionSnapshot(projectId, sessionId);
+    if (!snapshot) return false;
+    const { session, lastSeq, activityMs } = snapshot;
+    // Bodies first, the session record last: the record is what makes the session readable.
+    let after = 0;
+    let lost = 0;
+    for (;;) {
+      const rows = await this.pg.sessionMessages(sessionId, after, MESSAGE_CHUNK);
+      if (rows.length === 0) break;
+      const args: Array<string | number> = [];
+      for (const r of rows) {
+        // A hole in the seqs: that change never reached PostgreSQL and Redis lost it (it was still in
+        // the outbox). Redis's pages need every seq, so the hole gets a deleted placeholder.
+        for (let seq = after + 1; seq < r.seq; seq++, lost++) {
+          args.push(seq, randomUUID(), encodeMessage(lostPlaceholder(r.message.createdAt)));
+        }
+        args.push(r.seq, r.message.id, encodeMessage(r.message));
+        after = r.seq;
+      }
+      await this.run(() =>
+        this.redis.parleyHydrateMessages(keys.messages(projectId, sessionId), keys.messageIds(projectId), sessionId, ...args),
+      );
+      if (rows.length < MESSAGE_CHUNK) break;
+    }
+    if (lost > 0) {
+      metrics().hydrations.inc({ kind: 'lost_message_placeholder' }, lost);
+      log.warn({ projectId, sessionId, lost }, 'messages lost with Redis replaced by deleted placeholders');
+    }
+    const record: Record<string, string> = {
+      id: session.id,
+      title: session.title,
+      description: session.description ?? '',
+      status: session.status,
+      createdAt: session.createdAt,
+      updatedAt: session.updatedAt,
+      createdBy: session.createdBy,
+      metadata: JSON.stringify(session.metadata),
+      messageCount: String(lastSeq),
+      lastSeq: String(lastSeq),
+      ...(session.lastMessageAt ? { lastMessageAt: session.lastMessageAt } : {}),
+    };
+    const written = await this.run(() =>
+      this.redis.parleyHydrateSession(
+        keys.session(projectId, sessionId),
+        keys.sessions(projectId),
+        sessionId,
+        activityMs,
+        ...Object.entries(record).flat(),
+      ),
+    );
+    if (written === 1) {
+      metrics().hydrations.inc({ kind: 'session' });
+      log.info({ projectId, sessionId, messages: lastSeq }, 'session re-hydrated from PostgreSQL');
+    }
+    return true;
+  }
+
+  private async copyProject(projectId: string): Promise<boolean> {
+    const snapshot = await this.pg.projectSnapshot(projectId);
+    if (!snapshot) return false;
+    for (const sid of snapshot.sessionIds) {
+      const exists = await this.run(() => this.redis.exists(keys.session(projectId, sid)));
+      if (exists === 0) await this.session(projectId, sid);
+    }
+    const { project, members, recent } = snapshot;
+    await this.run(() =>
+      this.redis.parleyHydrateProject(
+        keys.project(projectId),
+        keys.members(projectId),
+        keys.recent(projectId),
+        members.length,
+        ...members.map((m) => m.userId),
+        recent.length,
+        ...recent,
+        ...Object.entries(project).flat<[string, string][]>(),
+      ),
+    );
+    // Each member's project index lives in the member's own slot: one command each, idempotent.
+    for (const m of members) {
+      await this.run(() => this.redis.zadd(keys.userProjects(m.userId), 'NX', m.joinedAtMs, projectId));
+    }
+    metrics().hydrations.inc({ kind: 'project' });
+    log.info({ projectId, sessions: snapshot.sessionIds.length, members: members.length }, 'project re-hydrated from PostgreSQL');
+    return true;
+  }
+
+  private once(key: string, fn: () => Promise<boolean>): Promise<boolean> {
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = fn().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+}
+
+/** What a seq whose message was lost with Redis shows: a deleted message (keeps pages gap-free). */
+function lostPlaceholder(at: string): StoredMessage {
+  return {
+    id: randomUUID(),
+    authorId: 'parley',
+    authorName: 'Parley',
+    role: 'user',
+    content: '',
+    createdAt: at,
+    deleted: true,
+    metadata: { lost: true },
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * Write-behind (tier 2) against a real redis-server and a real PostgreSQL database of this file's
+ * own: every acknowledged change reaches PostgreSQL through the outbox and the consumer group, also
+ * when a consumer dies mid-batch or PostgreSQL is unreachable for a while; nothing is applied twice
+ * or out of order; poison entries end in the dead-letter stream.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { keys } from '~/server/redis/keys';
+import { createHarness } from '~/server/testing/harness';
+import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
+import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
+import { waitFor } from '~/server/testing/wait';
+import type { TestUser } from '~/server/testing/harness';
+import { backfillOutbox } from './backfill';
+import { OUTBOX_GROUP } from './consumer';
+import { persistEntries } from './persist';
+import { outboxLag } from './tier';
+import { createPool, transaction } from './pg';
+
+let server: RedisServerHandle;
+let db: TestDatabase;
+let proxy: TcpProxy;
+let h: DurableHarness;
+let alice: TestUser;
+
+beforeAll(async () => {
+  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  // The app reaches PostgreSQL through a proxy this file can cut (PostgreSQL "down") and restore.
+  proxy = await startTcpProxy(5432);
+  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.urlVia(proxy.port) });
+  alice = await h.user();
+});
+afterAll(async () => {
+  await h?.close();
+  await proxy?.close();
+  await server?.destroy();
+  await db?.drop();
+});
+
+async function projectWithSession(u = alice) {
+  const project = await u.caller.project.create({ name: 'Durable' });
+  const session = await u.caller.session.create({ projectId: project.id, title: 'Ops' });
+  return { projectId: project.id, sessionId: session.id };
+}
+
+const drained = async () => (await outboxLag(h.redis)).entries === 0;
+
+async function pgMessages(sessionId: string) {
+  const r = await h.pool.query<{ id: string; seq: number; content: string; deleted: boolean; is_edited: boolean }>(
+    'SELECT id, seq, content, deleted, is_edited FROM messages WHERE session_id = $1 ORDER BY seq',
+    [sessionId],
+  );
+  return r.rows;
+}
+
+describe('with the durable tier off', () => {
+  it('writes nothing to the outbox', async () => {
+    const plain = createHarness(); // the run's shared Redis, no DATABASE_URL
+    try {
+      const bob = await plain.user();
+      const ref = await projectWithSession(bob);
+      await bob.caller.message.send({ ...ref, id: randomUUID(), content: 'redis only' });
+      expect(await plain.redis.exists(keys.outbox)).toBe(0);
+      expect(plain.durable).toBeNull();
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('write-behind', () => {
+  it('persists every acknowledged change: accounts, projects, members, sessions, messages, edits', async () => {
+    const bob = await h.user();
+    const ref = await projectWithSession();
+    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await alice.caller.session.update({ ...ref, title: 'Renamed', status: 'archived' });
+    const sent = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        (i % 2 ? alice : bob).caller.message.send({ ...ref, id: randomUUID(), content: `m${i}` }),
+      ),
+    );
+    const [first, second, third] = sent.sort((a, b) => a.seq - b.seq);
+    const author = (m: typeof first) => (m!.authorId === alice.id ? alice : bob);
+    await author(first).caller.message.edit({ ...ref, id: first!.id, content: 'edited' });
+    await author(second).caller.message.delete({ ...ref, id: second!.id });
+    await alice.caller.message.react({ ...ref, id: third!.id, emoji: '👍' });
+
+    const consumer = await h.consumer();
+    await waitFor(drained, 15_000, 'outbox drained');
+    await consumer.stop();
+
+    const rows = await pgMessages(ref.sessionId);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(sent.map((m) => m.id)));
+    expect(rows[0]).toMatchObject({ content: 'edited', is_edited: true });
+    expect(rows[1]).toMatchObject({ content: '', deleted: true });
+    const reacted = await h.pool.query<{ reactions: unknown }>('SELECT reactions FROM messages WHERE id = $1', [third!.id]);
+    expect(reacted.rows[0]?.reactions).toEqual([{ emoji: '👍', userId: alice.id }]);
+
+    const session = await h.pool.query('SELECT title, status FROM sessions WHERE id = $1', [ref.sessionId]);
+    expect(session.rows[0]).toEqual({ title: 'Renamed', status: 'archived' });
+    const members = await h.pool.query('SELECT user_id FROM project_members WHERE project_id = $1 ORDER BY user_id', [
+      ref.projectId,
+    ]);
+    expect(members.rows.map((r: { user_id: string }) => r.user_id)).toEqual([alice.id, bob.id].sort());
+    const users = await h.pool.query<{ username: string; password_hash: string }>(
+      'SELECT username, password_hash FROM users WHERE id = $1',
+      [bob.id],
+    );
+    expect(users.rows[0]?.username).toBe(bob.username);
+    expect(users.rows[0]?.password_hash).toMatch(/^\$argon2id\$/);
+    const logins = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM login_sessions WHERE user_id = $1', [bob.id]);
+    expect(logins.rows[0]?.n).toBe(1);
+    // Everything acknowledged and deleted: nothing pending in the group.
+    const pending = (await h.redis.xpending(keys.outbox, OUTBOX_GROUP)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('loses nothing when a consumer dies mid-batch: another one reclaims its entries', async () => {
+    const ref = await projectWithSession();
+    // Consumer A reads through a proxy we then cut, so it holds a batch it cannot persist...
+    const cut = await startTcpProxy(5432);
+    const poolA = createPool(db.urlVia(cut.port), { max: 2 });
+    const ids = await Promise.all(
+      Array.from({ length: 150 }, async (_, i) => (await alice.caller.message.send({ ...ref, id: randomUUID(), content: `c${i}` })).id),
+    );
+    await cut.close();
+    const a = await h.consumer({ pool: poolA, batchSize: 500 });
+    await waitFor(async () => {
+      const summary = (await h.redis.xpending(keys.outbox, OUTBOX_GROUP)) as [number, string, string, [string, string][]];
+      return (summary[3] ?? []).some(([name, n]) => name === a.name && Number(n) > 0);
+    }, 5000, 'consumer A holding entries');
+    // ...and dies without acknowledging them.
+    await a.kill();
+    await poolA.end().catch(() => undefined);
+
+    const b = await h.consumer({ claimIdleMs: 500 });
+    await waitFor(drained, 15_000, 'outbox drained by B');
+    expect(b.snapshot().reclaimed).toBeGreaterThan(0);
+    const rows = await pgMessages(ref.sessionId);
+    expect(rows).toHaveLength(150);
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
+    await b.stop();
+  });
+
+  it('keeps sending while PostgreSQL is unreachable, then drains the backlog with nothing lost', async () => {
+    const consumer = await h.consumer();
+    const ref = await projectWithSession();
+    await waitFor(drained, 10_000, 'outbox drained before the outage');
+
+    await proxy.close();
+    const started = Date.now();
+    const ids = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => (await alice.caller.message.send({ ...ref, id: randomUUID(), content: `o${i}` })).id),
+    );
+    // Sends never wait for PostgreSQL (generous bound: far below any retry or connect timeout).
+    expect(Date.now() - started).toBeLessThan(5000);
+    const lag = await outboxLag(h.redis);
+    expect(lag.entries).toBeGreaterThanOrEqual(200);
+    const stats = await h.durable.stats();
+    expect(stats.postgres).toBe('down');
+    expect(stats.outbox?.entries).toBeGreaterThanOrEqual(200);
+
+    await proxy.open();
+    await waitFor(drained, 20_000, 'backlog drained after PostgreSQL returned');
+    const rows = await pgMessages(ref.sessionId);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
+    expect(consumer.snapshot().deadLettered).toBe(0);
+    expect((await h.redis.xlen(keys.outboxDead))).toBe(0);
+    await consumer.stop();
+  });
+
+  it('shares the work between consumers without applying anything twice', async () => {
+    const ref = await projectWithSession();
+    await Promise.all(Array.from({ length: 400 }, (_, i) => alice.caller.message.send({ ...ref, id: randomUUID(), content: `s${i}` })));
+    const produced = await h.redis.xlen(keys.outbox);
+    const [c1, c2] = await Promise.all([h.consumer({ batchSize: 25 }), h.consumer({ batchSize: 25 })]);
+    await waitFor(drained, 15_000, 'outbox drained by two consumers');
+    const [s1, s2] = [c1.snapshot(), c2.snapshot()];
+    expect(s1.persisted).toBeGreaterThan(0);
+    expect(s2.persisted).toBeGreaterThan(0);
+    expect(s1.persisted + s2.persisted).toBe(produced);
+    expect(await pgMessages(ref.sessionId)).toHaveLength(400);
+    await Promise.all([c1.stop(), c2.stop()]);
+  });
+
+  it('moves poison entries to the dead-letter stream and persists the rest', async () => {
+    const ref = await projectWithSession();
+    const good = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'fine' });
+    await h.redis.xadd(keys.outbox, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '99', 'd', '{not json');
+    const violating = JSON.stringify({ id: randomUUID(), authorId: alice.id, authorName: 'x', role: 'robot', content: 'c', createdAt: new Date().toISOString() });
+    await h.redis.xadd(keys.outbox, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '98', 'd', violating);
+    await h.redis.xadd(keys.outbox, '*', 'k', 'gossip');
+    const after = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'also fine' });
+
+    const consumer = await h.consumer({ maxDeliveries: 3 });
+    await waitFor(drained, 15_000, 'outbox drained');
+    expect((await pgMessages(ref.sessionId)).map((r) => r.id)).toEqual([good.id, after.id]);
+    const dead = await h.redis.xrange(keys.outboxDead, '-', '+');
+    expect(dead).toHaveLength(3);
+    const errors = dead.map(([, f]) => f[f.indexOf('error') + 1]);
+    expect(errors.some((e) => e?.includes('not JSON'))).toBe(true);
+    expect(errors.some((e) => e?.includes('messages_role_check'))).toBe(true);
+    expect(errors.some((e) => e?.includes('unknown kind'))).toBe(true);
+    expect((await h.durable.stats()).outbox?.deadLetters).toBe(3);
+    await consumer.stop();
+  });
+});
+
+describe('switching the tier on for a Redis that already holds data', () => {
+  it('backfills accounts, logins, projects, members, sessions and messages, once', async () => {
+    // Written with the tier off (no outbox), on this file's Redis.
+    const plain = createHarness(server.url);
+    try {
+      const [carol, dan] = await Promise.all([plain.user(), plain.user()]);
+      const ref = await projectWithSession(carol);
+      await carol.caller.project.addMember({ projectId: ref.projectId, username: dan.username });
+      const sent = [];
+      for (let i = 0; i < 30; i++) sent.push(await dan.caller.message.send({ ...ref, id: randomUUID(), content: `old ${i}` }));
+      await dan.caller.message.edit({ ...ref, id: sent[0]!.id, content: 'old, edited' });
+      expect(await h.redis.xlen(keys.outbox)).toBe(0);
+
+      const result = await backfillOutbox(h.redis, { force: true });
+      expect(result?.projects).toBeGreaterThanOrEqual(1);
+      expect(result?.messages).toBeGreaterThanOrEqual(30);
+      expect(await backfillOutbox(h.redis)).toBeNull(); // once per dataset
+      const consumer = await h.consumer();
+      await waitFor(drained, 15_000, 'backfill persisted');
+      await consumer.stop();
+
+      const rows = await pgMessages(ref.sessionId);
+      expect(rows.map((r) => r.id)).toEqual(sent.map((m) => m.id));
+      expect(rows[0]).toMatchObject({ content: 'old, edited', is_edited: true });
+      const members = await h.pool.query<{ user_id: string }>('SELECT user_id FROM project_members WHERE project_id = $1', [ref.projectId]);
+      expect(members.rows.map((r) => r.user_id).sort()).toEqual([carol.id, dan.id].sort());
+      const users = await h.pool.query<{ id: string }>('SELECT id FROM users WHERE id = ANY($1::uuid[])', [[carol.id, dan.id]]);
+      expect(users.rows).toHaveLength(2);
+      const logins = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM login_sessions WHERE user_id = ANY($1::uuid[])', [
+        [carol.id, dan.id],
+      ]);
+      expect(logins.rows[0]?.n).toBe(2);
+      const session = await h.pool.query<{ title: string }>('SELECT title FROM sessions WHERE id = $1', [ref.sessionId]);
+      expect(session.rows[0]?.title).toBe('Ops');
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('idempotent upserts', () => {
+  const body = (id: string, content: string, extra: Record<string, unknown> = {}) => ({
+    id,
+    authorId: randomUUID(),
+    authorName: 'a',
+    role: 'user' as const,
+    content,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  });
+  const entry = (id: string, projectId: string, sessionId: string, seq: number, message: ReturnType<typeof body>) => ({
+    id,
+    change: { kind: 'message' as const, projectId, sessionId, seq, message },
+  });
+
+  it('never lets an older version overwrite a newer one, and applying twice changes nothing', async () => {
+    const [pid, sid, mid] = [randomUUID(), randomUUID(), randomUUID()];
+    const newer = entry('2000-1', pid, sid, 1, body(mid, 'v2', { isEdited: true }));
+    const older = entry('1000-1', pid, sid, 1, body(mid, 'v1'));
+    await transaction(h.pool, (tx) => persistEntries(tx, [newer]));
+    await transaction(h.pool, (tx) => persistEntries(tx, [older, newer, older]));
+    expect(await pgMessages(sid)).toEqual([{ id: mid, seq: 1, content: 'v2', deleted: false, is_edited: true }]);
+  });
+
+  it('gives a (session, seq) slot to the newer message and keeps the displaced one aside', async () => {
+    // Redis lost a write PostgreSQL had, then gave its seq to another message.
+    const [pid, sid, lost, reused] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await transaction(h.pool, (tx) => persistEntries(tx, [entry('1000-0', pid, sid, 7, body(lost, 'lost'))]));
+    await transaction(h.pool, (tx) => persistEntries(tx, [entry('2000-0', pid, sid, 7, body(reused, 'reused'))]));
+    // A late copy of the older one changes nothing.
+    await transaction(h.pool, (tx) => persistEntries(tx, [entry('1000-0', pid, sid, 7, body(lost, 'lost'))]));
+    expect((await pgMessages(sid)).map((r) => r.id)).toEqual([reused]);
+    const conflicts = await h.pool.query('SELECT DISTINCT id FROM message_conflicts WHERE session_id = $1', [sid]);
+    expect(conflicts.rows).toEqual([{ id: lost }]);
+  });
+});

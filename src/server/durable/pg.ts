@@ -1,0 +1,131 @@
+import 'server-only';
+import pg from 'pg';
+import { AppError } from '~/server/errors';
+import { errorFields, hostOf, logger } from '~/server/log';
+import { metrics, timed } from '~/server/metrics';
+
+const log = logger('postgres');
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+/**
+ * A PostgreSQL pool with deadlines chosen on purpose, like the Redis client: a failover read must
+ * answer "within about a second", so connecting and each statement are bounded, and an outage shows
+ * up as a fast error (which the callers turn into SERVICE_UNAVAILABLE or a consumer retry).
+ */
+export function createPool(databaseUrl: string, opts: { max?: number; statementTimeoutMs?: number } = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 2000,
+    idleTimeoutMillis: 30_000,
+    // Server-side limit per statement, and the client-side one in case the server never answers.
+    statement_timeout: opts.statementTimeoutMs ?? 5000,
+    query_timeout: (opts.statementTimeoutMs ?? 5000) + 1000,
+    application_name: 'parley',
+  });
+  // An idle client whose connection dies emits on the pool; without a listener that crashes Node.
+  let lastLoggedAt = 0;
+  pool.on('error', (err) => {
+    if (Date.now() - lastLoggedAt < 5000) return;
+    lastLoggedAt = Date.now();
+    log.warn({ host: hostOf(databaseUrl), ...errorFields(err) }, 'idle PostgreSQL connection failed');
+  });
+  return pool;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up)
+  '53300', // too_many_connections
+  '57014', // query_canceled (statement_timeout)
+  '40001', // serialization_failure: retry
+  '40P01', // deadlock_detected: retry
+]);
+
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'Client has encountered a connection error',
+  'Connection is closed',
+  'connect ECONNREFUSED',
+  'the database system is',
+];
+
+/**
+ * True when a PostgreSQL error means "cannot serve right now, try again" (down, unreachable, overloaded,
+ * timed out, or a transient transaction conflict) rather than "this statement or its data is wrong".
+ * The outbox consumer retries the former forever and dead-letters the latter after a few tries.
+ */
+export function isPgUnavailable(err: unknown): boolean {
+  if (err instanceof AppError) return err.code === 'UNAVAILABLE';
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
+}
+
+/** PostgreSQL cannot serve right now (told apart from a Redis outage by the durable tier). */
+export class PostgresUnavailableError extends AppError {
+  constructor(cause: unknown) {
+    super('UNAVAILABLE', 'The durable store is unavailable; please retry shortly', { cause });
+    this.name = 'PostgresUnavailableError';
+  }
+}
+
+/** Runs a named query with a latency metric; an outage becomes PostgresUnavailableError. */
+export async function query<R extends pg.QueryResultRow>(
+  db: Queryable,
+  name: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await timed(metrics().postgresQueryDuration, { query: name }, () => db.query<R>(text, values));
+  } catch (err) {
+    if (isPgUnavailable(err) && !(err instanceof AppError)) throw new PostgresUnavailableError(err);
+    throw err;
+  }
+}
+
+/** Runs `fn` in a transaction on one pooled connection. */
+export async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw new PostgresUnavailableError(err);
+  }
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      broken = true; // the connection itself failed: do not return it to the pool
+    }
+    throw isPgUnavailable(err) && !(err instanceof AppError) ? new PostgresUnavailableError(err) : err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (ms * 1e9 + n). */
+export function versionOf(entryId: string): string {
+  const [ms = '0', n = '0'] = entryId.split('-');
+  return (BigInt(ms) * 1_000_000_000n + BigInt(n)).toString();
+}

@@ -1,0 +1,133 @@
+import 'server-only';
+import { AuthService } from '~/server/auth/service';
+import { ChatStore } from '~/server/chat/store';
+import { errorFields, logger } from '~/server/log';
+import type { DurableStats } from '~/server/metrics';
+import { keys } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+import type { Redis } from 'ioredis';
+import { RedisBreaker } from './breaker';
+import { Hydrator } from './hydrate';
+import { type Pool } from './pg';
+import { PgStore } from './pg-store';
+import { Reconciler } from './reconcile';
+import { appendWithReadThrough, isRedisDown, TieredAuthService, TieredChatStore, withDeadline, type TierDeps } from './tiered';
+
+const log = logger('durable');
+
+export interface DurableTierOptions {
+  redis: ScriptedRedis;
+  pool: Pool;
+  eventLogMaxLen: number;
+  /** How long a read or send waits for Redis before PostgreSQL serves it. */
+  deadlineMs?: number;
+  failureThreshold?: number;
+  probeIntervalMs?: number;
+  /** While the breaker is closed: how often to look for pending sends left to replay. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * The durable tier of one process: the PostgreSQL store, read-through, the Redis circuit breaker and
+ * the replay of sends made during an outage, plus the Redis store and auth service in outbox mode.
+ * The outbox consumer is separate (startOutboxConsumer): it needs its own Redis connection, and
+ * tests run several of them.
+ */
+export class DurableTier {
+  readonly pg: PgStore;
+  readonly hydrator: Hydrator;
+  readonly breaker: RedisBreaker;
+  readonly reconciler: Reconciler;
+  /** The Redis store with the outbox on (the facades below wrap it). */
+  readonly redisStore: ChatStore;
+  readonly store: TieredChatStore;
+  readonly auth: TieredAuthService;
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping = false;
+
+  constructor(private readonly o: DurableTierOptions) {
+    const deadlineMs = o.deadlineMs ?? 700;
+    this.pg = new PgStore(o.pool);
+    this.redisStore = new ChatStore(o.redis, { eventLogMaxLen: o.eventLogMaxLen, outboxKey: keys.outbox });
+    this.hydrator = new Hydrator(o.redis, this.pg);
+    this.reconciler = new Reconciler(o.pool, this.pg, (input) => appendWithReadThrough(this.redisStore, this.hydrator, input));
+    this.breaker = new RedisBreaker({
+      failureThreshold: o.failureThreshold ?? 3,
+      probeIntervalMs: o.probeIntervalMs ?? 1000,
+      isRedisFailure: isRedisDown,
+      probe: async () => {
+        if ((await withDeadline(o.redis.ping(), deadlineMs)) !== 'PONG') throw new Error('no PONG');
+      },
+      // Replay what is pending before Redis serves again. Sends arriving meanwhile may add more, so a
+      // few passes, not "until empty" (which a steady stream of sends could keep from ending); what is
+      // left is replayed by the sweeper right after the close.
+      reconcile: async () => {
+        for (let pass = 0; pass < 3 && (await this.reconciler.replayAll()) > 0; pass++);
+      },
+    });
+    const deps: TierDeps = { pg: this.pg, breaker: this.breaker, hydrator: this.hydrator, deadlineMs };
+    this.store = new TieredChatStore(this.redisStore, deps);
+    this.auth = new TieredAuthService(new AuthService(o.redis, { outboxKey: keys.outbox }), deps);
+    this.startSweeper(o.sweepIntervalMs ?? 5000);
+    this.breaker.onChange((state) => {
+      if (state === 'closed') this.sweep();
+    });
+  }
+
+  /** Outbox backlog, dead letters, pending sends and the health of both stores (health, metrics). */
+  async stats(): Promise<DurableStats> {
+    const [postgres, outbox, failover] = await Promise.all([
+      this.pg.ping(),
+      outboxLag(this.o.redis, 500).catch(() => null),
+      this.pg.pendingCounts().catch(() => null),
+    ]);
+    return { postgres: postgres ? 'up' : 'down', breaker: this.breaker.state, outbox, failover };
+  }
+
+  close(): void {
+    this.breaker.close();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /**
+   * Every few seconds while Redis serves: replay pending sends left over (sent in the moment the
+   * breaker closed, or by a process that died before it reconciled), and drop expired login sessions.
+   */
+  private startSweeper(intervalMs: number) {
+    let ticks = 0;
+    this.sweeper = setInterval(() => this.sweep(++ticks % 720 === 0), intervalMs);
+    this.sweeper.unref();
+  }
+
+  private sweep(housekeeping = false) {
+    if (this.sweeping || this.breaker.state !== 'closed') return;
+    this.sweeping = true;
+    void Promise.all([this.reconciler.replayAll(), housekeeping ? this.pg.deleteExpiredLogins() : 0])
+      .catch((err: unknown) => log.warn({ ...errorFields(err) }, 'pending replay sweep failed; will retry'))
+      .finally(() => {
+        this.sweeping = false;
+      });
+  }
+}
+
+/**
+ * The outbox's lag: entries not yet persisted to PostgreSQL, the age of the oldest, and the
+ * dead-letter count. Exported for health, metrics and benchmarks (drain rate = entries over time).
+ */
+export async function outboxLag(
+  redis: Redis,
+  deadlineMs = 1000,
+): Promise<{ entries: number; oldestAgeSeconds: number; deadLetters: number }> {
+  const reply = await withDeadline(
+    redis.multi().xlen(keys.outbox).xrange(keys.outbox, '-', '+', 'COUNT', 1).xlen(keys.outboxDead).exec(),
+    deadlineMs,
+  );
+  const [[, entries], [, oldest], [, dead]] = reply as [[null, number], [null, Array<[string, string[]]>], [null, number]];
+  const oldestMs = oldest[0] ? Number(oldest[0][0].split('-')[0]) : null;
+  return {
+    entries,
+    oldestAgeSeconds: oldestMs === null ? 0 : Math.max(0, (Date.now() - oldestMs) / 1000),
+    deadLetters: dead,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * A harness with the durable tier on: real Redis (given), real PostgreSQL (a test database), the
+ * tier's facades, and outbox consumers the test starts, kills and counts.
+ */
+import { createServices } from '~/server/context';
+import { startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
+import { createPool, type Pool } from '~/server/durable/pg';
+import { DurableTier } from '~/server/durable/tier';
+import { createRedis } from '~/server/redis/client';
+import { EventHub } from '~/server/realtime/hub';
+import { harnessFor, type Harness } from './harness';
+
+export interface DurableHarness extends Harness {
+  durable: DurableTier;
+  pool: Pool;
+  /** Starts an outbox consumer (fast timings for tests unless overridden). */
+  consumer(opts?: Partial<Omit<OutboxConsumerOptions, 'redis'>>): Promise<OutboxConsumer>;
+}
+
+export function createDurableHarness(opts: {
+  redisUrl: string;
+  databaseUrl: string;
+  deadlineMs?: number;
+  probeIntervalMs?: number;
+  failureThreshold?: number;
+}): DurableHarness {
+  const redis = createRedis(opts.redisUrl);
+  const hub = new EventHub(redis, () => createRedis(opts.redisUrl));
+  const pool = createPool(opts.databaseUrl, { max: 8 });
+  const durable = new DurableTier({
+    redis,
+    pool,
+    eventLogMaxLen: 10_000,
+    deadlineMs: opts.deadlineMs ?? 700,
+    probeIntervalMs: opts.probeIntervalMs ?? 200,
+    failureThreshold: opts.failureThreshold ?? 2,
+    sweepIntervalMs: 1000,
+  });
+  const consumers: OutboxConsumer[] = [];
+  const base = harnessFor(createServices(redis, hub, durable), async () => {
+    await Promise.all(consumers.map((c) => c.stop().catch(() => undefined)));
+    durable.close();
+    await hub.close();
+    redis.disconnect();
+    await pool.end();
+  });
+  return {
+    ...base,
+    durable,
+    pool,
+    async consumer(o = {}) {
+      const c = await startOutboxConsumer({
+        redisUrl: opts.redisUrl,
+        pool,
+        blockMs: 200,
+        claimIdleMs: 1000,
+        backoffMinMs: 50,
+        backoffMaxMs: 500,
+        ...o,
+      });
+      consumers.push(c);
+      return c;
+    },
+  };
+}
