@@ -5,6 +5,13 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
 
+/**
+ * Text must be storable everywhere it goes: PostgreSQL rejects NUL characters and unpaired UTF-16
+ * surrogates, so such text would be acknowledged by Redis and then never persisted. Refuse it up front.
+ */
+const storableText = (s: string) => !s.includes('\u0000') && s.isWellFormed();
+const STORABLE_TEXT_ERROR = { error: 'must not contain NUL characters or broken Unicode' };
+
 /** Ids minted by the server (projects, sessions, users) and messages minted by the client. */
 export const idSchema = z.uuid({ error: 'must be a UUID' });
 
@@ -13,7 +20,8 @@ const trimmed = (name: string, min: number, max: number) =>
     .string()
     .trim()
     .min(min, { error: `${name} must not be empty` })
-    .max(max, { error: `${name} must be at most ${max} characters` });
+    .max(max, { error: `${name} must be at most ${max} characters` })
+    .refine(storableText, STORABLE_TEXT_ERROR);
 
 export const usernameSchema = z
   .string()
@@ -52,6 +60,7 @@ export const sessionCreateInput = z.object({
     .max(LIMITS.sessionDescriptionMax, {
       error: `Description must be at most ${LIMITS.sessionDescriptionMax} characters`,
     })
+    .refine(storableText, STORABLE_TEXT_ERROR)
     .optional(),
 });
 
@@ -90,7 +99,8 @@ export const messageContentSchema = z
   .refine((s) => s.trim().length > 0, { error: 'Message must not be empty' })
   .refine((s) => s.length <= LIMITS.messageContentMax, {
     error: `Message must be at most ${LIMITS.messageContentMax} characters`,
-  });
+  })
+  .refine(storableText, STORABLE_TEXT_ERROR);
 
 export const messageSendInput = sessionRefInput.extend({
   /** Client-generated; the idempotency key: sending the same id twice stores one message. */
@@ -106,7 +116,8 @@ export const messageReactInput = messageRefInput.extend({
   emoji: z
     .string()
     .min(1, { error: 'Reaction must not be empty' })
-    .max(16, { error: 'Reaction must be at most 16 characters' }),
+    .max(16, { error: 'Reaction must be at most 16 characters' })
+    .refine(storableText, STORABLE_TEXT_ERROR),
 });
 
 export const chatHistoryInput = z.object({
@@ -116,7 +127,13 @@ export const chatHistoryInput = z.object({
 });
 
 /** A stream entry id as Redis prints it: `<ms>-<seq>`. */
-export const streamIdSchema = z.string().regex(/^\d{1,20}-\d{1,20}$/, { error: 'not an event id' });
+const UINT64_MAX = 18446744073709551615n;
+export const streamIdSchema = z
+  .string()
+  .regex(/^\d{1,20}-\d{1,20}$/, { error: 'not an event id' })
+  .refine((id) => /^\d+-\d+$/.test(id) && id.split('-').every((part) => BigInt(part) <= UINT64_MAX), {
+    error: 'not an event id',
+  });
 
 export const eventsSubscribeInput = z.object({
   projectId: idSchema,

@@ -28,15 +28,32 @@ async function run<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Entries strictly after `afterId`, oldest first, at most `count`. */
+/**
+ * Entries strictly after `afterId`, oldest first, at most `count` - or `null` when `afterId` itself is
+ * no longer in the log: it was trimmed away (MAXLEN), or the log was reset (Redis restarted without its
+ * latest writes and may since have reused the ids' time range). Either way a reader positioned there
+ * cannot be caught up and must resync. The check and the read are one round trip.
+ */
 export async function readEventsAfter(
   redis: Redis,
   projectId: string,
   afterId: string,
   count: number,
   untilId = '+',
-): Promise<StreamEntry[]> {
-  return run(() => redis.xrange(keys.events(projectId), `(${afterId}`, untilId, 'COUNT', count));
+): Promise<StreamEntry[] | null> {
+  const key = keys.events(projectId);
+  if (afterId === LOG_START) {
+    return run(() => redis.xrange(key, '-', untilId, 'COUNT', count));
+  }
+  const results = await run(() =>
+    redis.pipeline().xrange(key, afterId, afterId).xrange(key, `(${afterId}`, untilId, 'COUNT', count).exec(),
+  );
+  const [[existsErr, self] = [null, []], [readErr, entries] = [null, []]] = (results ?? []) as [
+    Error | null,
+    StreamEntry[],
+  ][];
+  if (existsErr ?? readErr) throw toAppError(existsErr ?? readErr);
+  return self.length === 0 ? null : entries;
 }
 
 /** The id of the newest entry, or 0-0 for an empty log. */
@@ -48,35 +65,26 @@ export async function headEventId(redis: Redis, projectId: string): Promise<stri
 }
 
 /**
- * Whether a reader that last saw `lastEventId` can no longer be caught up from the log: entries after
- * it were trimmed away (MAXLEN), or the log is behind it (Redis lost data and restarted), so the ids it
- * holds mean nothing here. Either way the reader must refetch (a `resync`).
+ * Whether a reader that last saw `lastEventId` can no longer be caught up from the log (see
+ * readEventsAfter). A reader at 0-0 saw an empty log: it is behind only if something was trimmed since.
  */
 export async function isBeyondCatchUp(
   redis: Redis,
   projectId: string,
   lastEventId: string,
 ): Promise<boolean> {
+  if (lastEventId !== LOG_START) {
+    return (await readEventsAfter(redis, projectId, lastEventId, 1)) === null;
+  }
   let info: unknown[];
   try {
     info = (await redis.call('XINFO', 'STREAM', keys.events(projectId))) as unknown[];
   } catch (err) {
-    // No log at all: only a reader that saw nothing (0-0) is still in step.
-    if (err instanceof Error && err.message.includes('no such key')) {
-      return compareEventIds(lastEventId, LOG_START) > 0;
-    }
+    if (err instanceof Error && err.message.includes('no such key')) return false;
     throw toAppError(err);
   }
   const fields = new Map<string, unknown>();
   for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
-  const lastGenerated = (fields.get('last-generated-id') as string | undefined) ?? LOG_START;
-  if (compareEventIds(lastEventId, lastGenerated) > 0) return true;
-  // Trimmed entries all precede the first entry kept. Redis 7.0's max-deleted-entry-id ignores MAXLEN
-  // trimming, so we reason from counts instead: if anything was ever trimmed and the reader stands
-  // before the first kept entry, something it has not seen may be gone. (At worst a needless resync,
-  // never a silent gap.)
-  const trimmed = Number(fields.get('entries-added') ?? 0) - Number(fields.get('length') ?? 0);
-  const first = fields.get('first-entry') as StreamEntry | null | undefined;
-  if (!first) return trimmed > 0 && compareEventIds(lastEventId, lastGenerated) < 0;
-  return trimmed > 0 && compareEventIds(lastEventId, first[0]) < 0;
+  // Redis 7.0's max-deleted-entry-id ignores MAXLEN trimming, so count instead.
+  return Number(fields.get('entries-added') ?? 0) > Number(fields.get('length') ?? 0);
 }

@@ -4,6 +4,7 @@ import { ChatStore } from '~/server/chat/store';
 import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
 import { compareEventIds } from '~/server/chat/event-log';
+import { waitFor } from '~/server/testing/wait';
 import { createContextInner } from '~/server/trpc/init';
 import { createCaller } from '~/server/trpc/root';
 
@@ -175,7 +176,7 @@ describe('the per-process hub', () => {
     first.stop(); // drops the tail before `joining` resumes
     const second = await joining;
     await send(ref, 'still heard');
-    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => received.length > 0, 10_000, 'the joining subscriber hears the new message');
     expect(received).toHaveLength(1);
     second.stop();
     await local.close();

@@ -1,6 +1,6 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
-import { compareEventIds, headEventId, readEventsAfter } from '~/server/chat/event-log';
+import { headEventId, readEventsAfter } from '~/server/chat/event-log';
 import type { StreamEntry } from '~/server/chat/codec';
 import { toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
@@ -35,7 +35,12 @@ class ProjectTail {
     this.position = await headEventId(this.redis, this.projectId);
   }
 
-  /** Reads all entries after `position` and fans them out. Coalesces concurrent wake-ups. */
+  /**
+   * Reads all entries after `position` and fans them out. Coalesces concurrent wake-ups. If `position`
+   * has left the log (trimmed past a slow reader, or Redis restarted without its latest writes - whose
+   * new ids may already lie beyond it), every subscriber is told to resync and the tail restarts at the
+   * head; no entry is ever handed out across such a gap.
+   */
   async pull(): Promise<void> {
     if (this.position === null) return;
     if (this.reading) {
@@ -46,9 +51,15 @@ class ProjectTail {
     try {
       do {
         this.readAgain = false;
-        let batch: StreamEntry[];
+        let batch: StreamEntry[] | null;
         do {
           batch = await readEventsAfter(this.redis, this.projectId, this.position, READ_BATCH);
+          if (batch === null) {
+            const head = await headEventId(this.redis, this.projectId);
+            this.position = head;
+            this.emit({ kind: 'resync', at: head });
+            break;
+          }
           // Delivered synchronously, so a subscriber that registers between two awaits sees a
           // `position` consistent with what it has (not) been handed.
           for (const entry of batch) {
@@ -59,16 +70,6 @@ class ProjectTail {
       } while (this.readAgain);
     } finally {
       this.reading = false;
-    }
-  }
-
-  /** Detects a log that went backwards (Redis restarted without its data): everyone must refetch. */
-  async checkForReset(): Promise<void> {
-    if (this.position === null || this.reading) return;
-    const head = await headEventId(this.redis, this.projectId);
-    if (compareEventIds(head, this.position) < 0) {
-      this.position = head;
-      this.emit({ kind: 'resync', at: head });
     }
   }
 
@@ -181,12 +182,7 @@ export class EventHub {
     });
     this.poller = setInterval(() => {
       for (const [projectId, pending] of this.tails) {
-        void pending
-          .then(async (tail) => {
-            await tail.checkForReset();
-            await tail.pull();
-          })
-          .catch(logTailError(projectId));
+        void pending.then((tail) => tail.pull()).catch(logTailError(projectId));
       }
     }, POLL_INTERVAL_MS);
     this.poller.unref();

@@ -60,7 +60,13 @@ export async function* projectEvents(opts: {
       last = opts.lastEventId;
       // Catch up to the tail's position; everything after it arrives through the buffer.
       while (compareEventIds(last, from) < 0) {
-        const batch: StreamEntry[] = await readEventsAfter(redis, projectId, last, CATCH_UP_BATCH, from);
+        const batch: StreamEntry[] | null = await readEventsAfter(redis, projectId, last, CATCH_UP_BATCH, from);
+        if (batch === null) {
+          // Trimmed away while we were catching up: what is missing can only be refetched.
+          yield { id: from, event: { type: 'resync', projectId } };
+          last = from;
+          break;
+        }
         if (batch.length === 0) break;
         for (const entry of batch) {
           yield { id: entry[0], event: decodeEvent(projectId, entry) };

@@ -148,6 +148,10 @@ describe('bad input gets a 4xx with a clear message, never a truncation', () => 
     ['an update with nothing to change', (u) => u.caller.session.update({ projectId, sessionId }), /Nothing to update/],
     ['an unknown status', (u) => u.caller.session.update({ projectId, sessionId, status: 'deleted' as 'active' }), /./],
     ['a project name over the limit', (u) => u.caller.project.create({ name: 'n'.repeat(101) }), /at most 100/],
+    ['a NUL character in a message', (u) => u.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'nul \u0000 inside' }), /NUL/],
+    ['a lone surrogate in a message', (u) => u.caller.message.send({ projectId, sessionId, id: randomUUID(), content: 'lone \ud800 surrogate' }), /broken Unicode/],
+    ['a NUL character in a title', (u) => u.caller.session.create({ projectId, title: 't\u0000itle' }), /NUL/],
+    ['a lastEventId beyond 64 bits', (u) => u.caller.events.subscribe({ projectId, lastEventId: '0-99999999999999999999' }), /event id/],
     ['a malformed lastEventId', (u) => u.caller.events.subscribe({ projectId, lastEventId: 'yesterday' }), /event id/],
   ];
   for (const [name, call, message] of cases) {
