@@ -171,7 +171,7 @@ describe('the per-process hub', () => {
     const first = await local.hub.follow(ref.projectId, () => undefined);
     const received: string[] = [];
     const joining = local.hub.follow(ref.projectId, (item) => {
-      if (item.kind === 'entry') received.push(item.entry[0]);
+      if (item.kind === 'entry') received.push(item.id);
     });
     first.stop(); // drops the tail before `joining` resumes
     const second = await joining;

@@ -94,10 +94,10 @@ export async function* projectEvents(opts: {
         yield { id: item.at, event: { type: 'resync', projectId } };
         continue;
       }
-      const [id] = item.entry;
+      const { id } = item;
       if (compareEventIds(id, last) <= 0) continue; // already yielded during catch-up
       last = id;
-      yield { id, event: decodeEvent(projectId, item.entry) };
+      yield { id, event: item.event };
     }
   } finally {
     metrics().sseSubscribers.dec();
