@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
 
 /** Failed sign-ins allowed per username within the window before sign-in is refused for a while. */
@@ -12,6 +12,18 @@ const SIGN_IN_FAILURE_WINDOW_SECONDS = 15 * 60;
 
 /** Login sessions expire (chat data never does). */
 export const LOGIN_SESSION_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * What a signed-out login's key holds until the login would have expired (plus a margin): a
+ * revocation tombstone, so "signed out" is never mistaken for "Redis lost it" (which the durable
+ * tier reads through from PostgreSQL). It has no space, so it never parses as "<uid> <username>".
+ */
+export const LOGIN_REVOKED = '!revoked';
+/** How long a tombstone outlives the login it revokes. */
+const LOGIN_TOMBSTONE_MARGIN_MS = 60_000;
+
+/** What Redis says about a login token. */
+export type LoginLookup = { state: 'live'; user: AuthedUser } | { state: 'revoked' } | { state: 'absent' };
 
 // Algorithm.Argon2id; the package exports it as an ambient const enum, which verbatimModuleSyntax forbids.
 const ARGON2 = { algorithm: 2 } as const;
@@ -162,21 +174,49 @@ export class AuthService {
     return token;
   }
 
-  /** The user a session token belongs to, or null when it is unknown or expired. One round trip. */
+  /** The user a session token belongs to, or null when it is unknown, expired or signed out. */
   async userForToken(token: string): Promise<AuthedUser | null> {
+    const found = await this.lookupSession(token);
+    return found.state === 'live' ? found.user : null;
+  }
+
+  /** What Redis holds for a token: a live login, a sign-out tombstone, or nothing. One round trip. */
+  async lookupSession(token: string): Promise<LoginLookup> {
     const value = await run(() => this.redis.get(keys.loginSession(hashToken(token))));
-    if (!value) return null;
+    if (value === null) return { state: 'absent' };
     const space = value.indexOf(' ');
-    return { id: value.slice(0, space), username: value.slice(space + 1) };
+    if (value === LOGIN_REVOKED || space <= 0) return { state: 'revoked' };
+    return { state: 'live', user: { id: value.slice(0, space), username: value.slice(space + 1) } };
   }
 
   async endSession(token: string): Promise<void> {
+    await this.revokeSession(token);
+  }
+
+  /**
+   * Signs a token out: its key becomes a revocation tombstone (with the outbox entry, tier on), in one
+   * script. An absent key stays absent unless `evenIfAbsent` (the durable tier passes it when
+   * PostgreSQL may hold the login live). Returns what was there.
+   */
+  async revokeSession(token: string, evenIfAbsent = false): Promise<'revoked' | 'absent' | 'already_revoked'> {
     const tokenHash = hashToken(token);
-    if (this.outboxKey) {
-      await run(() => this.redis.parleyEndLogin(keys.loginSession(tokenHash), this.outboxKey!, tokenHash, Date.now()));
-      return;
-    }
-    await run(() => this.redis.del(keys.loginSession(tokenHash)));
+    const result = await run(() =>
+      this.redis.parleyEndLogin(
+        ...withOutbox(
+          this.outboxKey,
+          [keys.loginSession(tokenHash)],
+          [
+            tokenHash,
+            Date.now(),
+            LOGIN_REVOKED,
+            LOGIN_TOMBSTONE_MARGIN_MS,
+            LOGIN_SESSION_TTL_SECONDS * 1000 + LOGIN_TOMBSTONE_MARGIN_MS,
+            evenIfAbsent ? '1' : '0',
+          ],
+        ),
+      ),
+    );
+    return result === 1 ? 'revoked' : result === 2 ? 'already_revoked' : 'absent';
   }
 
   async findByUsername(username: string): Promise<MemberDTO | null> {

@@ -62,12 +62,17 @@ export class Hydrator {
     return ok === 1;
   }
 
-  /** Brings a login session back with the time it has left. */
-  async loginSession(tokenHash: string, userId: string, username: string, expiresAt: Date): Promise<void> {
+  /**
+   * Brings a login session back with the time it has left. Only into an absent key (SET NX): a
+   * sign-out tombstone, or a copy written meanwhile, stays. False when nothing was written.
+   */
+  async loginSession(tokenHash: string, userId: string, username: string, expiresAt: Date): Promise<boolean> {
     const ttl = Math.floor((expiresAt.getTime() - Date.now()) / 1000);
-    if (ttl <= 0) return;
-    await this.run(() => this.redis.set(keys.loginSession(tokenHash), `${userId} ${username}`, 'EX', ttl, 'NX'));
+    if (ttl <= 0) return false;
+    const set = await this.run(() => this.redis.set(keys.loginSession(tokenHash), `${userId} ${username}`, 'EX', ttl, 'NX'));
+    if (set !== 'OK') return false;
     metrics().hydrations.inc({ kind: 'login_session' });
+    return true;
   }
 
   // ------------------------------------------------------------------ copying

@@ -8,6 +8,7 @@ import {
   type AuthedUser,
   type AuthService,
   type AuthServiceApi,
+  type LoginLookup,
   type UserRecord,
 } from '~/server/auth/service';
 import type { StoredMessage } from '~/server/chat/codec';
@@ -467,30 +468,53 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
     return token;
   }
 
-  userForToken(token: string): Promise<AuthedUser | null> {
+  /**
+   * Redis first. Only a token Redis knows NOTHING about (no login, no sign-out tombstone) is looked
+   * up in PostgreSQL and brought back (it was lost with Redis's data, or started while Redis was
+   * down): a signed-out token's key holds a tombstone, so a revocation still on its way to
+   * PostgreSQL through the outbox can never be undone by read-through.
+   */
+  async userForToken(token: string): Promise<AuthedUser | null> {
     const tokenHash = hashToken(token);
-    return this.read(
+    const found = await this.read<LoginLookup>(
       'auth.session',
-      () => this.auth.userForToken(token),
+      () => this.auth.lookupSession(token),
       async () => {
         const stored = await this.tier!.pg.loginSession(tokenHash);
-        return stored ? { id: stored.userId, username: stored.username } : null;
+        return stored ? { state: 'live', user: { id: stored.userId, username: stored.username } } : { state: 'absent' };
       },
       undefined,
-      async (user, { pg, hydrator }) => {
-        if (user) return user;
-        // Not in Redis: lost with its data, or started while Redis was down?
+      async (lookup, { pg, hydrator }) => {
+        if (lookup.state !== 'absent') return lookup;
         const stored = await orElse(() => pg.loginSession(tokenHash), null);
-        if (!stored) return null;
-        await hydrator.loginSession(tokenHash, stored.userId, stored.username, stored.expiresAt);
+        if (!stored) return lookup;
+        // SET NX: a sign-out racing with this copy leaves its tombstone in place (and wins).
+        if (!(await hydrator.loginSession(tokenHash, stored.userId, stored.username, stored.expiresAt))) {
+          return this.auth.lookupSession(token);
+        }
         metrics().cacheReads.inc({ op: 'auth.session', result: 'read_through' });
-        return { id: stored.userId, username: stored.username };
+        return { state: 'live', user: { id: stored.userId, username: stored.username } };
       },
     );
+    return found.state === 'live' ? found.user : null;
   }
 
-  endSession(token: string): Promise<void> {
-    return this.write('auth.signOut', () => this.auth.endSession(token));
+  /**
+   * Sign-out: the login's Redis key becomes a tombstone, with the logout in the outbox, atomically.
+   * When Redis has no key for the token, the login may still be live in PostgreSQL (lost with
+   * Redis's data, or started while Redis was down): then it is tombstoned all the same, so a later
+   * read-through cannot revive it before the revocation reaches PostgreSQL. An unknown token
+   * stores nothing.
+   */
+  async endSession(token: string): Promise<void> {
+    await this.write('auth.signOut', async () => {
+      const outcome = await this.auth.revokeSession(token);
+      if (outcome !== 'absent' || !this.tier) return;
+      const { pg } = this.tier;
+      // PostgreSQL down: we cannot tell, so tombstone it (it expires with the longest login life).
+      const maybeLive = await orElse(async () => (await pg.loginSession(hashToken(token))) !== null, true);
+      if (maybeLive) await this.auth.revokeSession(token, true);
+    });
   }
 
   findByUsername(username: string): Promise<MemberDTO | null> {

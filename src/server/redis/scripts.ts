@@ -239,10 +239,34 @@ redis.call('XADD', KEYS[2], '*', 'k', 'login', 'h', ARGV[3], 'u', ARGV[4], 'n', 
 return 1
 `;
 
-/** KEYS: 1 login session, 2 outbox. ARGV: 1 token hash, 2 now ms */
+/**
+ * Sign-out. The login's key is not deleted but overwritten with a revocation tombstone that outlives
+ * the login (its time left plus a margin): with the durable tier on, "absent" means "Redis lost it,
+ * read it through from PostgreSQL", and PostgreSQL only learns of the sign-out once the consumer
+ * persists the logout entry appended here, atomically with the tombstone. A key that is absent gets a
+ * tombstone (with the longest login life) only when the caller asks for it (it knows the login may be
+ * live elsewhere); otherwise an unknown token stores nothing. Used with the tier off too (no outbox).
+ * KEYS: 1 login session, [2 outbox]
+ * ARGV: 1 token hash, 2 now ms, 3 tombstone value, 4 margin ms, 5 ttl ms for an absent key,
+ *       6 '1' = tombstone an absent key too
+ * Returns 1 signed out now, 0 absent (nothing written), 2 already signed out (nothing written).
+ */
 const END_LOGIN = `
-redis.call('DEL', KEYS[1])
-redis.call('XADD', KEYS[2], '*', 'k', 'logout', 'h', ARGV[1], 'at', ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[3] then return 2 end
+local ttl
+if current then
+  ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 then ttl = tonumber(ARGV[5]) else ttl = ttl + tonumber(ARGV[4]) end
+elseif ARGV[6] == '1' then
+  ttl = tonumber(ARGV[5])
+else
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+if KEYS[2] then
+  redis.call('XADD', KEYS[2], '*', 'k', 'logout', 'h', ARGV[1], 'at', ARGV[2])
+end
 return 1
 `;
 
@@ -328,6 +352,7 @@ local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
+-- A sign-out tombstone has no space: it is skipped (nothing to copy).
 local sep = string.find(v, ' ', 1, true)
 if not sep then return 0 end
 local t = redis.call('TIME')
@@ -396,7 +421,7 @@ export interface ParleyScripts {
   parleyAddMember: ScriptFn<number>;
   parleySignUp: ScriptFn<0 | 1>;
   parleyStartLogin: ScriptFn<number>;
-  parleyEndLogin: ScriptFn<number>;
+  parleyEndLogin: ScriptFn<0 | 1 | 2>;
   parleyHydrateMessages: ScriptFn<number>;
   parleyHydrateSession: ScriptFn<0 | 1>;
   parleyHydrateProject: ScriptFn<number>;
@@ -422,7 +447,7 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyAddMember: { lua: ADD_MEMBER },
   parleySignUp: { numberOfKeys: 3, lua: SIGN_UP },
   parleyStartLogin: { numberOfKeys: 2, lua: START_LOGIN },
-  parleyEndLogin: { numberOfKeys: 2, lua: END_LOGIN },
+  parleyEndLogin: { lua: END_LOGIN },
   parleyHydrateMessages: { numberOfKeys: 2, lua: HYDRATE_MESSAGES },
   parleyHydrateSession: { numberOfKeys: 2, lua: HYDRATE_SESSION },
   parleyHydrateProject: { numberOfKeys: 3, lua: HYDRATE_PROJECT },

@@ -1,0 +1,121 @@
+/**
+ * Sign-out with the durable tier on. Sign-out is acknowledged by Redis; the revocation reaches
+ * PostgreSQL only when the outbox consumer gets to it. A request with the old cookie in that window
+ * finds the login still live in PostgreSQL - and read-through must NOT bring it back into Redis (that
+ * would sign the user in again, for good). Redis keeps a revocation tombstone under the login's key
+ * instead of deleting it, so "signed out" is told apart from "Redis lost it".
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { hashToken } from '~/server/auth/service';
+import { keys } from '~/server/redis/keys';
+import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
+import { createHarness, type TestUser } from '~/server/testing/harness';
+import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { waitFor } from '~/server/testing/wait';
+import { createContextInner } from '~/server/trpc/init';
+import { createCaller } from '~/server/trpc/root';
+
+let server: RedisServerHandle;
+let db: TestDatabase;
+let h: DurableHarness;
+
+beforeAll(async () => {
+  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url });
+});
+afterAll(async () => {
+  await h?.close();
+  await server?.destroy();
+  await db?.drop();
+});
+
+/** A caller presenting `u`'s cookie (the raw token), as a browser that kept it would. */
+function withCookieOf(u: TestUser) {
+  return createCaller(createContextInner({ services: h, sessionToken: decodeURIComponent(u.token) }));
+}
+
+async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
+  const r = await h.pool.query<{ revoked: boolean }>(
+    'SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1',
+    [hashToken(decodeURIComponent(u.token))],
+  );
+  return r.rows[0] ?? null;
+}
+
+describe('sign-out with the durable tier on', () => {
+  it('stays signed out while the revocation is still in the outbox (no read-through revival)', async () => {
+    const consumer = await h.consumer();
+    const alice = await h.user();
+    await waitFor(async () => (await loginRow(alice)) !== null, 10_000, 'login persisted');
+    // The consumer lags behind (a backlog, a slow PostgreSQL, a restart): the logout stays queued.
+    await consumer.stop();
+
+    await withCookieOf(alice).auth.signOut();
+    expect(await loginRow(alice)).toEqual({ revoked: false }); // PostgreSQL still has it live
+    expect(await withCookieOf(alice).auth.me()).toBeNull();
+    await expect(withCookieOf(alice).project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    // Asking again changes nothing: the key holds a tombstone (with an expiry), never the user.
+    expect(await withCookieOf(alice).auth.me()).toBeNull();
+    const key = keys.loginSession(hashToken(decodeURIComponent(alice.token)));
+    expect(await h.redis.get(key)).not.toContain(alice.id);
+    expect(await h.redis.ttl(key)).toBeGreaterThan(0);
+
+    // Once the consumer catches up, PostgreSQL has the revocation too, and the cookie stays dead.
+    await h.consumer();
+    await waitFor(async () => (await loginRow(alice))?.revoked === true, 10_000, 'logout persisted');
+    expect(await withCookieOf(alice).auth.me()).toBeNull();
+  });
+
+  it('stays signed out when a request with the old cookie comes right after sign-out', async () => {
+    await h.consumer();
+    for (let i = 0; i < 5; i++) {
+      const u = await h.user();
+      await waitFor(async () => (await loginRow(u)) !== null, 10_000, 'login persisted');
+      await withCookieOf(u).auth.signOut();
+      expect(await withCookieOf(u).auth.me()).toBeNull();
+      await waitFor(async () => (await loginRow(u))?.revoked === true, 10_000, 'logout persisted');
+      expect(await withCookieOf(u).auth.me()).toBeNull();
+    }
+  });
+
+  it('revokes a login Redis never had (started while Redis was down, or lost with its data)', async () => {
+    const bob = await h.user();
+    await h.consumer();
+    await waitFor(async () => (await loginRow(bob)) !== null, 10_000, 'login persisted');
+    // As if Redis had lost the key: the login lives in PostgreSQL only.
+    await h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
+    expect(await withCookieOf(bob).auth.me()).toMatchObject({ id: bob.id }); // read-through
+    await h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
+
+    await withCookieOf(bob).auth.signOut();
+    expect(await withCookieOf(bob).auth.me()).toBeNull();
+    await waitFor(async () => (await loginRow(bob))?.revoked === true, 10_000, 'logout persisted');
+    expect(await withCookieOf(bob).auth.me()).toBeNull();
+  });
+
+  it('signing out with an unknown cookie stores nothing', async () => {
+    const before = await h.redis.dbsize();
+    const stranger = createCaller(createContextInner({ services: h, sessionToken: 'no-such-token' }));
+    await stranger.auth.signOut();
+    expect(await stranger.auth.me()).toBeNull();
+    expect(await h.redis.exists(keys.loginSession(hashToken('no-such-token')))).toBe(0);
+    expect(await h.redis.dbsize()).toBe(before);
+  });
+});
+
+describe('sign-out with the durable tier off', () => {
+  it('signs out for good, and the same Redis key reads as signed out', async () => {
+    const plain = createHarness(server.url);
+    try {
+      const carol = await plain.user();
+      const cookie = () => createCaller(createContextInner({ services: plain, sessionToken: decodeURIComponent(carol.token) }));
+      expect(await cookie().auth.me()).toMatchObject({ id: carol.id });
+      await cookie().auth.signOut();
+      expect(await cookie().auth.me()).toBeNull();
+      await expect(cookie().project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    } finally {
+      await plain.close();
+    }
+  });
+});
