@@ -4,7 +4,8 @@ import { encodeMessage, type StoredMessage } from '~/server/chat/codec';
 import { toAppError } from '~/server/errors';
 import { logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import { keys } from '~/server/redis/keys';
+import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
+import { LIMITS } from '~/shared/limits';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { UserRecord } from '~/server/auth/service';
 import type { PgStore } from './pg-store';
@@ -17,8 +18,8 @@ const MESSAGE_CHUNK = 500;
 /**
  * Read-through: copies records PostgreSQL has and Redis lost (Redis restarted empty, or lost its last
  * writes) back into Redis, so the normal Redis paths serve them again - nothing a user ever saw
- * disappears. Only fills what is absent (see the HYDRATE_* scripts): a live write racing with it
- * always wins. Concurrent requests for the same record share one copy (single flight).
+ * disappears. Only fills what is absent or partial (see the HYDRATE_* scripts): a live write racing
+ * with it always wins. Concurrent requests for the same record share one copy (single flight).
  */
 export class Hydrator {
   private readonly inFlight = new Map<string, Promise<boolean>>();
@@ -36,6 +37,18 @@ export class Hydrator {
   /** Brings a project back: every session, the recent list, the record, then the members. */
   project(projectId: string): Promise<boolean> {
     return this.once(`p:${projectId}`, () => this.copyProject(projectId));
+  }
+
+  /**
+   * Before an append to a session Redis does not have: the project first when its record is not whole
+   * in Redis either (Redis lost everything: an append must not be the first thing to land in the
+   * project, or it would leave a partial record and a recent list of one behind), then the session.
+   * False if PostgreSQL lacks the session too.
+   */
+  async forAppend(projectId: string, sessionId: string): Promise<boolean> {
+    const whole = await this.run(() => this.redis.hexists(keys.project(projectId), 'id'));
+    if (whole === 0) await this.project(projectId);
+    return this.session(projectId, sessionId);
   }
 
   /** Re-indexes a user's projects (user:<id>:projects). Returns how many entries PostgreSQL had. */
@@ -139,8 +152,8 @@ export class Hydrator {
     const snapshot = await this.pg.projectSnapshot(projectId);
     if (!snapshot) return false;
     for (const sid of snapshot.sessionIds) {
-      const exists = await this.run(() => this.redis.exists(keys.session(projectId, sid)));
-      if (exists === 0) await this.session(projectId, sid);
+      const whole = await this.run(() => this.redis.hexists(keys.session(projectId, sid), 'id'));
+      if (whole === 0) await this.session(projectId, sid);
     }
     const { project, members, recent } = snapshot;
     await this.run(() =>
@@ -148,10 +161,13 @@ export class Hydrator {
         keys.project(projectId),
         keys.members(projectId),
         keys.recent(projectId),
+        sessionKeyPrefix(projectId),
+        MESSAGES_SUFFIX,
+        LIMITS.projectRecentMax,
         members.length,
         ...members.map((m) => m.userId),
         recent.length,
-        ...recent,
+        ...recent.flatMap((r) => [r.ref, r.createdAt]),
         ...Object.entries(project).flat<[string, string][]>(),
       ),
     );

@@ -97,8 +97,8 @@ export interface ProjectSnapshot {
   project: ProjectDTO;
   members: Array<{ userId: string; joinedAtMs: number }>;
   sessionIds: string[];
-  /** "<sid>:<seq>" of the project's newest messages, newest first (the Redis `recent` list). */
-  recent: string[];
+  /** "<sid>:<seq>" of the project's newest messages with their times, newest first (the Redis `recent` list). */
+  recent: Array<{ ref: string; createdAt: string }>;
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -421,10 +421,10 @@ export class PgStore {
         [projectId],
       ),
       query<{ id: string }>(this.pool, 'sessions.ids', 'SELECT id FROM sessions WHERE project_id = $1', [projectId]),
-      query<{ session_id: string; seq: number }>(
+      query<{ session_id: string; seq: number; created_at: Date }>(
         this.pool,
         'messages.recent_refs',
-        'SELECT session_id, seq FROM messages WHERE project_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2',
+        'SELECT session_id, seq, created_at FROM messages WHERE project_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2',
         [projectId, LIMITS.projectRecentMax],
       ),
     ]);
@@ -434,7 +434,7 @@ export class PgStore {
       project: projectDTO(row),
       members: members.rows.map((m) => ({ userId: m.user_id, joinedAtMs: m.joined_at.getTime() })),
       sessionIds: sessions.rows.map((s) => s.id),
-      recent: recent.rows.map((m) => `${m.session_id}:${m.seq}`),
+      recent: recent.rows.map((m) => ({ ref: `${m.session_id}:${m.seq}`, createdAt: iso(m.created_at) })),
     };
   }
 

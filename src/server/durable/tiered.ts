@@ -326,7 +326,7 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
           result = await send();
         } catch (err) {
           // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), retry.
-          if (!isNotFound(err) || !(await orElse(() => this.tier!.hydrator.session(input.projectId, input.sessionId), false))) {
+          if (!isNotFound(err) || !(await orElse(() => this.tier!.hydrator.forAppend(input.projectId, input.sessionId), false))) {
             throw err;
           }
           metrics().cacheReads.inc({ op: 'message.send', result: 'read_through' });
@@ -378,7 +378,11 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
   }
 }
 
-/** appendMessage on Redis, re-hydrating the session first when Redis lost it (used by replay too). */
+/**
+ * appendMessage on Redis, re-hydrating the session first when Redis lost it - and its project, when
+ * Redis lost that too (the replay after an outage is often the first thing to reach a Redis that
+ * came back empty: it must bring the project back whole, not start it with one message).
+ */
 export async function appendWithReadThrough(
   redis: ChatStore,
   hydrator: Hydrator,
@@ -387,7 +391,7 @@ export async function appendWithReadThrough(
   try {
     return await redis.appendMessage(input);
   } catch (err) {
-    if (!isNotFound(err) || !(await orElse(() => hydrator.session(input.projectId, input.sessionId), false))) throw err;
+    if (!isNotFound(err) || !(await orElse(() => hydrator.forAppend(input.projectId, input.sessionId), false))) throw err;
     metrics().cacheReads.inc({ op: 'message.send', result: 'read_through' });
     return redis.appendMessage(input);
   }

@@ -272,9 +272,10 @@ return 1
 
 // ---------------------------------------------------------------- read-through (durable tier only)
 // Copy records back from PostgreSQL into a Redis that lost them. They only ever fill what is absent
-// (HSETNX, SET NX, EXISTS checks), so a racing live write always wins, and they append no events and
-// no outbox entries (the data came from PostgreSQL). A session's bodies go in first and its hash last:
-// the hash is what makes the session exist for reads and appends, so nobody sees a half-filled one.
+// or partial (HSETNX, SET NX, a record counts as present only with its `id` field), keeping whatever a
+// racing live write put there, and they append no events and no outbox entries (the data came from
+// PostgreSQL). A session's bodies go in first and its hash last: the hash is what makes the session
+// exist for reads and appends, so nobody sees a half-filled one.
 
 /**
  * KEYS: 1 messages, 2 messageIds. ARGV: 1 session id, then (seq, id, body) triples
@@ -288,34 +289,91 @@ return 1
 `;
 
 /**
+ * A session record is whole when it has its `id`; only then is it left as it is. A partial hash (no
+ * id) is merged: PostgreSQL's fields fill it, counters and times keep the larger value.
  * KEYS: 1 session, 2 sessions zset. ARGV: 1 session id, 2 activity score (ms), 3.. field/value
- * Returns 1 if written, 0 if the session already existed.
+ * Returns 1 if written, 0 if the session was already whole.
  */
 const HYDRATE_SESSION = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return 0 end
+for i = 3, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  local cur = redis.call('HGET', KEYS[1], f)
+  if not cur then
+    redis.call('HSET', KEYS[1], f, v)
+  elseif f == 'lastSeq' or f == 'messageCount' then
+    if tonumber(v) > (tonumber(cur) or 0) then redis.call('HSET', KEYS[1], f, v) end
+  elseif f == 'lastMessageAt' or f == 'updatedAt' then
+    if v > cur then redis.call('HSET', KEYS[1], f, v) end
+  else
+    redis.call('HSET', KEYS[1], f, v)
+  end
+end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
 return 1
 `;
 
 /**
+ * A project record is whole when it has its `id`. A partial one (an append or a session create
+ * reached an empty Redis first and left only lastActivityAt) takes PostgreSQL's fields, keeping the
+ * later activity time. The recent list is rebuilt when the record was partial (it then holds only
+ * what was appended since) or is absent: the union of its refs and PostgreSQL's, newest first by
+ * message time (then seq), de-duplicated and capped. A whole project's list is left as it is.
  * KEYS: 1 project, 2 members, 3 recent
- * ARGV: 1 number of members n, 2..n+1 member ids, then the number of recent refs r, r refs (newest
- *       first), then project field/value pairs
+ * ARGV: 1 session key prefix, 2 messages suffix, 3 recent cap, 4 number of members n, 5..n+4 member
+ *       ids, then the number of recent refs r, r (ref, createdAt ISO) pairs, then project field/value
+ * Returns 1 if the record was written or merged, 0 if it was whole.
  */
 const HYDRATE_PROJECT = `
-local n = tonumber(ARGV[1])
-local r = tonumber(ARGV[n + 2])
-if redis.call('EXISTS', KEYS[3]) == 0 and r > 0 then
-  local refs = {}
-  for i = n + 3, n + 2 + r do refs[#refs + 1] = ARGV[i] end
-  redis.call('RPUSH', KEYS[3], unpack(refs))
+local n = tonumber(ARGV[4])
+local r = tonumber(ARGV[n + 5])
+local fields = n + 6 + 2 * r
+local whole = redis.call('HEXISTS', KEYS[1], 'id') == 1
+if not whole or redis.call('EXISTS', KEYS[3]) == 0 then
+  local entries, seen = {}, {}
+  local function add(ref, at)
+    if seen[ref] then return end
+    seen[ref] = true
+    local sep = string.find(ref, ':', 1, true)
+    entries[#entries + 1] = { ref = ref, at = at, sid = string.sub(ref, 1, sep - 1), seq = tonumber(string.sub(ref, sep + 1)) }
+  end
+  for _, ref in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+    local sep = string.find(ref, ':', 1, true)
+    local at = ''
+    if sep then
+      local body = redis.call('HGET', ARGV[1] .. string.sub(ref, 1, sep - 1) .. ARGV[2], string.sub(ref, sep + 1))
+      if body then
+        local ok, m = pcall(cjson.decode, body)
+        if ok and type(m) == 'table' and type(m.createdAt) == 'string' then at = m.createdAt end
+      end
+      add(ref, at)
+    end
+  end
+  for i = n + 6, n + 5 + 2 * r, 2 do add(ARGV[i], ARGV[i + 1]) end
+  table.sort(entries, function(a, b)
+    if a.at ~= b.at then return a.at > b.at end
+    if a.sid == b.sid then return a.seq > b.seq end
+    return a.ref > b.ref
+  end)
+  redis.call('DEL', KEYS[3])
+  local cap = math.min(#entries, tonumber(ARGV[3]))
+  for i = 1, cap, 500 do
+    local chunk = {}
+    for j = i, math.min(cap, i + 499) do chunk[#chunk + 1] = entries[j].ref end
+    redis.call('RPUSH', KEYS[3], unpack(chunk))
+  end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, n + 3 + r))
+local written = 0
+if not whole then
+  for i = fields, #ARGV, 2 do
+    local f, v = ARGV[i], ARGV[i + 1]
+    local cur = redis.call('HGET', KEYS[1], f)
+    if f ~= 'lastActivityAt' or not cur or v > cur then redis.call('HSET', KEYS[1], f, v) end
+  end
+  written = 1
 end
-for i = 2, n + 1 do redis.call('SADD', KEYS[2], ARGV[i]) end
-return 1
+for i = 5, n + 4 do redis.call('SADD', KEYS[2], ARGV[i]) end
+return written
 `;
 
 /**
@@ -424,7 +482,7 @@ export interface ParleyScripts {
   parleyEndLogin: ScriptFn<0 | 1 | 2>;
   parleyHydrateMessages: ScriptFn<number>;
   parleyHydrateSession: ScriptFn<0 | 1>;
-  parleyHydrateProject: ScriptFn<number>;
+  parleyHydrateProject: ScriptFn<0 | 1>;
   parleyHydrateUser: ScriptFn<0 | 1>;
   parleyBackfillUser: ScriptFn<0 | 1>;
   parleyBackfillLogin: ScriptFn<0 | 1>;
