@@ -5,6 +5,7 @@ import {
   compareEventIds,
   flattenPages,
   hasGapBefore,
+  isProvisional,
   laterEventId,
   noteMessageInSession,
   noteMessageInSessions,
@@ -120,6 +121,26 @@ describe('upsertMessage', () => {
     const stale = upsertMessage(edited, msg(2));
     expect(stale).toBe(edited);
     expect(flattenPages(stale)[1]!.content).toBe('fixed');
+  });
+
+  it('never lets a provisional (failover) copy replace the stored one, whatever its seq', () => {
+    // Redis is back: X is stored at its final seq 5. The failover answer (provisional seq 3 from
+    // PostgreSQL, same updatedAt) arrives late, or is re-applied from the replay buffer.
+    const stored = upsertMessage(pages([1, 4]), msg(5, { id: 'X' }));
+    const provisional = msg(3, { id: 'X', updatedAt: iso(5), createdAt: iso(5), metadata: { provisional: true } });
+    expect(upsertMessage(stored, provisional)).toBe(stored);
+    expect(upsertMessage(stored, { ...provisional, seq: 5 })).toBe(stored);
+  });
+
+  it('replaces a provisional copy with the final one, which moves to its final seq', () => {
+    const provisional = msg(3, { id: 'X', updatedAt: iso(9), metadata: { provisional: true } });
+    const during = upsertMessage(pages([1, 2]), provisional);
+    expect(flattenPages(during).map((m) => `${m.seq}:${m.id}`)).toEqual(['1:m-1', '2:m-2', '3:X']);
+    // The final copy wins even when its updatedAt is not later (the replay keeps the send's time).
+    const final = msg(5, { id: 'X', updatedAt: iso(5) });
+    const after = upsertMessage(upsertMessage(during, msg(3)), final);
+    expect(flattenPages(after).map((m) => `${m.seq}:${m.id}`)).toEqual(['1:m-1', '2:m-2', '3:m-3', '5:X']);
+    expect(isProvisional(flattenPages(after).at(-1)!)).toBe(false);
   });
 
   it('does not change pages it does not touch (structural sharing keeps renders cheap)', () => {

@@ -5,11 +5,13 @@
  *
  * The rules that keep one conversation consistent across tabs, retries and reconnects:
  * - messages are keyed by id and ordered by seq (never by time); applying the same message twice,
- *   or an older copy after a newer one, changes nothing;
+ *   an older copy after a newer one, or a provisional (failover) copy after the stored one, changes
+ *   nothing;
  * - optimistic messages live beside the pages (the outbox), never inside them, so a refetch cannot
  *   drop a message that is still being sent, and the timeline shows one copy per id.
  */
 import type { InfiniteData } from '@tanstack/react-query';
+import { isProvisional } from '~/shared/provisional';
 import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, SessionDTO } from '~/shared/types';
 
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
@@ -54,8 +56,16 @@ export function hasGapBefore(data: MessagePages, message: MessageDTO): boolean {
   return message.seq > newestSeq(data) + 1;
 }
 
-/** Whether `incoming` should replace `current` (same id): never go back to an older state. */
+export { isProvisional };
+
+/**
+ * Whether `incoming` should replace `current` (same id): never go back to an older state. A
+ * provisional copy (answered by the failover path, its seq not final) never replaces a stored one,
+ * and the stored one always replaces it: both may carry the same updatedAt.
+ */
 function isSameOrNewer(incoming: MessageDTO, current: MessageDTO): boolean {
+  const provisional = isProvisional(incoming);
+  if (provisional !== isProvisional(current)) return !provisional;
   return incoming.updatedAt >= current.updatedAt;
 }
 

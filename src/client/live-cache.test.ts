@@ -121,4 +121,30 @@ describe('LiveCache', () => {
     await expect.poll(() => flattenPages(pages()).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
     unsubscribe();
   });
+
+  it('after Redis recovers, a send answered during the outage shows at its final seq, once', async () => {
+    let serverPage: MessagePage = { items: [msg(1), msg(2), msg(3), msg(4)], nextCursor: null };
+    const { qc, trpc, live, pages, listCalls } = setup(() => serverPage);
+    const view = new InfiniteQueryObserver(qc, trpc.message.list.infiniteQueryOptions(messageListInput(P, S), messageListPaging));
+    const unsubscribe = view.subscribe(() => undefined);
+    await expect.poll(() => listCalls()).toBe(1);
+    const shown = () => flattenPages(pages()).map((m) => `${m.seq}:${m.id}`);
+
+    // Redis is down and PostgreSQL had persisted up to seq 2 (the outbox lagged): the failover path
+    // answers the send with provisional seq 3, marked as such.
+    const sentAt = iso(10);
+    const x = { ...msg(5), id: 'X', createdAt: sentAt, updatedAt: sentAt };
+    live.applyStoredMessage({ ...x, seq: 3, metadata: { provisional: true } });
+    expect(shown()).toContain('3:X');
+
+    // Redis is back; X was replayed at seq 5 (same updatedAt). The tab gets a resync and refetches,
+    // then re-applies its buffered events - the provisional answer among them.
+    serverPage = { items: [msg(1), msg(2), msg(3), msg(4), x], nextCursor: null };
+    live.refetchAll();
+    await expect.poll(() => listCalls()).toBe(2);
+    await expect.poll(shown).toEqual(['1:m-1', '2:m-2', '3:m-3', '4:m-4', '5:X']);
+    live.replay();
+    expect(shown()).toEqual(['1:m-1', '2:m-2', '3:m-3', '4:m-4', '5:X']);
+    unsubscribe();
+  });
 });

@@ -1,6 +1,6 @@
 'use client';
 import { memo } from 'react';
-import type { OutboxEntry } from '~/client/cache-updates';
+import { isProvisional, type OutboxEntry } from '~/client/cache-updates';
 import type { MessageDTO } from '~/shared/types';
 import { Avatar } from './avatar';
 import { Markdown } from './markdown';
@@ -12,6 +12,7 @@ export const VERIFY_BELOW = 0.7;
 export const StoredMessage = memo(function StoredMessage({ message, mine }: { message: MessageDTO; mine: boolean }) {
   const ai = message.role === 'ai_pm';
   const confidence = ai && message.confidence !== null ? message.confidence : null;
+  const provisional = isProvisional(message);
   return (
     <article className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}`} data-id={message.id} data-seq={message.seq}>
       <Avatar id={message.authorId} name={message.authorName} ai={ai} />
@@ -29,7 +30,12 @@ export const StoredMessage = memo(function StoredMessage({ message, mine }: { me
           {confidence !== null && confidence < VERIFY_BELOW && <span className="tag warn">Needs verification</span>}
           {message.status === 'streaming' && <span className="msg-status">Writing…</span>}
           {message.status === 'failed' && <span className="msg-status failed">Failed</span>}
-          {message.status === 'delivered' && mine && (
+          {message.status === 'delivered' && mine && provisional && (
+            <span className="msg-status" title="Kept safe while the chat store recovers; it takes its place when it is back">
+              Sending…
+            </span>
+          )}
+          {message.status === 'delivered' && mine && !provisional && (
             <span className="msg-status delivered" title="Stored">
               Sent
             </span>

@@ -165,6 +165,8 @@ describe('redis-server killed during a load of sends', () => {
     const again = await alice.caller.message.send({ ...ref, id, content: 'during' });
     expect(again).toEqual(first);
     expect(first.seq).toBe(2);
+    // Its seq is provisional until the replay, and the answer says so (tabs let the final copy win).
+    expect(first.metadata).toMatchObject({ provisional: true });
     // A send Redis had acknowledged before the outage, retried during it: found, not duplicated.
     expect((await alice.caller.message.send({ ...ref, id: before.id, content: 'before' })).seq).toBe(1);
 
@@ -176,5 +178,6 @@ describe('redis-server killed during a load of sends', () => {
       [1, 'before'],
       [2, 'during'],
     ]);
+    expect(stored.map((m) => m.metadata)).toEqual([{}, {}]);
   });
 });

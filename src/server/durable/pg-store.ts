@@ -4,6 +4,7 @@ import type { StoredMessage } from '~/server/chat/codec';
 import type { UserRecord } from '~/server/auth/service';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
+import { PROVISIONAL } from '~/shared/provisional';
 import type { MemberDTO, MessageDTO, MessagePage, ProjectDTO, Role, SessionDTO, SessionStatus } from '~/shared/types';
 import { messageColumns, upsertMessages } from './persist';
 import { query, transaction, versionOf, type Pool } from './pg';
@@ -592,6 +593,7 @@ function messageDTO(r: MessageRowOut): MessageDTO {
   };
 }
 
+/** A pending message as answered while Redis is down: its seq is provisional, and marked so. */
 function pendingDTO(p: PendingRow, provisionalSeq: number): MessageDTO {
   return {
     id: p.id,
@@ -604,7 +606,7 @@ function pendingDTO(p: PendingRow, provisionalSeq: number): MessageDTO {
     content: p.content,
     createdAt: iso(p.created_at),
     updatedAt: iso(p.created_at),
-    metadata: p.metadata,
+    metadata: { ...p.metadata, [PROVISIONAL]: true },
     aiResponse: p.ai_response,
     confidence: p.confidence,
     status: 'delivered',
