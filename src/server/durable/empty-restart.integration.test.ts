@@ -25,8 +25,8 @@ const emptyDirs: string[] = [];
 
 beforeAll(async () => {
   [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  // This file exercises the breaker (an outage): a short deadline, the default threshold.
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, deadlineMs: 500, probeIntervalMs: 200 });
+  // This file exercises the breaker (an outage): production-like settings.
+  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 });
   await h.consumer();
 });
 afterAll(async () => {
