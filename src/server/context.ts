@@ -52,6 +52,7 @@ export function getDurableTier(): DurableTier | null {
           deadlineMs: env.REDIS_FAILOVER_DEADLINE_MS,
           failureThreshold: env.BREAKER_FAILURE_THRESHOLD,
           probeIntervalMs: env.BREAKER_PROBE_INTERVAL_MS,
+          idleEvictSeconds: env.SESSION_IDLE_EVICT_SECONDS,
         })
       : null;
     const tier = globalForServices.parleyDurable;

@@ -37,6 +37,12 @@ const envSchema = z.object({
   /** While the breaker is open, how often Redis is probed to see whether it is back. */
   BREAKER_PROBE_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   /**
+   * With the durable tier on: a session nobody has read or written for this many seconds, and whose
+   * every change is persisted in PostgreSQL, leaves Redis (the seed's TTL cache) and comes back from
+   * PostgreSQL on its first read. 0 (default): off. Without the durable tier nothing ever leaves Redis.
+   */
+  SESSION_IDLE_EVICT_SECONDS: z.coerce.number().int().min(0).max(365 * 24 * 3600).default(0),
+  /**
    * Run an outbox consumer in this process (default). Off: this instance only serves; others (or a
    * later start) persist the outbox. A benchmark uses it to build a backlog and time its drain.
    */

@@ -75,6 +75,11 @@ function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    evictions: new Counter({
+      name: 'parley_session_evictions_total',
+      help: 'Idle sessions evicted from Redis (SESSION_IDLE_EVICT_SECONDS; read-through brings them back)',
+      registers,
+    }),
     breakerState: new Gauge({
       name: 'parley_breaker_state',
       help: 'Redis circuit breaker: 0 closed (Redis serves), 1 half-open (reconciling), 2 open (PostgreSQL serves)',

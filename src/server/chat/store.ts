@@ -228,10 +228,25 @@ export class ChatStore {
 
   /** Sessions by most recent activity first. */
   async listSessions(projectId: string, limit = 500): Promise<SessionDTO[]> {
-    const rows = await this.run(() =>
+    return (await this.readSessions(projectId, limit)).sessions;
+  }
+
+  /**
+   * Sessions by most recent activity first, plus the ids the project's index names whose record is
+   * not in Redis (the durable tier brings those back from PostgreSQL: idle eviction, lost data).
+   */
+  async readSessions(projectId: string, limit = 500): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
+    const flat = await this.run(() =>
       this.redis.parleyListSessions(keys.sessions(projectId), sessionKeyPrefix(projectId), limit),
     );
-    return rows.filter((flat) => flat.length > 0).map((flat) => decodeSession(projectId, flatToRecord(flat)));
+    const sessions: SessionDTO[] = [];
+    const missing: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const record = flatToRecord(flat[i + 1] as string[]);
+      if (record.id) sessions.push(decodeSession(projectId, record));
+      else missing.push(flat[i] as string);
+    }
+    return { sessions, missing };
   }
 
   async updateSession(input: {
@@ -307,7 +322,9 @@ export class ChatStore {
         ),
       ),
     );
-    if (body === null) throw new Error(`Message ${input.id} is indexed at seq ${seq} but has no body`);
+    // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
+    // tier re-hydrates the session on NOT_FOUND and asks again.
+    if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
     return {
       message: decodeMessage(pid, sid, seq, body),
       created: created === 1,
@@ -390,7 +407,15 @@ export class ChatStore {
 
   /** The project's newest messages across all its sessions, oldest first (like a page). */
   async recentMessages(projectId: string, limit: number): Promise<MessageDTO[]> {
-    const flat = await this.run(() =>
+    return (await this.readRecent(projectId, limit)).items;
+  }
+
+  /**
+   * recentMessages, plus the sessions whose messages the recent list names but Redis does not hold
+   * (the durable tier brings those back from PostgreSQL and reads again).
+   */
+  async readRecent(projectId: string, limit: number): Promise<{ items: MessageDTO[]; missingSessions: string[] }> {
+    const [flat, missingSessions] = await this.run(() =>
       this.redis.parleyRecentMessages(
         keys.recent(projectId),
         Math.min(limit, LIMITS.projectRecentMax),
@@ -402,7 +427,7 @@ export class ChatStore {
     for (let i = 0; i + 2 < flat.length; i += 3) {
       items.push(decodeMessage(projectId, flat[i]!, Number(flat[i + 1]), flat[i + 2]!));
     }
-    return items.reverse();
+    return { items: items.reverse(), missingSessions };
   }
 
   /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */

@@ -7,6 +7,7 @@ import { keys } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
 import { RedisBreaker } from './breaker';
+import { evictIdleSessions, evictionFailed } from './evict';
 import { Hydrator } from './hydrate';
 import { type Pool } from './pg';
 import { PgStore } from './pg-store';
@@ -25,6 +26,13 @@ export interface DurableTierOptions {
   probeIntervalMs?: number;
   /** While the breaker is closed: how often to look for pending sends left to replay. */
   sweepIntervalMs?: number;
+  /**
+   * Idle eviction: a session nobody read or wrote for this long, with every change persisted,
+   * leaves Redis and comes back through read-through. 0 or absent: off (nothing ever leaves Redis).
+   */
+  idleEvictSeconds?: number;
+  /** How often to look for idle sessions (default: a quarter of the idle time, 5 s to 5 min; 0: never by itself). */
+  idleEvictIntervalMs?: number;
 }
 
 /**
@@ -44,6 +52,8 @@ export class DurableTier {
   readonly auth: TieredAuthService;
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping = false;
+  private evictor: NodeJS.Timeout | null = null;
+  private evicting: Promise<number> | null = null;
 
   constructor(private readonly o: DurableTierOptions) {
     const deadlineMs = o.deadlineMs ?? 700;
@@ -69,6 +79,7 @@ export class DurableTier {
     this.store = new TieredChatStore(this.redisStore, deps);
     this.auth = new TieredAuthService(new AuthService(o.redis, { outboxKey: keys.outbox }), deps);
     this.startSweeper(o.sweepIntervalMs ?? 5000);
+    this.startEvictor();
     this.breaker.onChange((state) => {
       if (state === 'closed') this.sweep();
     });
@@ -88,6 +99,30 @@ export class DurableTier {
     this.breaker.close();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    if (this.evictor) clearInterval(this.evictor);
+    this.evictor = null;
+  }
+
+  /**
+   * One idle-eviction pass (see evict.ts); 0 when eviction is off or Redis is not serving. Passes
+   * never overlap: a call during one gets that pass's count.
+   */
+  evictIdleSessions(): Promise<number> {
+    const idleSeconds = this.o.idleEvictSeconds ?? 0;
+    if (idleSeconds <= 0 || this.breaker.state !== 'closed') return Promise.resolve(0);
+    this.evicting ??= evictIdleSessions(this.o.redis, idleSeconds).finally(() => {
+      this.evicting = null;
+    });
+    return this.evicting;
+  }
+
+  private startEvictor() {
+    const idleSeconds = this.o.idleEvictSeconds ?? 0;
+    if (idleSeconds <= 0) return;
+    const intervalMs = this.o.idleEvictIntervalMs ?? Math.min(Math.max((idleSeconds * 1000) / 4, 5000), 300_000);
+    if (intervalMs <= 0) return;
+    this.evictor = setInterval(() => void this.evictIdleSessions().catch(evictionFailed), intervalMs);
+    this.evictor.unref();
   }
 
   /**

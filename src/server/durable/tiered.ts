@@ -289,8 +289,26 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
   listSessions(projectId: string, limit = 500): Promise<SessionDTO[]> {
     return this.read(
       'session.list',
-      () => this.redis.listSessions(projectId, limit),
-      () => this.tier!.pg.listSessions(projectId, limit),
+      () => this.redis.readSessions(projectId, limit),
+      async () => ({ sessions: await this.tier!.pg.listSessions(projectId, limit), missing: [] }),
+      undefined,
+      async (found, { hydrator }) => {
+        // Sessions the index names but Redis does not hold (idle eviction, lost data): bring them back.
+        if (found.missing.length === 0) return found;
+        let repaired = false;
+        for (const sid of found.missing) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
+        if (!repaired) return found;
+        metrics().cacheReads.inc({ op: 'session.list', result: 'read_through' });
+        return this.redis.readSessions(projectId, limit);
+      },
+    ).then((found) => found.sessions);
+  }
+
+  readSessions(projectId: string, limit = 500) {
+    return this.read(
+      'session.index',
+      () => this.redis.readSessions(projectId, limit),
+      async () => ({ sessions: await this.tier!.pg.listSessions(projectId, limit), missing: [] }),
     );
   }
 
@@ -372,8 +390,26 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
   recentMessages(projectId: string, limit: number): Promise<MessageDTO[]> {
     return this.read(
       'message.recent',
-      () => this.redis.recentMessages(projectId, limit),
-      () => this.tier!.pg.recentMessages(projectId, limit),
+      () => this.redis.readRecent(projectId, limit),
+      async () => ({ items: await this.tier!.pg.recentMessages(projectId, limit), missingSessions: [] }),
+      undefined,
+      async (found, { hydrator }) => {
+        // Recent messages of sessions Redis does not hold (idle eviction, lost data): bring them back.
+        if (found.missingSessions.length === 0) return found;
+        let repaired = false;
+        for (const sid of found.missingSessions) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
+        if (!repaired) return found;
+        metrics().cacheReads.inc({ op: 'message.recent', result: 'read_through' });
+        return this.redis.readRecent(projectId, limit);
+      },
+    ).then((found) => found.items);
+  }
+
+  readRecent(projectId: string, limit: number) {
+    return this.read(
+      'message.recent',
+      () => this.redis.readRecent(projectId, limit),
+      async () => ({ items: await this.tier!.pg.recentMessages(projectId, limit), missingSessions: [] }),
     );
   }
 }

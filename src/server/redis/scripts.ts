@@ -100,13 +100,14 @@ return bodies
 `;
 
 /**
- * The project's newest messages across sessions, newest first.
+ * The project's newest messages across sessions, newest first. A ref whose body is absent (its
+ * session left Redis: idle eviction, or lost data) is skipped, and its session id reported.
  * KEYS: 1 recent list. ARGV: 1 limit, 2 session key prefix, 3 messages suffix
- * Returns flat {sid, seq, body, sid, seq, body, ...}
+ * Returns {{sid, seq, body, sid, seq, body, ...}, {session ids with absent bodies}}
  */
 const RECENT_MESSAGES = `
 local refs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local out = {}
+local out, missing, seen = {}, {}, {}
 for _, ref in ipairs(refs) do
   local sep = string.find(ref, ':', 1, true)
   local sid = string.sub(ref, 1, sep - 1)
@@ -116,19 +117,24 @@ for _, ref in ipairs(refs) do
     out[#out + 1] = sid
     out[#out + 1] = seq
     out[#out + 1] = body
+  elseif not seen[sid] then
+    seen[sid] = true
+    missing[#missing + 1] = sid
   end
 end
-return out
+return {out, missing}
 `;
 
 /**
  * KEYS: 1 sessions zset. ARGV: 1 session key prefix, 2 limit
- * Returns {flat HGETALL of each session, most recent activity first}
+ * Returns {sid, flat HGETALL, sid, flat HGETALL, ...}, most recent activity first (an empty HGETALL:
+ * the session's record is not in Redis).
  */
 const LIST_SESSIONS = `
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local out = {}
 for _, sid in ipairs(ids) do
+  out[#out + 1] = sid
   out[#out + 1] = redis.call('HGETALL', ARGV[1] .. sid)
 end
 return out
@@ -387,6 +393,37 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
 return 0
 `;
 
+// ---------------------------------------------------------------- idle eviction (durable tier only)
+
+/**
+ * Evicts one idle session from Redis (its record and its bodies; the project's session index, the
+ * message id index and the recent list keep their entries, and read-through brings the rest back) -
+ * only while every change of it is persisted: no entry for it in the outbox (entries leave it only
+ * once persisted) nor among the dead letters, and no change since the cutoff. Atomic with respect to
+ * every write, which appends to the outbox in its own script. Spans the project's slot and the
+ * outbox: standalone Redis, like the write scripts with the tier on.
+ * KEYS: 1 session, 2 messages, 3 outbox, 4 dead letters
+ * ARGV: 1 project id, 2 session id, 3 cutoff (ISO: no change after it), 4 most stream entries to scan
+ * Returns 1 evicted; 0 not (wholly) in Redis; -1 changed since the cutoff; -2 a stream too long to
+ * scan (the consumer lags: try later); -3 a change not persisted yet.
+ */
+const EVICT_SESSION = `
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+if (redis.call('HGET', KEYS[1], 'updatedAt') or '') > ARGV[3] then return -1 end
+local most = tonumber(ARGV[4])
+for k = 3, 4 do
+  if redis.call('XLEN', KEYS[k]) > most then return -2 end
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[k], '-', '+')) do
+    local f, flat = {}, entry[2]
+    for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+    if f.s == ARGV[2] then return -3 end
+    if f.k == 'session' and f.p == ARGV[1] and f.d and string.find(f.d, ARGV[2], 1, true) then return -3 end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+`;
+
 // ---------------------------------------------------------------- backfill (durable tier only)
 // Switching the tier on for a Redis that already holds data: each script reads the CURRENT state of a
 // few records and appends it to the outbox in the same call, so any later change of those records
@@ -471,8 +508,8 @@ export interface ParleyScripts {
   parleyAppendMessage: ScriptFn<[0 | 1, number, string | null, string | null, string | null]>;
   parleyReplaceMessage: ScriptFn<string | null>;
   parleyListMessages: ScriptFn<[number, ...(string | null)[]]>;
-  parleyRecentMessages: ScriptFn<string[]>;
-  parleyListSessions: ScriptFn<string[][]>;
+  parleyRecentMessages: ScriptFn<[string[], string[]]>;
+  parleyListSessions: ScriptFn<Array<string | string[]>>;
   parleyCreateSession: ScriptFn<string>;
   parleyUpdateSession: ScriptFn<[string, string[]]>;
   parleyCreateProject: ScriptFn<number>;
@@ -484,6 +521,7 @@ export interface ParleyScripts {
   parleyHydrateSession: ScriptFn<0 | 1>;
   parleyHydrateProject: ScriptFn<0 | 1>;
   parleyHydrateUser: ScriptFn<0 | 1>;
+  parleyEvictSession: ScriptFn<1 | 0 | -1 | -2 | -3>;
   parleyBackfillUser: ScriptFn<0 | 1>;
   parleyBackfillLogin: ScriptFn<0 | 1>;
   parleyBackfillProject: ScriptFn<string[]>;
@@ -510,6 +548,7 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyHydrateSession: { numberOfKeys: 2, lua: HYDRATE_SESSION },
   parleyHydrateProject: { numberOfKeys: 3, lua: HYDRATE_PROJECT },
   parleyHydrateUser: { numberOfKeys: 2, lua: HYDRATE_USER },
+  parleyEvictSession: { numberOfKeys: 4, lua: EVICT_SESSION },
   parleyBackfillUser: { numberOfKeys: 2, lua: BACKFILL_USER },
   parleyBackfillLogin: { numberOfKeys: 2, lua: BACKFILL_LOGIN },
   parleyBackfillProject: { numberOfKeys: 4, lua: BACKFILL_PROJECT },

@@ -15,6 +15,8 @@ export interface DurableHarness extends Harness {
   pool: Pool;
   /** Starts an outbox consumer (fast timings for tests unless overridden). */
   consumer(opts?: Partial<Omit<OutboxConsumerOptions, 'redis'>>): Promise<OutboxConsumer>;
+  /** Stops every consumer started so far; returns how many were running. */
+  stopConsumers(): Promise<number>;
 }
 
 /**
@@ -32,6 +34,8 @@ export function createDurableHarness(opts: {
   deadlineMs?: number;
   probeIntervalMs?: number;
   failureThreshold?: number;
+  idleEvictSeconds?: number;
+  idleEvictIntervalMs?: number;
 }): DurableHarness {
   const redis = createRedis(opts.redisUrl);
   const hub = new EventHub(redis, () => createRedis(opts.redisUrl));
@@ -44,6 +48,8 @@ export function createDurableHarness(opts: {
     probeIntervalMs: opts.probeIntervalMs ?? 200,
     failureThreshold: opts.failureThreshold ?? TOLERANT_FAILURE_THRESHOLD,
     sweepIntervalMs: 1000,
+    ...(opts.idleEvictSeconds !== undefined ? { idleEvictSeconds: opts.idleEvictSeconds } : {}),
+    ...(opts.idleEvictIntervalMs !== undefined ? { idleEvictIntervalMs: opts.idleEvictIntervalMs } : {}),
   });
   const consumers: OutboxConsumer[] = [];
   const base = harnessFor(createServices(redis, hub, durable), async () => {
@@ -69,6 +75,11 @@ export function createDurableHarness(opts: {
       });
       consumers.push(c);
       return c;
+    },
+    async stopConsumers() {
+      const running = consumers.splice(0);
+      await Promise.all(running.map((c) => c.stop()));
+      return running.length;
     },
   };
 }

@@ -1,0 +1,79 @@
+import 'server-only';
+import { errorFields, logger } from '~/server/log';
+import { metrics } from '~/server/metrics';
+import { keys } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+
+const log = logger('evict');
+
+/**
+ * The most outbox (and dead-letter) entries the eviction script scans for a session's pending
+ * changes. A longer backlog means the consumer lags: no session is evicted until it has caught up.
+ */
+const MAX_STREAM_SCAN = 500;
+
+/**
+ * Idle eviction, the seed's "TTL cache" done safely (durable tier only, SESSION_IDLE_EVICT_SECONDS):
+ * a session whose bodies nobody has read or written for `idleSeconds` (Redis's own idle clock on the
+ * key, so reads cost nothing extra) and whose every change is persisted leaves Redis. Its first read
+ * or write brings it back from PostgreSQL (read-through). The project record, its members, its
+ * session index, the message id index and the recent list stay, so the project is still listed and
+ * idempotent retries still find their message.
+ *
+ * Candidates come from each project's session index (last message or creation before the cutoff);
+ * EVICT_SESSION decides atomically (no change since the cutoff, nothing of it in the outbox or the
+ * dead letters). Returns how many sessions it evicted.
+ */
+export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: number): Promise<number> {
+  const cutoffMs = Date.now() - idleSeconds * 1000;
+  const cutoffIso = new Date(cutoffMs).toISOString();
+  let evicted = 0;
+  for await (const indexKey of scan(redis, 'project:{*}:sessions', 'zset')) {
+    const pid = /^project:\{([^}]+)\}:sessions$/.exec(indexKey)?.[1];
+    if (!pid) continue;
+    const candidates = await redis.zrangebyscore(indexKey, '-inf', cutoffMs);
+    for (const sid of candidates) {
+      // No bodies (evicted already, or no message yet): nothing worth evicting.
+      const idle = await redis.object('IDLETIME', keys.messages(pid, sid));
+      if (idle === null || Number(idle) < idleSeconds) continue;
+      const outcome = await redis.parleyEvictSession(
+        keys.session(pid, sid),
+        keys.messages(pid, sid),
+        keys.outbox,
+        keys.outboxDead,
+        pid,
+        sid,
+        cutoffIso,
+        MAX_STREAM_SCAN,
+      );
+      if (outcome === 1) evicted++;
+      if (outcome === -2) {
+        log.info({ evicted }, 'outbox or dead letters too long to check: idle eviction waits for the consumer');
+        return done(evicted);
+      }
+    }
+  }
+  return done(evicted);
+}
+
+function done(evicted: number): number {
+  if (evicted > 0) {
+    metrics().evictions.inc(evicted);
+    log.info({ evicted }, 'idle sessions evicted from Redis (read-through brings them back)');
+  }
+  return evicted;
+}
+
+async function* scan(redis: ScriptedRedis, match: string, type: string): AsyncGenerator<string> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000, 'TYPE', type);
+    cursor = next;
+    yield* found;
+  } while (cursor !== '0');
+}
+
+/** Logs an eviction pass that failed (it is retried on the next tick). */
+export function evictionFailed(err: unknown): void {
+  log.warn({ ...errorFields(err) }, 'idle eviction pass failed; will retry');
+}

@@ -1,0 +1,161 @@
+/**
+ * Idle eviction (durable tier on, SESSION_IDLE_EVICT_SECONDS set): a session nobody has read or
+ * written for that long leaves Redis - only when every change of it is persisted in PostgreSQL - and
+ * comes back through read-through on its first read or write, exactly as it was. With the setting off
+ * (the default) nothing is evicted; with the tier off there is no evictor at all.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { keys } from '~/server/redis/keys';
+import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
+import type { TestUser } from '~/server/testing/harness';
+import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { waitFor } from '~/server/testing/wait';
+import type { MessageDTO } from '~/shared/types';
+import { outboxLag } from './tier';
+
+const IDLE_SECONDS = 1;
+
+let server: RedisServerHandle;
+let db: TestDatabase;
+let h: DurableHarness;
+
+beforeAll(async () => {
+  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  // No background sweeps: the tests evict when they mean to.
+  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, idleEvictSeconds: IDLE_SECONDS, idleEvictIntervalMs: 0 });
+  await h.consumer();
+});
+afterAll(async () => {
+  await h?.close();
+  await server?.destroy();
+  await db?.drop();
+});
+
+async function allMessages(u: TestUser, ref: { projectId: string; sessionId: string }): Promise<MessageDTO[]> {
+  const out: MessageDTO[] = [];
+  let cursor: number | null = null;
+  do {
+    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
+    out.unshift(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return out;
+}
+
+const inRedis = async (ref: { projectId: string; sessionId: string }) =>
+  (await h.redis.exists(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId))) > 0;
+
+/** Redis counts idle time in whole seconds: wait until a session is surely idle for IDLE_SECONDS. */
+const untilIdle = () => new Promise((r) => setTimeout(r, (IDLE_SECONDS + 1.2) * 1000));
+
+async function projectWithTwoSessions(u: TestUser) {
+  const project = await u.caller.project.create({ name: 'Cold storage' });
+  const s1 = await u.caller.session.create({ projectId: project.id, title: 'One', description: 'first' });
+  const s2 = await u.caller.session.create({ projectId: project.id, title: 'Two' });
+  const ref1 = { projectId: project.id, sessionId: s1.id };
+  const ref2 = { projectId: project.id, sessionId: s2.id };
+  for (let i = 0; i < 30; i++) await u.caller.message.send({ ...ref1, id: randomUUID(), content: `one ${i}` });
+  for (let i = 0; i < 5; i++) await u.caller.message.send({ ...ref2, id: randomUUID(), content: `two ${i}` });
+  return { project, ref1, ref2 };
+}
+
+describe('idle sessions leave Redis and come back on first read', () => {
+  it('evicts persisted idle sessions, and every read and write brings them back as they were', async () => {
+    const alice = await h.user();
+    const { project, ref1, ref2 } = await projectWithTwoSessions(alice);
+    const [first] = (await alice.caller.message.list({ ...ref1, limit: 1, cursor: 2 })).items;
+    await alice.caller.message.edit({ ...ref1, id: first!.id, content: 'one 0, edited' });
+    await alice.caller.message.react({ ...ref1, id: first!.id, emoji: '👍' });
+    await alice.caller.session.update({ ...ref2, title: 'Two (renamed)' });
+    const before = {
+      sessions: await alice.caller.session.list({ projectId: project.id }),
+      s1: await alice.caller.session.get(ref1),
+      one: await allMessages(alice, ref1),
+      two: await allMessages(alice, ref2),
+      history: await alice.caller.chat.history({ projectId: project.id, limit: 100 }),
+    };
+    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+
+    expect(await h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
+    expect(await inRedis(ref1)).toBe(false);
+    expect(await inRedis(ref2)).toBe(false);
+    // The project itself, its members and its session index stay.
+    expect(await h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
+
+    expect(await alice.caller.session.list({ projectId: project.id })).toEqual(before.sessions);
+    expect(await alice.caller.chat.history({ projectId: project.id, limit: 100 })).toEqual(before.history);
+    expect(await allMessages(alice, ref1)).toEqual(before.one);
+    expect(await alice.caller.session.get(ref1)).toEqual(before.s1);
+    expect(await inRedis(ref1)).toBe(true);
+
+    // Writes bring a session back too: an edit, a repeated send, a new send after the last seq.
+    await untilIdle();
+    await h.durable.evictIdleSessions();
+    expect(await inRedis(ref1)).toBe(false);
+    expect(await inRedis(ref2)).toBe(false);
+    await alice.caller.message.edit({ ...ref1, id: first!.id, content: 'one 0, edited again' });
+    const again = await alice.caller.message.send({ ...ref2, id: before.two[0]!.id, content: 'two 0' });
+    expect(again).toEqual(before.two[0]);
+    const next = await alice.caller.message.send({ ...ref2, id: randomUUID(), content: 'two 5' });
+    expect(next.seq).toBe(6);
+    expect((await allMessages(alice, ref1))[0]!.content).toBe('one 0, edited again');
+    expect((await alice.caller.session.get(ref2)).messageCount).toBe(6);
+  });
+
+  it('keeps a session whose latest change has not reached PostgreSQL yet', async () => {
+    const bob = await h.user();
+    const { ref1, ref2 } = await projectWithTwoSessions(bob);
+    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    // The consumers fall behind, and one more message is only in Redis (and the outbox).
+    const stopped = await h.stopConsumers();
+    await bob.caller.message.send({ ...ref1, id: randomUUID(), content: 'not persisted yet' });
+    await untilIdle();
+
+    await h.durable.evictIdleSessions();
+    expect(await inRedis(ref1)).toBe(true);
+    expect(await inRedis(ref2)).toBe(false);
+
+    for (let i = 0; i < stopped; i++) await h.consumer();
+    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    await h.durable.evictIdleSessions();
+    expect(await inRedis(ref1)).toBe(false);
+    expect((await allMessages(bob, ref1)).at(-1)!.content).toBe('not persisted yet');
+  });
+
+  it('keeps a session that is being read, however long ago it was written', async () => {
+    const carol = await h.user();
+    const { project, ref1, ref2 } = await projectWithTwoSessions(carol);
+    const sessions = await carol.caller.session.list({ projectId: project.id });
+    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    await carol.caller.message.list({ ...ref1, limit: 20 });
+
+    await h.durable.evictIdleSessions();
+    expect(await inRedis(ref1)).toBe(true);
+    expect(await inRedis(ref2)).toBe(false);
+    // The session list still shows the evicted one, as it was (it is read back first).
+    expect(await carol.caller.session.list({ projectId: project.id })).toEqual(sessions);
+    expect(await inRedis(ref2)).toBe(true);
+  });
+});
+
+describe('without SESSION_IDLE_EVICT_SECONDS', () => {
+  it('never evicts anything', async () => {
+    const plain = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url });
+    try {
+      const dave = await plain.user();
+      const { ref1, ref2 } = await projectWithTwoSessions(dave);
+      await waitFor(async () => (await outboxLag(plain.redis)).entries === 0, 10_000, 'everything persisted');
+      await untilIdle();
+      expect(await plain.durable.evictIdleSessions()).toBe(0);
+      expect(await inRedis(ref1)).toBe(true);
+      expect(await inRedis(ref2)).toBe(true);
+    } finally {
+      await plain.close();
+    }
+  });
+});
