@@ -43,7 +43,10 @@ export const keys = {
   userProjects: (uid: string) => `user:${uid}:projects`,
   /** STRING counter of failed sign-ins for a username, expiring: brute-force throttling */
   signInFailures: (name: string) => `auth:failures:${name.toLowerCase()}`,
-  /** STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256 */
+  /**
+   * STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256.
+   * After sign-out: a revocation tombstone (LOGIN_REVOKED) until the login would have expired.
+   */
   loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
 
   /**
