@@ -109,6 +109,9 @@ export function decodeEvent(projectId: string, [, flat]: StreamEntry): ChatEvent
     case 'message.created':
     case 'message.updated':
     case 'message.deleted':
+      // The log holds a reference; the reader resolved the body into `d`. No body means the session has
+      // left Redis (idle eviction) since: the reader cannot show the change, only refetch.
+      if (f.d === undefined) return { type: 'resync', projectId };
       return { type, message: decodeMessage(projectId, req(f, 's'), Number(req(f, 'q')), data) };
     case 'session.created':
     case 'session.updated':

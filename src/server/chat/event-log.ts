@@ -1,6 +1,7 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
 import type { StreamEntry } from './codec';
 
@@ -29,31 +30,28 @@ async function run<T>(op: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Entries strictly after `afterId`, oldest first, at most `count` - or `null` when `afterId` itself is
- * no longer in the log: it was trimmed away (MAXLEN), or the log was reset (Redis restarted without its
- * latest writes and may since have reused the ids' time range). Either way a reader positioned there
- * cannot be caught up and must resync. The check and the read are one round trip.
+ * Entries strictly after `afterId`, oldest first, at most `count`, message events with their bodies -
+ * or `null` when `afterId` itself is no longer in the log: it was trimmed away (MAXLEN), or the log was
+ * reset (Redis restarted without its latest writes and may since have reused the ids' time range).
+ * Either way a reader positioned there cannot be caught up and must resync. One round trip.
  */
 export async function readEventsAfter(
-  redis: Redis,
+  redis: ScriptedRedis,
   projectId: string,
   afterId: string,
   count: number,
   untilId = '+',
 ): Promise<StreamEntry[] | null> {
-  const key = keys.events(projectId);
-  if (afterId === LOG_START) {
-    return run(() => redis.xrange(key, '-', untilId, 'COUNT', count));
-  }
-  const results = await run(() =>
-    redis.pipeline().xrange(key, afterId, afterId).xrange(key, `(${afterId}`, untilId, 'COUNT', count).exec(),
+  return run(() =>
+    redis.parleyReadEvents(
+      keys.events(projectId),
+      afterId,
+      untilId,
+      count,
+      sessionKeyPrefix(projectId),
+      MESSAGES_SUFFIX,
+    ),
   );
-  const [[existsErr, self] = [null, []], [readErr, entries] = [null, []]] = (results ?? []) as [
-    Error | null,
-    StreamEntry[],
-  ][];
-  if (existsErr ?? readErr) throw toAppError(existsErr ?? readErr);
-  return self.length === 0 ? null : entries;
 }
 
 /** The id of the newest entry, or 0-0 for an empty log. */
@@ -69,7 +67,7 @@ export async function headEventId(redis: Redis, projectId: string): Promise<stri
  * readEventsAfter). A reader at 0-0 saw an empty log: it is behind only if something was trimmed since.
  */
 export async function isBeyondCatchUp(
-  redis: Redis,
+  redis: ScriptedRedis,
   projectId: string,
   lastEventId: string,
 ): Promise<boolean> {

@@ -33,7 +33,10 @@ describe('message.send', () => {
     expect(session.messageCount).toBe(1);
     // Exactly one event announced it.
     const events = await h.redis.xrange(keys.events(ref.projectId), '-', '+');
-    expect(events.filter(([, f]) => f[1] === 'message.created')).toHaveLength(1);
+    const created = events.filter(([, f]) => f[1] === 'message.created');
+    expect(created).toHaveLength(1);
+    // The log references the message (session, seq) instead of holding a second copy of its body.
+    expect(created[0]?.[1]).toEqual(['t', 'message.created', 's', ref.sessionId, 'q', '1']);
   });
 
   it('refuses an id already used in another session', async () => {

@@ -1,4 +1,5 @@
 import 'server-only';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
 import { headEventId, readEventsAfter } from '~/server/chat/event-log';
@@ -32,7 +33,7 @@ class ProjectTail {
 
   constructor(
     readonly projectId: string,
-    private readonly redis: Redis,
+    private readonly redis: ScriptedRedis,
   ) {}
 
   async start(): Promise<void> {
@@ -93,7 +94,7 @@ export class EventHub {
   private poller: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: ScriptedRedis,
     private readonly createSubscriber: () => Redis,
   ) {}
 

@@ -1,5 +1,5 @@
 import 'server-only';
-import type { Redis } from 'ioredis';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
 import { compareEventIds, isBeyondCatchUp, readEventsAfter } from '~/server/chat/event-log';
 import { metrics } from '~/server/metrics';
@@ -24,7 +24,7 @@ export interface TrackedEvent {
  * that lands at any moment is therefore in the backlog, in the buffer, or both - never in neither.
  */
 export async function* projectEvents(opts: {
-  redis: Redis;
+  redis: ScriptedRedis;
   hub: EventHub;
   projectId: string;
   lastEventId: string | null | undefined;

@@ -7,8 +7,10 @@ import type { Redis } from 'ioredis';
  * Reads that need two dependent steps are scripts too, so a page costs one round trip.
  *
  * Conventions: domain failures are raised as `PARLEY_<CODE> <detail>` error replies, which the store
- * turns into typed errors. Event entries are `t` (type), `d` (JSON data) and, for messages, `s`
- * (session id) and `q` (seq). Every event-appending script PUBLISHes the new entry id on the project's
+ * turns into typed errors. Event entries are `t` (type) and `d` (JSON data) - except message events,
+ * which carry only `s` (session id) and `q` (seq): the body is read from the session's messages hash
+ * when the log is read (READ_EVENTS), so the log does not hold a second copy of every message (about
+ * 260 bytes a message at the default log length; `npm run bench`). Every event-appending script PUBLISHes the new entry id on the project's
  * wake channel, so per-process tails read the log at once instead of polling it.
  *
  * The outbox (durable tier): write scripts take the outbox stream as an OPTIONAL last key. When the
@@ -49,7 +51,7 @@ redis.call('HSET', KEYS[7], 'lastActivityAt', ARGV[3])
 redis.call('LPUSH', KEYS[5], ARGV[5] .. ':' .. seq)
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
 local eid = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*',
-  't', 'message.created', 's', ARGV[5], 'q', seq, 'd', ARGV[2])
+  't', 'message.created', 's', ARGV[5], 'q', seq)
 local oid = false
 if KEYS[8] then
   oid = redis.call('XADD', KEYS[8], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', seq, 'd', ARGV[2])
@@ -71,12 +73,41 @@ if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
 local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
-  't', ARGV[4], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
+  't', ARGV[4], 's', ARGV[5], 'q', ARGV[1])
 if KEYS[4] then
   redis.call('XADD', KEYS[4], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
 end
 redis.call('PUBLISH', ARGV[8], eid)
 return eid
+`;
+
+/**
+ * Reads the event log after a position, resolving message events' bodies, in one round trip.
+ * KEYS: 1 events. ARGV: 1 after id ('0-0' = from the start), 2 until id, 3 count,
+ *       4 session key prefix, 5 messages suffix
+ * Returns false when the after id is no longer in the log (trimmed, or the log was reset), else the
+ * entries as XRANGE gives them, message events completed with `d` (the message's current state - a
+ * reader may see a newer state than the event announced, never an older one). A body that is gone
+ * (its session left Redis) is left out; the reader must then resync.
+ */
+const READ_EVENTS = `
+local start = '-'
+if ARGV[1] ~= '0-0' then
+  if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+  start = '(' .. ARGV[1]
+end
+local entries = redis.call('XRANGE', KEYS[1], start, ARGV[2], 'COUNT', tonumber(ARGV[3]))
+for _, entry in ipairs(entries) do
+  local f = entry[2]
+  if f[3] == 's' and f[5] == 'q' and f[7] == nil then
+    local body = redis.call('HGET', ARGV[4] .. f[4] .. ARGV[5], f[6])
+    if body then
+      f[7] = 'd'
+      f[8] = body
+    end
+  end
+end
+return entries
 `;
 
 /**
@@ -508,6 +539,7 @@ export interface ParleyScripts {
   parleyAppendMessage: ScriptFn<[0 | 1, number, string | null, string | null, string | null]>;
   parleyReplaceMessage: ScriptFn<string | null>;
   parleyListMessages: ScriptFn<[number, ...(string | null)[]]>;
+  parleyReadEvents: ScriptFn<[id: string, fields: string[]][] | null>;
   parleyRecentMessages: ScriptFn<[string[], string[]]>;
   parleyListSessions: ScriptFn<Array<string | string[]>>;
   parleyCreateSession: ScriptFn<string>;
@@ -535,6 +567,7 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyAppendMessage: { lua: APPEND_MESSAGE },
   parleyReplaceMessage: { lua: REPLACE_MESSAGE },
   parleyListMessages: { numberOfKeys: 2, lua: LIST_MESSAGES },
+  parleyReadEvents: { numberOfKeys: 1, lua: READ_EVENTS },
   parleyRecentMessages: { numberOfKeys: 1, lua: RECENT_MESSAGES },
   parleyListSessions: { numberOfKeys: 1, lua: LIST_SESSIONS },
   parleyCreateSession: { lua: CREATE_SESSION },
