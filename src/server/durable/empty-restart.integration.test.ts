@@ -4,63 +4,23 @@
  * appends: they must not leave a project record, a recent list or a session that read-through then
  * takes for "already there". Every project, session and message comes back, in order.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
-import type { TestUser } from '~/server/testing/harness';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { useDurableTestEnv } from '~/server/testing/durable';
+import { allMessages } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
 import type { MessageDTO } from '~/shared/types';
 import { outboxLag } from './tier';
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
-const emptyDirs: string[] = [];
-
-beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  // This file exercises the breaker (an outage): production-like settings.
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 });
-  await h.consumer();
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
-  await Promise.all(emptyDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
-});
-
-/** Starts a new, EMPTY redis-server on the port of the one that died (its disk was lost). */
-async function startEmptyRedisOnSamePort() {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parley-redis-empty-'));
-  emptyDirs.push(dir);
-  const port = server.port;
-  await server.destroy();
-  server = await startRedisServer({ port, dir });
-}
-
-async function allMessages(u: TestUser, ref: { projectId: string; sessionId: string }): Promise<MessageDTO[]> {
-  const out: MessageDTO[] = [];
-  let cursor: number | null = null;
-  do {
-    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
-    out.unshift(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return out;
-}
+// This file exercises the breaker (an outage): production-like settings.
+const env = useDurableTestEnv({ harness: { deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 }, consumer: true });
 
 const contents = (ms: MessageDTO[]) => ms.map((m) => m.content);
 
 describe('Redis restarted empty after an outage with sends kept in PostgreSQL', () => {
   it('replays the sends into the re-hydrated project: nothing missing, history in order', async () => {
-    const alice = await h.user();
+    const alice = await env.h.user();
     const project = await alice.caller.project.create({ name: 'Phoenix' });
     const s1 = await alice.caller.session.create({ projectId: project.id, title: 's1' });
     const s2 = await alice.caller.session.create({ projectId: project.id, title: 's2' });
@@ -68,23 +28,23 @@ describe('Redis restarted empty after an outage with sends kept in PostgreSQL', 
     const ref2 = { projectId: project.id, sessionId: s2.id };
     for (let i = 0; i < 5; i++) await alice.caller.message.send({ ...ref1, id: randomUUID(), content: `old s1 ${i}` });
     for (let i = 0; i < 2; i++) await alice.caller.message.send({ ...ref2, id: randomUUID(), content: `old s2 ${i}` });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
-    await server.kill();
+    await env.server.kill();
     // Sends during the outage are kept in PostgreSQL, in both sessions.
     for (let i = 0; i < 3; i++) {
       await alice.caller.message.send({ ...ref2, id: randomUUID(), content: `outage s2 ${i}` });
       await alice.caller.message.send({ ...ref1, id: randomUUID(), content: `outage s1 ${i}` });
     }
-    expect(h.durable.breaker.state).toBe('open');
-    expect((await h.durable.pg.pendingCounts()).pending).toBe(6);
+    expect(env.h.durable.breaker.state).toBe('open');
+    expect((await env.h.durable.pg.pendingCounts()).pending).toBe(6);
 
     // Redis comes back with nothing: the breaker replays the sends before it serves a read.
-    await startEmptyRedisOnSamePort();
-    await waitFor(() => h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
-    await waitFor(async () => (await h.durable.pg.pendingCounts()).pending === 0, 15_000, 'pending replayed');
+    await env.replaceRedisWithEmpty();
+    await waitFor(() => env.h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
+    await waitFor(async () => (await env.h.durable.pg.pendingCounts()).pending === 0, 15_000, 'pending replayed');
     // The replay brought the project back whole, not a record holding only its activity time.
-    expect(await h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
+    expect(await env.h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
 
     expect(await alice.caller.project.get({ projectId: project.id })).toMatchObject({ id: project.id, name: 'Phoenix' });
     expect((await alice.caller.project.list()).map((p) => p.id)).toContain(project.id);
@@ -112,7 +72,7 @@ describe('Redis restarted empty after an outage with sends kept in PostgreSQL', 
   });
 
   it('merges a project record and recent list that an append left partial, instead of skipping them', async () => {
-    const bob = await h.user();
+    const bob = await env.h.user();
     const project = await bob.caller.project.create({ name: 'Partial' });
     const s1 = await bob.caller.session.create({ projectId: project.id, title: 's1' });
     const s2 = await bob.caller.session.create({ projectId: project.id, title: 's2' });
@@ -120,16 +80,16 @@ describe('Redis restarted empty after an outage with sends kept in PostgreSQL', 
     const ref2 = { projectId: project.id, sessionId: s2.id };
     for (let i = 0; i < 3; i++) await bob.caller.message.send({ ...ref1, id: randomUUID(), content: `s1 ${i}` });
     for (let i = 0; i < 3; i++) await bob.caller.message.send({ ...ref2, id: randomUUID(), content: `s2 ${i}` });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
-    await server.stop();
-    await startEmptyRedisOnSamePort();
-    await waitFor(async () => (await h.redis.ping()) === 'PONG', 10_000, 'app reconnected');
+    await env.server.stop();
+    await env.replaceRedisWithEmpty();
+    await waitFor(async () => (await env.h.redis.ping()) === 'PONG', 10_000, 'app reconnected');
     // A write that reaches the empty Redis before any read: only its session comes back first, and
     // the append creates the project record (activity time only) and a recent list of one.
-    await h.durable.hydrator.session(project.id, s2.id);
-    await h.durable.redisStore.appendMessage({ ...ref2, id: randomUUID(), content: 's2 late', author: { id: bob.id, username: bob.username } });
-    expect(await h.redis.hget(keys.project(project.id), 'id')).toBeNull();
+    await env.h.durable.hydrator.session(project.id, s2.id);
+    await env.h.durable.redisStore.appendMessage({ ...ref2, id: randomUUID(), content: 's2 late', author: { id: bob.id, username: bob.username } });
+    expect(await env.h.redis.hget(keys.project(project.id), 'id')).toBeNull();
 
     expect(await bob.caller.project.get({ projectId: project.id })).toMatchObject({ id: project.id, name: 'Partial' });
     expect((await bob.caller.project.list()).map((p) => p.id)).toContain(project.id);

@@ -5,45 +5,23 @@
  * exactly once, with unique gap-free seqs, in Redis and in PostgreSQL, and tabs get their events.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
-import type { TestUser } from '~/server/testing/harness';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useDurableTestEnv } from '~/server/testing/durable';
+import { allMessages, type TestUser } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
 import { waitFor } from '~/server/testing/wait';
 import type { MessageDTO } from '~/shared/types';
 import { outboxLag } from './tier';
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
+// The breaker as in production: Redis gets about a second, 3 failures in a row open it.
+const env = useDurableTestEnv({ harness: { deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 } });
 let alice: TestUser;
 let bob: TestUser;
 
 beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  // The breaker as in production: Redis gets about a second, 3 failures in a row open it.
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 });
-  [alice, bob] = await Promise.all([h.user(), h.user()]);
-  await h.consumer();
+  [alice, bob] = await Promise.all([env.h.user(), env.h.user()]);
+  await env.h.consumer();
 });
-afterAll(async () => {
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
-});
-
-async function allMessages(u: TestUser, ref: { projectId: string; sessionId: string }): Promise<MessageDTO[]> {
-  const out: MessageDTO[] = [];
-  let cursor: number | null = null;
-  do {
-    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
-    out.unshift(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return out;
-}
 
 /** Time one call (ms) and return its result. */
 async function timedCall<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -59,7 +37,7 @@ describe('redis-server killed during a load of sends', () => {
     const session = await alice.caller.session.create({ projectId: project.id, title: 'Incident' });
     const ref = { projectId: project.id, sessionId: session.id };
     for (let i = 0; i < 50; i++) await alice.caller.message.send({ ...ref, id: randomUUID(), content: `before ${i}` });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'history persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'history persisted');
 
     // A tab that saw everything so far, to resume from after the outage.
     const tab = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
@@ -82,12 +60,12 @@ describe('redis-server killed during a load of sends', () => {
     });
     try {
       await waitFor(() => acknowledged.length >= 100, 10_000, '100 sends under load');
-      await server.kill();
+      await env.server.kill();
       const ackedAtKill = acknowledged.length;
 
       // Outage: sends are still acknowledged...
       await waitFor(() => acknowledged.length >= ackedAtKill + 60, 15_000, 'sends acknowledged during the outage');
-      expect(h.durable.breaker.state).toBe('open');
+      expect(env.h.durable.breaker.state).toBe('open');
       // ...and every read is served, from PostgreSQL. The latency is measured by `npm run bench`
       // and logged here; the bound only catches a read that waits on the dead Redis (ioredis's
       // defaults would wait over a minute), with room for a loaded machine.
@@ -115,12 +93,12 @@ describe('redis-server killed during a load of sends', () => {
         [alice.username, bob.username].sort(),
       );
       // Signing in works during the outage too (the login session is kept in PostgreSQL).
-      const bobAgain = await h.signIn(bob.username);
+      const bobAgain = await env.h.signIn(bob.username);
       expect(await bobAgain.caller.auth.me()).toMatchObject({ id: bob.id });
 
       // Redis returns (same data dir: AOF replay). The breaker reconciles, then closes.
-      await server.restart();
-      await waitFor(() => h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
+      await env.server.restart();
+      await waitFor(() => env.h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
       // Keep sending a moment after the close: sends racing the reconcile must not be lost either.
       const atClose = acknowledged.length;
       await waitFor(() => acknowledged.length >= atClose + 20, 10_000, 'sends after recovery');
@@ -129,7 +107,7 @@ describe('redis-server killed during a load of sends', () => {
       await Promise.all(senders);
     }
     expect(failures).toEqual([]);
-    await waitFor(async () => (await h.durable.pg.pendingCounts()).pending === 0, 10_000, 'pending replayed');
+    await waitFor(async () => (await env.h.durable.pg.pendingCounts()).pending === 0, 10_000, 'pending replayed');
 
     // Exactly once, unique gap-free seqs, in Redis...
     const stored = await allMessages(alice, ref);
@@ -142,12 +120,12 @@ describe('redis-server killed during a load of sends', () => {
     expect((await alice.caller.session.get(ref)).messageCount).toBe(total);
 
     // ...and in PostgreSQL, with the same seqs, once the outbox drained.
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 15_000, 'outbox drained');
-    const rows = await h.pool.query<{ id: string; seq: number }>('SELECT id, seq FROM messages WHERE session_id = $1 ORDER BY seq', [
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 15_000, 'outbox drained');
+    const rows = await env.h.pool.query<{ id: string; seq: number }>('SELECT id, seq FROM messages WHERE session_id = $1 ORDER BY seq', [
       ref.sessionId,
     ]);
     expect(rows.rows.map((r) => `${r.seq}:${r.id}`)).toEqual(stored.map((m) => `${m.seq}:${m.id}`));
-    const pending = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pending_messages');
+    const pending = await env.h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pending_messages');
     expect(pending.rows[0]?.n).toBe(0);
 
     // A tab resuming from before the outage gets every message it missed, the replayed ones included.
@@ -163,8 +141,8 @@ describe('redis-server killed during a load of sends', () => {
     const session = await alice.caller.session.create({ projectId: project.id, title: 'Retries' });
     const ref = { projectId: project.id, sessionId: session.id };
     const before = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'before' });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'persisted');
-    await server.kill();
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'persisted');
+    await env.server.kill();
 
     const id = randomUUID();
     const first = await alice.caller.message.send({ ...ref, id, content: 'during' });
@@ -176,9 +154,9 @@ describe('redis-server killed during a load of sends', () => {
     // A send Redis had acknowledged before the outage, retried during it: found, not duplicated.
     expect((await alice.caller.message.send({ ...ref, id: before.id, content: 'before' })).seq).toBe(1);
 
-    await server.restart();
-    await waitFor(() => h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
-    await waitFor(async () => (await h.durable.pg.pendingCounts()).pending === 0, 10_000, 'pending replayed');
+    await env.server.restart();
+    await waitFor(() => env.h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
+    await waitFor(async () => (await env.h.durable.pg.pendingCounts()).pending === 0, 10_000, 'pending replayed');
     const stored = await allMessages(alice, ref);
     expect(stored.map((m) => [m.seq, m.content])).toEqual([
       [1, 'before'],

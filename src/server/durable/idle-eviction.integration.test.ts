@@ -5,47 +5,20 @@
  * (the default) nothing is evicted; with the tier off there is no evictor at all.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
-import type { TestUser } from '~/server/testing/harness';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { createDurableHarness, useDurableTestEnv } from '~/server/testing/durable';
+import { allMessages, type TestUser } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
-import type { MessageDTO } from '~/shared/types';
 import { outboxLag } from './tier';
 
 const IDLE_SECONDS = 1;
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
-
-beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  // No background sweeps: the tests evict when they mean to.
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, idleEvictSeconds: IDLE_SECONDS, idleEvictIntervalMs: 0 });
-  await h.consumer();
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
-});
-
-async function allMessages(u: TestUser, ref: { projectId: string; sessionId: string }): Promise<MessageDTO[]> {
-  const out: MessageDTO[] = [];
-  let cursor: number | null = null;
-  do {
-    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
-    out.unshift(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return out;
-}
+// No background sweeps: the tests evict when they mean to.
+const env = useDurableTestEnv({ harness: { idleEvictSeconds: IDLE_SECONDS, idleEvictIntervalMs: 0 }, consumer: true });
 
 const inRedis = async (ref: { projectId: string; sessionId: string }) =>
-  (await h.redis.exists(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId))) > 0;
+  (await env.h.redis.exists(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId))) > 0;
 
 /** Redis counts idle time in whole seconds: wait until a session is surely idle for IDLE_SECONDS. */
 const untilIdle = () => new Promise((r) => setTimeout(r, (IDLE_SECONDS + 1.2) * 1000));
@@ -63,7 +36,7 @@ async function projectWithTwoSessions(u: TestUser) {
 
 describe('idle sessions leave Redis and come back on first read', () => {
   it('evicts persisted idle sessions, and every read and write brings them back as they were', async () => {
-    const alice = await h.user();
+    const alice = await env.h.user();
     const { project, ref1, ref2 } = await projectWithTwoSessions(alice);
     const [first] = (await alice.caller.message.list({ ...ref1, limit: 1, cursor: 2 })).items;
     await alice.caller.message.edit({ ...ref1, id: first!.id, content: 'one 0, edited' });
@@ -76,14 +49,14 @@ describe('idle sessions leave Redis and come back on first read', () => {
       two: await allMessages(alice, ref2),
       history: await alice.caller.chat.history({ projectId: project.id, limit: 100 }),
     };
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
     await untilIdle();
 
-    expect(await h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
+    expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
     expect(await inRedis(ref1)).toBe(false);
     expect(await inRedis(ref2)).toBe(false);
     // The project itself, its members and its session index stay.
-    expect(await h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
+    expect(await env.h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
 
     expect(await alice.caller.session.list({ projectId: project.id })).toEqual(before.sessions);
     expect(await alice.caller.chat.history({ projectId: project.id, limit: 100 })).toEqual(before.history);
@@ -93,7 +66,7 @@ describe('idle sessions leave Redis and come back on first read', () => {
 
     // Writes bring a session back too: an edit, a repeated send, a new send after the last seq.
     await untilIdle();
-    await h.durable.evictIdleSessions();
+    await env.h.durable.evictIdleSessions();
     expect(await inRedis(ref1)).toBe(false);
     expect(await inRedis(ref2)).toBe(false);
     await alice.caller.message.edit({ ...ref1, id: first!.id, content: 'one 0, edited again' });
@@ -106,35 +79,35 @@ describe('idle sessions leave Redis and come back on first read', () => {
   });
 
   it('keeps a session whose latest change has not reached PostgreSQL yet', async () => {
-    const bob = await h.user();
+    const bob = await env.h.user();
     const { ref1, ref2 } = await projectWithTwoSessions(bob);
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
     // The consumers fall behind, and one more message is only in Redis (and the outbox).
-    const stopped = await h.stopConsumers();
+    const stopped = await env.h.stopConsumers();
     await bob.caller.message.send({ ...ref1, id: randomUUID(), content: 'not persisted yet' });
     await untilIdle();
 
-    await h.durable.evictIdleSessions();
+    await env.h.durable.evictIdleSessions();
     expect(await inRedis(ref1)).toBe(true);
     expect(await inRedis(ref2)).toBe(false);
 
-    for (let i = 0; i < stopped; i++) await h.consumer();
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    for (let i = 0; i < stopped; i++) await env.h.consumer();
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
     await untilIdle();
-    await h.durable.evictIdleSessions();
+    await env.h.durable.evictIdleSessions();
     expect(await inRedis(ref1)).toBe(false);
     expect((await allMessages(bob, ref1)).at(-1)!.content).toBe('not persisted yet');
   });
 
   it('keeps a session that is being read, however long ago it was written', async () => {
-    const carol = await h.user();
+    const carol = await env.h.user();
     const { project, ref1, ref2 } = await projectWithTwoSessions(carol);
     const sessions = await carol.caller.session.list({ projectId: project.id });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
     await untilIdle();
     await carol.caller.message.list({ ...ref1, limit: 20 });
 
-    await h.durable.evictIdleSessions();
+    await env.h.durable.evictIdleSessions();
     expect(await inRedis(ref1)).toBe(true);
     expect(await inRedis(ref2)).toBe(false);
     // The session list still shows the evicted one, as it was (it is read back first).
@@ -145,7 +118,7 @@ describe('idle sessions leave Redis and come back on first read', () => {
 
 describe('without SESSION_IDLE_EVICT_SECONDS', () => {
   it('never evicts anything', async () => {
-    const plain = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url });
+    const plain = createDurableHarness({ redisUrl: env.server.url, databaseUrl: env.db.url });
     try {
       const dave = await plain.user();
       const { ref1, ref2 } = await projectWithTwoSessions(dave);

@@ -2,28 +2,17 @@
  * Observability: the Prometheus metrics and the health report, with and without the durable tier.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { GET as health } from '~/app/api/health/route';
 import { GET as metricsRoute } from '~/app/api/metrics/route';
 import { metrics } from '~/server/metrics';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { useDurableTestEnv } from '~/server/testing/durable';
 import { waitFor } from '~/server/testing/wait';
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
-
-beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, probeIntervalMs: 100 });
-});
-afterAll(async () => {
+const env = useDurableTestEnv({ harness: { probeIntervalMs: 100 } });
+// Registered after the env's afterAll, so it runs before the harness closes (afterAll hooks run in reverse).
+afterAll(() => {
   metrics().setDurableStatsProvider(null);
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
 });
 
 /** Value of one sample line (`name{labels} value`) in Prometheus text, or undefined. */
@@ -34,8 +23,8 @@ function sample(text: string, name: string, labels = ''): number | undefined {
 
 describe('GET /api/metrics', () => {
   it('reports request latency per procedure, store ops, outbox backlog and breaker state', async () => {
-    metrics().setDurableStatsProvider(() => h.durable.stats());
-    const alice = await h.user();
+    metrics().setDurableStatsProvider(() => env.h.durable.stats());
+    const alice = await env.h.user();
     const project = await alice.caller.project.create({ name: 'Metrics' });
     const session = await alice.caller.session.create({ projectId: project.id, title: 'm' });
     for (let i = 0; i < 3; i++) {
@@ -54,8 +43,8 @@ describe('GET /api/metrics', () => {
     expect(text).toContain('parley_sse_subscribers');
     expect(text).toContain('parley_process_resident_memory_bytes');
 
-    const consumer = await h.consumer();
-    await waitFor(async () => (await h.durable.stats()).outbox?.entries === 0, 10_000, 'drained');
+    const consumer = await env.h.consumer();
+    await waitFor(async () => (await env.h.durable.stats()).outbox?.entries === 0, 10_000, 'drained');
     await consumer.stop();
     await new Promise((r) => setTimeout(r, 600));
     const after = await (await metricsRoute(new Request('http://localhost/api/metrics'))).text();
@@ -64,16 +53,16 @@ describe('GET /api/metrics', () => {
   });
 
   it('counts breaker transitions; an open breaker serves reads from PostgreSQL and closes by itself', async () => {
-    const alice = await h.user();
+    const alice = await env.h.user();
     const project = await alice.caller.project.create({ name: 'Breaker' });
-    const consumer = await h.consumer();
-    await waitFor(async () => (await h.durable.stats()).outbox?.entries === 0, 10_000, 'drained');
+    const consumer = await env.h.consumer();
+    await waitFor(async () => (await env.h.durable.stats()).outbox?.entries === 0, 10_000, 'drained');
     await consumer.stop();
     const before = await metrics().registry.getSingleMetricAsString('parley_breaker_transitions_total');
-    h.durable.breaker.trip();
-    expect(h.durable.breaker.state).toBe('open');
+    env.h.durable.breaker.trip();
+    expect(env.h.durable.breaker.state).toBe('open');
     expect((await alice.caller.project.get({ projectId: project.id })).name).toBe('Breaker');
-    await waitFor(() => h.durable.breaker.state === 'closed', 5000, 'breaker closed again');
+    await waitFor(() => env.h.durable.breaker.state === 'closed', 5000, 'breaker closed again');
     const text = await metrics().registry.getSingleMetricAsString('parley_breaker_transitions_total');
     expect(text).not.toEqual(before);
     expect(sample(text, 'parley_breaker_transitions_total', 'from="half_open",to="closed"')).toBeGreaterThanOrEqual(1);
@@ -90,7 +79,7 @@ describe('GET /api/health', () => {
   });
 
   it('reports PostgreSQL, the breaker and the outbox lag with the tier on', async () => {
-    const stats = await h.durable.stats();
+    const stats = await env.h.durable.stats();
     expect(stats).toMatchObject({ postgres: 'up', breaker: 'closed', outbox: { deadLetters: 0 }, failover: { pending: 0, failed: 0 } });
   });
 });

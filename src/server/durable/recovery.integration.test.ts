@@ -4,64 +4,28 @@
  * members, sessions, messages with their edits - so nothing a user ever saw disappears, users can
  * sign in, and new messages continue after the last seq.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
-import type { TestUser } from '~/server/testing/harness';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
+import { useDurableTestEnv } from '~/server/testing/durable';
+import { allMessages } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
-import type { MessageDTO } from '~/shared/types';
 import { outboxLag } from './tier';
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
-const emptyDirs: string[] = [];
-
-beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url });
-  await h.consumer();
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
-  await Promise.all(emptyDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
-});
+const env = useDurableTestEnv({ consumer: true });
 
 /** Stops Redis and starts a new, empty one on the same port (the app reconnects by itself). */
 async function replaceRedisWithAnEmptyOne() {
-  await server.stop();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parley-redis-empty-'));
-  emptyDirs.push(dir);
-  const port = server.port;
-  await server.destroy();
-  server = await startRedisServer({ port, dir });
-  await waitFor(async () => (await h.redis.ping()) === 'PONG', 10_000, 'app reconnected');
+  await env.server.stop();
+  await env.replaceRedisWithEmpty();
+  await waitFor(async () => (await env.h.redis.ping()) === 'PONG', 10_000, 'app reconnected');
   // Empty but for the outbox stream, which the consumer recreates with its group at once.
-  expect((await h.redis.keys('*')).filter((k) => k !== keys.outbox)).toEqual([]);
-}
-
-async function allMessages(u: TestUser, ref: { projectId: string; sessionId: string }): Promise<MessageDTO[]> {
-  const out: MessageDTO[] = [];
-  let cursor: number | null = null;
-  do {
-    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
-    out.unshift(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return out;
+  expect((await env.h.redis.keys('*')).filter((k) => k !== keys.outbox)).toEqual([]);
 }
 
 describe('Redis restarted empty', () => {
   it('re-hydrates history, projects, members and accounts from PostgreSQL on first read', async () => {
-    const [alice, bob] = await Promise.all([h.user(), h.user()]);
+    const [alice, bob] = await Promise.all([env.h.user(), env.h.user()]);
     const project = await alice.caller.project.create({ name: 'Phoenix' });
     await alice.caller.project.addMember({ projectId: project.id, username: bob.username });
     const s1 = await alice.caller.session.create({ projectId: project.id, title: 'First', description: 'kickoff' });
@@ -89,7 +53,7 @@ describe('Redis restarted empty', () => {
       two: await allMessages(bob, ref2),
       history: await alice.caller.chat.history({ projectId: project.id, limit: 100 }),
     };
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'everything persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
     await replaceRedisWithAnEmptyOne();
 
@@ -112,14 +76,14 @@ describe('Redis restarted empty', () => {
   });
 
   it('keeps a session readable when a message never reached PostgreSQL before Redis lost it', async () => {
-    const erin = await h.user();
+    const erin = await env.h.user();
     const project = await erin.caller.project.create({ name: 'Gap' });
     const session = await erin.caller.session.create({ projectId: project.id, title: 'Holes' });
     const ref = { projectId: project.id, sessionId: session.id };
     for (let i = 1; i <= 5; i++) await erin.caller.message.send({ ...ref, id: randomUUID(), content: `m${i}` });
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'persisted');
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'persisted');
     // As if seq 3 had still been in the outbox when Redis lost everything.
-    await h.pool.query('DELETE FROM messages WHERE session_id = $1 AND seq = 3', [session.id]);
+    await env.h.pool.query('DELETE FROM messages WHERE session_id = $1 AND seq = 3', [session.id]);
     await replaceRedisWithAnEmptyOne();
 
     const items = await allMessages(erin, ref);
@@ -134,21 +98,21 @@ describe('Redis restarted empty', () => {
   });
 
   it('lets users sign in, keeps their usernames taken, and finds them to add as members', async () => {
-    const [carol, dave] = await Promise.all([h.user(), h.user()]);
-    await waitFor(async () => (await outboxLag(h.redis)).entries === 0, 10_000, 'accounts persisted');
+    const [carol, dave] = await Promise.all([env.h.user(), env.h.user()]);
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'accounts persisted');
     await replaceRedisWithAnEmptyOne();
 
-    const again = await h.signIn(carol.username);
+    const again = await env.h.signIn(carol.username);
     expect(again.id).toBe(carol.id);
-    await expect(h.anonymous().auth.signIn({ username: carol.username, password: 'wrong password!' })).rejects.toMatchObject({
+    await expect(env.h.anonymous().auth.signIn({ username: carol.username, password: 'wrong password!' })).rejects.toMatchObject({
       code: 'UNAUTHORIZED',
     });
-    await expect(h.anonymous().auth.signUp({ username: dave.username.toUpperCase(), password: 'another password' })).rejects.toMatchObject({
+    await expect(env.h.anonymous().auth.signUp({ username: dave.username.toUpperCase(), password: 'another password' })).rejects.toMatchObject({
       code: 'CONFLICT',
     });
     const project = await again.caller.project.create({ name: 'After' });
     const added = await again.caller.project.addMember({ projectId: project.id, username: dave.username });
     expect(added.member).toEqual({ id: dave.id, username: dave.username });
-    expect(await h.redis.exists(keys.user(dave.id))).toBe(1);
+    expect(await env.h.redis.exists(keys.user(dave.id))).toBe(1);
   });
 });

@@ -5,38 +5,24 @@
  * would sign the user in again, for good). Redis keeps a revocation tombstone under the login's key
  * instead of deleting it, so "signed out" is told apart from "Redis lost it".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { hashToken } from '~/server/auth/service';
 import { keys } from '~/server/redis/keys';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
+import { useDurableTestEnv } from '~/server/testing/durable';
 import { createHarness, type TestUser } from '~/server/testing/harness';
-import { createTestDatabase, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
 import { createContextInner } from '~/server/trpc/init';
 import { createCaller } from '~/server/trpc/root';
 
-let server: RedisServerHandle;
-let db: TestDatabase;
-let h: DurableHarness;
-
-beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
-  h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url });
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.destroy();
-  await db?.drop();
-});
+const env = useDurableTestEnv();
 
 /** A caller presenting `u`'s cookie (the raw token), as a browser that kept it would. */
 function withCookieOf(u: TestUser) {
-  return createCaller(createContextInner({ services: h, sessionToken: decodeURIComponent(u.token) }));
+  return createCaller(createContextInner({ services: env.h, sessionToken: decodeURIComponent(u.token) }));
 }
 
 async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
-  const r = await h.pool.query<{ revoked: boolean }>(
+  const r = await env.h.pool.query<{ revoked: boolean }>(
     'SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1',
     [hashToken(decodeURIComponent(u.token))],
   );
@@ -45,8 +31,8 @@ async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
 
 describe('sign-out with the durable tier on', () => {
   it('stays signed out while the revocation is still in the outbox (no read-through revival)', async () => {
-    const consumer = await h.consumer();
-    const alice = await h.user();
+    const consumer = await env.h.consumer();
+    const alice = await env.h.user();
     await waitFor(async () => (await loginRow(alice)) !== null, 10_000, 'login persisted');
     // The consumer lags behind (a backlog, a slow PostgreSQL, a restart): the logout stays queued.
     await consumer.stop();
@@ -58,19 +44,19 @@ describe('sign-out with the durable tier on', () => {
     // Asking again changes nothing: the key holds a tombstone (with an expiry), never the user.
     expect(await withCookieOf(alice).auth.me()).toBeNull();
     const key = keys.loginSession(hashToken(decodeURIComponent(alice.token)));
-    expect(await h.redis.get(key)).not.toContain(alice.id);
-    expect(await h.redis.ttl(key)).toBeGreaterThan(0);
+    expect(await env.h.redis.get(key)).not.toContain(alice.id);
+    expect(await env.h.redis.ttl(key)).toBeGreaterThan(0);
 
     // Once the consumer catches up, PostgreSQL has the revocation too, and the cookie stays dead.
-    await h.consumer();
+    await env.h.consumer();
     await waitFor(async () => (await loginRow(alice))?.revoked === true, 10_000, 'logout persisted');
     expect(await withCookieOf(alice).auth.me()).toBeNull();
   });
 
   it('stays signed out when a request with the old cookie comes right after sign-out', async () => {
-    await h.consumer();
+    await env.h.consumer();
     for (let i = 0; i < 5; i++) {
-      const u = await h.user();
+      const u = await env.h.user();
       await waitFor(async () => (await loginRow(u)) !== null, 10_000, 'login persisted');
       await withCookieOf(u).auth.signOut();
       expect(await withCookieOf(u).auth.me()).toBeNull();
@@ -80,13 +66,13 @@ describe('sign-out with the durable tier on', () => {
   });
 
   it('revokes a login Redis never had (started while Redis was down, or lost with its data)', async () => {
-    const bob = await h.user();
-    await h.consumer();
+    const bob = await env.h.user();
+    await env.h.consumer();
     await waitFor(async () => (await loginRow(bob)) !== null, 10_000, 'login persisted');
     // As if Redis had lost the key: the login lives in PostgreSQL only.
-    await h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
+    await env.h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
     expect(await withCookieOf(bob).auth.me()).toMatchObject({ id: bob.id }); // read-through
-    await h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
+    await env.h.redis.del(keys.loginSession(hashToken(decodeURIComponent(bob.token))));
 
     await withCookieOf(bob).auth.signOut();
     expect(await withCookieOf(bob).auth.me()).toBeNull();
@@ -95,18 +81,18 @@ describe('sign-out with the durable tier on', () => {
   });
 
   it('signing out with an unknown cookie stores nothing', async () => {
-    const before = await h.redis.dbsize();
-    const stranger = createCaller(createContextInner({ services: h, sessionToken: 'no-such-token' }));
+    const before = await env.h.redis.dbsize();
+    const stranger = createCaller(createContextInner({ services: env.h, sessionToken: 'no-such-token' }));
     await stranger.auth.signOut();
     expect(await stranger.auth.me()).toBeNull();
-    expect(await h.redis.exists(keys.loginSession(hashToken('no-such-token')))).toBe(0);
-    expect(await h.redis.dbsize()).toBe(before);
+    expect(await env.h.redis.exists(keys.loginSession(hashToken('no-such-token')))).toBe(0);
+    expect(await env.h.redis.dbsize()).toBe(before);
   });
 });
 
 describe('sign-out with the durable tier off', () => {
   it('signs out for good, and the same Redis key reads as signed out', async () => {
-    const plain = createHarness(server.url);
+    const plain = createHarness(env.server.url);
     try {
       const carol = await plain.user();
       const cookie = () => createCaller(createContextInner({ services: plain, sessionToken: decodeURIComponent(carol.token) }));

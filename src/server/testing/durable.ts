@@ -1,7 +1,13 @@
 /**
  * A harness with the durable tier on: real Redis (given), real PostgreSQL (a test database), the
- * tier's facades, and outbox consumers the test starts, kills and counts.
+ * tier's facades, and outbox consumers the test starts, kills and counts. useDurableTestEnv() sets one
+ * up for a whole test file, over a redis-server and a PostgreSQL database of the file's own.
  */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { createServices } from '~/server/context';
 import { startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
 import { createPool, type Pool } from '~/server/durable/pg';
@@ -9,6 +15,7 @@ import { DurableTier } from '~/server/durable/tier';
 import { createRedis } from '~/server/redis/client';
 import { EventHub } from '~/server/realtime/hub';
 import { harnessFor, type Harness } from './harness';
+import { createTestDatabase, type TestDatabase } from './postgres';
 
 export interface DurableHarness extends Harness {
   durable: DurableTier;
@@ -28,7 +35,7 @@ export interface DurableHarness extends Harness {
 export const TOLERANT_DEADLINE_MS = 5000;
 export const TOLERANT_FAILURE_THRESHOLD = 5;
 
-export function createDurableHarness(opts: {
+export interface DurableHarnessOptions {
   redisUrl: string;
   databaseUrl: string;
   deadlineMs?: number;
@@ -36,7 +43,9 @@ export function createDurableHarness(opts: {
   failureThreshold?: number;
   idleEvictSeconds?: number;
   idleEvictIntervalMs?: number;
-}): DurableHarness {
+}
+
+export function createDurableHarness(opts: DurableHarnessOptions): DurableHarness {
   const redis = createRedis(opts.redisUrl);
   const hub = new EventHub(redis, () => createRedis(opts.redisUrl));
   const pool = createPool(opts.databaseUrl, { max: 8 });
@@ -80,6 +89,69 @@ export function createDurableHarness(opts: {
       const running = consumers.splice(0);
       await Promise.all(running.map((c) => c.stop()));
       return running.length;
+    },
+  };
+}
+
+/** A test file's own redis-server and PostgreSQL database, and a durable harness over them. */
+export interface DurableTestEnv {
+  /** This file's redis-server (a new one after replaceRedisWithEmpty()). */
+  readonly server: RedisServerHandle;
+  readonly db: TestDatabase;
+  readonly h: DurableHarness;
+  /**
+   * Destroys this file's redis-server and starts a new, EMPTY one on the same port (as if its disk
+   * were lost); the app reconnects by itself.
+   */
+  replaceRedisWithEmpty(): Promise<void>;
+}
+
+/**
+ * Registers the file's beforeAll/afterAll: starts a redis-server and a test database, builds a
+ * durable harness over them (`harness` options), and starts one outbox consumer when `consumer` is
+ * set; at the end closes the harness, destroys the server, drops the database and removes the data
+ * dirs of the empty servers started meanwhile. Read the fields inside tests and hooks, not before.
+ */
+export function useDurableTestEnv(
+  opts: { harness?: Omit<DurableHarnessOptions, 'redisUrl' | 'databaseUrl'>; consumer?: boolean } = {},
+): DurableTestEnv {
+  let server: RedisServerHandle | undefined;
+  let db: TestDatabase | undefined;
+  let h: DurableHarness | undefined;
+  const emptyDirs: string[] = [];
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`durable test env: ${what} is not set up yet (use it in a test or hook)`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+    h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, ...opts.harness });
+    if (opts.consumer) await h.consumer();
+  });
+  afterAll(async () => {
+    await h?.close();
+    await server?.destroy();
+    await db?.drop();
+    await Promise.all(emptyDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+  });
+
+  return {
+    get server() {
+      return ready(server, 'server');
+    },
+    get db() {
+      return ready(db, 'db');
+    },
+    get h() {
+      return ready(h, 'h');
+    },
+    async replaceRedisWithEmpty() {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parley-redis-empty-'));
+      emptyDirs.push(dir);
+      const old = ready(server, 'server');
+      await old.destroy();
+      server = await startRedisServer({ port: old.port, dir });
     },
   };
 }

@@ -10,6 +10,7 @@ import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
 import { createContextInner } from '~/server/trpc/init';
 import { createCaller } from '~/server/trpc/root';
+import type { MessageDTO } from '~/shared/types';
 
 export function testRedisUrl(): string {
   return inject('redisUrl');
@@ -69,4 +70,22 @@ export function harnessFor(services: Services, close: () => Promise<void>): Harn
     anonymous: () => callerFor(null),
     close,
   };
+}
+
+/** Where a session is: what message.* procedures take. */
+export interface SessionRef {
+  projectId: string;
+  sessionId: string;
+}
+
+/** Every message of a session as `u` sees it, in seq order, read page by page (200 a page). */
+export async function allMessages(u: TestUser, ref: SessionRef): Promise<MessageDTO[]> {
+  const out: MessageDTO[] = [];
+  let cursor: number | null = null;
+  do {
+    const page: { items: MessageDTO[]; nextCursor: number | null } = await u.caller.message.list({ ...ref, limit: 200, cursor });
+    out.unshift(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return out;
 }
