@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
-import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
+import { waitFor } from '~/server/testing/wait';
 
 let server: RedisServerHandle;
 let h: Harness;
@@ -23,24 +24,9 @@ afterAll(async () => {
   await server.destroy();
 });
 
-async function projectWithSession() {
-  const project = await alice.caller.project.create({ name: 'Resilient' });
-  const session = await alice.caller.session.create({ projectId: project.id, title: 'Ops' });
-  return { projectId: project.id, sessionId: session.id };
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
-
 describe('with Redis down', () => {
   it('fails every kind of request within a bounded time with SERVICE_UNAVAILABLE, then recovers', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'before' });
     await server.stop();
 
@@ -72,7 +58,7 @@ describe('with Redis down', () => {
   });
 
   it('a live subscription fails clearly, and a resubscribe from the last id catches up', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const sub = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     await sub.take(1);
     await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'one' });
@@ -103,7 +89,7 @@ describe('with Redis down', () => {
 
 describe('durability', () => {
   it('keeps every acknowledged message when redis-server is killed with SIGKILL and restarted', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const acknowledged: string[] = [];
     await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {

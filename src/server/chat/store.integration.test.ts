@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
-import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
 
 let h: Harness;
 let alice: TestUser;
@@ -12,15 +12,9 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-async function projectWithSession() {
-  const project = await alice.caller.project.create({ name: 'Launch' });
-  const session = await alice.caller.session.create({ projectId: project.id, title: 'Kickoff' });
-  return { projectId: project.id, sessionId: session.id };
-}
-
 describe('message.send', () => {
   it('stores a repeated id once and returns the same message both times', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const id = randomUUID();
     const first = await alice.caller.message.send({ ...ref, id, content: 'hello' });
     const again = await alice.caller.message.send({ ...ref, id, content: 'hello (retry)' });
@@ -40,7 +34,7 @@ describe('message.send', () => {
   });
 
   it('refuses an id already used in another session', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const other = await alice.caller.session.create({ projectId: ref.projectId, title: 'Other' });
     const id = randomUUID();
     await alice.caller.message.send({ ...ref, id, content: 'one' });
@@ -50,7 +44,7 @@ describe('message.send', () => {
   });
 
   it('gives 500 concurrent sends 500 distinct gap-free seqs that page back exactly once', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const ids = Array.from({ length: 500 }, () => randomUUID());
     const sent = await Promise.all(
       ids.map((id, i) => alice.caller.message.send({ ...ref, id, content: `m${i}` })),
@@ -83,7 +77,7 @@ describe('message.send', () => {
   });
 
   it('stores nothing with a TTL', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'kept forever' });
     const projectKeys = await h.redis.keys(`project:{${ref.projectId}}*`);
     expect(projectKeys.length).toBeGreaterThanOrEqual(6);
@@ -93,7 +87,7 @@ describe('message.send', () => {
 
 describe('message.list and chat.history', () => {
   it('reads newest page first with a seq cursor and null at the start', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     for (let i = 1; i <= 5; i++) await alice.caller.message.send({ ...ref, id: randomUUID(), content: `#${i}` });
     const p1 = await alice.caller.message.list({ ...ref, limit: 2 });
     expect(p1.items.map((m) => m.content)).toEqual(['#4', '#5']);
@@ -106,7 +100,7 @@ describe('message.list and chat.history', () => {
   });
 
   it('an empty session is an empty page, a missing one is NOT_FOUND', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     expect(await alice.caller.message.list(ref)).toEqual({ items: [], nextCursor: null });
     await expect(
       alice.caller.message.list({ ...ref, sessionId: randomUUID() }),
@@ -117,7 +111,7 @@ describe('message.list and chat.history', () => {
   });
 
   it('history spans sessions, newest last, and honours limit', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const other = await alice.caller.session.create({ projectId: ref.projectId, title: 'B' });
     await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'a1' });
     await alice.caller.message.send({ ...ref, sessionId: other.id, id: randomUUID(), content: 'b1' });
@@ -133,7 +127,7 @@ describe('message.list and chat.history', () => {
 
 describe('message.edit / delete / react', () => {
   it('changes a message in place, announces it, and keeps author rights', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const m = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'draft' });
     const edited = await alice.caller.message.edit({ ...ref, id: m.id, content: 'final' });
     expect(edited).toMatchObject({ id: m.id, seq: m.seq, content: 'final', isEdited: true });
@@ -171,7 +165,7 @@ describe('message.edit / delete / react', () => {
   });
 
   it('loses no reaction when many members react at once', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const m = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'vote' });
     const emojis = ['👍', '🎉', '🚀', '👀', '✅', '❤️', '🔥', '💯'];
     await Promise.all(emojis.map((emoji) => alice.caller.message.react({ ...ref, id: m.id, emoji })));
@@ -182,7 +176,7 @@ describe('message.edit / delete / react', () => {
 
 describe('sessions', () => {
   it('lists by most recent activity and updates emit the new state', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     // Recency is by millisecond: two sessions created in the same one tie (then any order is right).
     await new Promise((r) => setTimeout(r, 5));
     const second = await alice.caller.session.create({ projectId: ref.projectId, title: 'Second' });

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { keys } from '~/server/redis/keys';
-import { createHarness } from '~/server/testing/harness';
+import { createHarness, projectWithSession } from '~/server/testing/harness';
 import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
 import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
@@ -39,12 +39,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function projectWithSession(u = alice) {
-  const project = await u.caller.project.create({ name: 'Durable' });
-  const session = await u.caller.session.create({ projectId: project.id, title: 'Ops' });
-  return { projectId: project.id, sessionId: session.id };
-}
-
 const drained = async () => (await outboxLag(h.redis)).entries === 0;
 
 async function pgMessages(sessionId: string) {
@@ -73,7 +67,7 @@ describe('with the durable tier off', () => {
 describe('write-behind', () => {
   it('persists every acknowledged change: accounts, projects, members, sessions, messages, edits', async () => {
     const bob = await h.user();
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
     await alice.caller.session.update({ ...ref, title: 'Renamed', status: 'archived' });
     const sent = await Promise.all(
@@ -119,7 +113,7 @@ describe('write-behind', () => {
   });
 
   it('loses nothing when a consumer dies mid-batch: another one reclaims its entries', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     // Consumer A reads through a proxy we then cut, so it holds a batch it cannot persist...
     const cut = await startTcpProxy(5432);
     const poolA = createPool(db.urlVia(cut.port), { max: 2 });
@@ -147,7 +141,7 @@ describe('write-behind', () => {
 
   it('keeps sending while PostgreSQL is unreachable, then drains the backlog with nothing lost', async () => {
     const consumer = await h.consumer();
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     await waitFor(drained, 10_000, 'outbox drained before the outage');
 
     await proxy.close();
@@ -174,7 +168,7 @@ describe('write-behind', () => {
   });
 
   it('shares the work between consumers without applying anything twice', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     await Promise.all(Array.from({ length: 400 }, (_, i) => alice.caller.message.send({ ...ref, id: randomUUID(), content: `s${i}` })));
     const produced = await h.redis.xlen(keys.outbox);
     const [c1, c2] = await Promise.all([h.consumer({ batchSize: 25 }), h.consumer({ batchSize: 25 })]);
@@ -188,7 +182,7 @@ describe('write-behind', () => {
   });
 
   it('moves poison entries to the dead-letter stream and persists the rest', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const good = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'fine' });
     await h.redis.xadd(keys.outbox, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '99', 'd', '{not json');
     const violating = JSON.stringify({ id: randomUUID(), authorId: alice.id, authorName: 'x', role: 'robot', content: 'c', createdAt: new Date().toISOString() });
@@ -216,7 +210,7 @@ describe('switching the tier on for a Redis that already holds data', () => {
     const plain = createHarness(server.url);
     try {
       const [carol, dan] = await Promise.all([plain.user(), plain.user()]);
-      const ref = await projectWithSession(carol);
+      const ref = await projectWithSession(carol, { project: 'Durable', session: 'Ops' });
       await carol.caller.project.addMember({ projectId: ref.projectId, username: dan.username });
       const sent = [];
       for (let i = 0; i < 30; i++) sent.push(await dan.caller.message.send({ ...ref, id: randomUUID(), content: `old ${i}` }));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatStore } from '~/server/chat/store';
-import { createHarness, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
 import { compareEventIds } from '~/server/chat/event-log';
 import { waitFor } from '~/server/testing/wait';
@@ -17,12 +17,6 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-async function projectWithSession(user = alice) {
-  const project = await user.caller.project.create({ name: 'Live' });
-  const session = await user.caller.session.create({ projectId: project.id, title: 'Room' });
-  return { projectId: project.id, sessionId: session.id };
-}
-
 const send = (ref: { projectId: string; sessionId: string }, content: string, user = alice) =>
   user.caller.message.send({ ...ref, id: randomUUID(), content });
 
@@ -31,7 +25,7 @@ const contents = (events: ReceivedEvent[]) =>
 
 describe('events.subscribe', () => {
   it('starts with ready, then delivers every change live, in order, with its full state', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const sub = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     const [ready] = await sub.take(1);
     expect(ready?.event).toEqual({ type: 'ready', projectId: ref.projectId });
@@ -47,7 +41,7 @@ describe('events.subscribe', () => {
   });
 
   it('catches up from lastEventId with exactly the missed events, then goes on live', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const first = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     await first.take(1);
     await send(ref, 'seen');
@@ -75,7 +69,7 @@ describe('events.subscribe', () => {
   });
 
   it('loses nothing and doubles nothing when it resumes in the middle of a burst of writes', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const warm = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     const [ready] = await warm.take(1);
     await warm.close();
@@ -95,7 +89,7 @@ describe('events.subscribe', () => {
   });
 
   it('yields resync when lastEventId is older than the trimmed log', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const sub = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     await sub.take(1);
     await send(ref, 'first');
@@ -117,7 +111,7 @@ describe('events.subscribe', () => {
   });
 
   it('yields resync when lastEventId is ahead of the log (Redis lost its data)', async () => {
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const sub = await openSubscription(
       alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: `${Date.now() + 3_600_000}-0` }),
     );
@@ -126,7 +120,7 @@ describe('events.subscribe', () => {
   });
 
   it('keeps projects apart: a subscriber hears only its own project', async () => {
-    const mine = await projectWithSession();
+    const mine = await projectWithSession(alice);
     const bob = await h.user();
     const theirs = await projectWithSession(bob);
     const sub = await openSubscription(alice.caller.events.subscribe({ projectId: mine.projectId }));
@@ -147,7 +141,7 @@ describe('the per-process hub', () => {
         .split('\n')
         .filter((line) => line.trim()).length;
     const before = await countPubsub();
-    const refs = await Promise.all([projectWithSession(), projectWithSession(), projectWithSession()]);
+    const refs = await Promise.all([projectWithSession(alice), projectWithSession(alice), projectWithSession(alice)]);
     const subs = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         openSubscription(
@@ -167,7 +161,7 @@ describe('the per-process hub', () => {
 
   it('a subscriber joining as the last one leaves is not attached to a dropped tail', async () => {
     const local = createHarness();
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const first = await local.hub.follow(ref.projectId, () => undefined);
     const received: string[] = [];
     const joining = local.hub.follow(ref.projectId, (item) => {
@@ -184,7 +178,7 @@ describe('the per-process hub', () => {
 
   it('two app processes on one Redis both deliver every event exactly once', async () => {
     const other = createHarness(); // a second "process": its own connections and hub
-    const ref = await projectWithSession();
+    const ref = await projectWithSession(alice);
     const a = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
     const b = await openSubscription(createCallerFor(other, alice.token).events.subscribe({ projectId: ref.projectId }));
     await a.take(1);

@@ -78,6 +78,16 @@ export interface SessionRef {
   sessionId: string;
 }
 
+/** Creates a project owned by `u` with one session in it (named `names`, or Launch / Kickoff). */
+export async function projectWithSession(
+  u: TestUser,
+  names: { project?: string; session?: string } = {},
+): Promise<SessionRef> {
+  const project = await u.caller.project.create({ name: names.project ?? 'Launch' });
+  const session = await u.caller.session.create({ projectId: project.id, title: names.session ?? 'Kickoff' });
+  return { projectId: project.id, sessionId: session.id };
+}
+
 /** Every message of a session as `u` sees it, in seq order, read page by page (200 a page). */
 export async function allMessages(u: TestUser, ref: SessionRef): Promise<MessageDTO[]> {
   const out: MessageDTO[] = [];
