@@ -1,6 +1,7 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { keys, sessionKeyPrefix } from '~/server/redis/keys';
+import { scanKeys } from '~/server/redis/scan';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('backfill');
@@ -40,13 +41,13 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
   const result: BackfillResult = { users: 0, logins: 0, projects: 0, sessions: 0, messages: 0 };
   try {
     log.info('backfilling the outbox from the existing Redis data');
-    for await (const key of scan(redis, 'user:*', 'hash')) {
+    for await (const key of scanKeys(redis, 'user:*', 'hash')) {
       result.users += await redis.parleyBackfillUser(key, keys.outbox);
     }
-    for await (const key of scan(redis, 'auth:session:*', 'string')) {
+    for await (const key of scanKeys(redis, 'auth:session:*', 'string')) {
       result.logins += await redis.parleyBackfillLogin(key, keys.outbox, key.slice('auth:session:'.length));
     }
-    for await (const key of scan(redis, 'project:{*}', 'hash')) {
+    for await (const key of scanKeys(redis, 'project:{*}', 'hash')) {
       const pid = /^project:\{([^}]+)\}$/.exec(key)?.[1];
       if (!pid) continue;
       await waitForBacklog(redis);
@@ -85,15 +86,6 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
     clearInterval(refresh);
     await redis.del(LOCK_KEY).catch(() => undefined);
   }
-}
-
-async function* scan(redis: ScriptedRedis, match: string, type: string): AsyncGenerator<string> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000, 'TYPE', type);
-    cursor = next;
-    yield* found;
-  } while (cursor !== '0');
 }
 
 async function waitForBacklog(redis: ScriptedRedis) {

@@ -2,6 +2,7 @@ import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { keys } from '~/server/redis/keys';
+import { scanKeys } from '~/server/redis/scan';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('evict');
@@ -28,7 +29,7 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
   const cutoffMs = Date.now() - idleSeconds * 1000;
   const cutoffIso = new Date(cutoffMs).toISOString();
   let evicted = 0;
-  for await (const indexKey of scan(redis, 'project:{*}:sessions', 'zset')) {
+  for await (const indexKey of scanKeys(redis, 'project:{*}:sessions', 'zset')) {
     const pid = /^project:\{([^}]+)\}:sessions$/.exec(indexKey)?.[1];
     if (!pid) continue;
     const candidates = await redis.zrangebyscore(indexKey, '-inf', cutoffMs);
@@ -62,15 +63,6 @@ function done(evicted: number): number {
     log.info({ evicted }, 'idle sessions evicted from Redis (read-through brings them back)');
   }
   return evicted;
-}
-
-async function* scan(redis: ScriptedRedis, match: string, type: string): AsyncGenerator<string> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000, 'TYPE', type);
-    cursor = next;
-    yield* found;
-  } while (cursor !== '0');
 }
 
 /** Logs an eviction pass that failed (it is retried on the next tick). */
