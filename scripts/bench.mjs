@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { staleBuildReason } from './lib/app-launcher.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 
@@ -613,36 +614,12 @@ function gitState() {
   return state;
 }
 
-/** Newest modification time under `entry` (to tell a stale build; same rule as scripts/start.mjs). */
-function newestMtime(/** @type {string} */ entry) {
-  let stat;
-  try {
-    stat = fs.statSync(entry);
-  } catch {
-    return 0;
-  }
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  let newest = stat.mtimeMs;
-  for (const name of fs.readdirSync(entry)) newest = Math.max(newest, newestMtime(path.join(entry, name)));
-  return newest;
-}
-
-/** Inputs of the build: if any is newer than .next/BUILD_ID, the build is stale (as in scripts/start.mjs). */
-const BUILD_INPUTS = ['src', 'public', 'next.config.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
-
 /**
  * Builds the app when there is no build, when it is older than its sources (measuring stale code is
  * worse than waiting for a build; `npm start` follows the same rule), or with --build.
  */
 async function ensureBuild() {
-  const buildId = path.join(repoRoot, '.next', 'BUILD_ID');
-  let reason = FORCE_BUILD ? '--build' : undefined;
-  if (!reason && !fs.existsSync(buildId)) reason = 'no .next/BUILD_ID';
-  if (!reason) {
-    const builtAt = fs.statSync(buildId).mtimeMs;
-    const changed = BUILD_INPUTS.find((input) => newestMtime(path.join(repoRoot, input)) > builtAt);
-    if (changed) reason = `${changed} changed since the last build`;
-  }
+  const reason = FORCE_BUILD ? '--build' : staleBuildReason();
   if (!reason) return;
   progress(`bench: building the app (${reason}): next build`);
   // Build output goes to stderr, so --json keeps stdout for the JSON document.

@@ -135,6 +135,43 @@ export function runNext(args, { redisUrl, port, announcePort = false }) {
   });
 }
 
+/** Inputs of the production build: if any is newer than .next/BUILD_ID, the build is stale. */
+const BUILD_INPUTS = ['src', 'public', 'next.config.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
+
+/**
+ * Newest modification time among `entry` and (for a directory) everything under it.
+ * @param {string} entry
+ * @returns {number}
+ */
+function newestMtime(entry) {
+  let stat;
+  try {
+    stat = fs.statSync(entry);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  let newest = stat.mtimeMs;
+  for (const name of fs.readdirSync(entry)) {
+    newest = Math.max(newest, newestMtime(path.join(entry, name)));
+  }
+  return newest;
+}
+
+/**
+ * Why the production build (.next) must be built before it is served or measured: there is none
+ * yet, or one of its inputs changed since it was made. `npm start` and `npm run bench` both use this
+ * rule, so neither ever runs stale code.
+ * @returns {string | undefined} the reason, or undefined if the current build is fine
+ */
+export function staleBuildReason() {
+  const buildId = path.join(repoRoot, '.next', 'BUILD_ID');
+  if (!fs.existsSync(buildId)) return 'no production build yet';
+  const builtAt = fs.statSync(buildId).mtimeMs;
+  const changed = BUILD_INPUTS.find((input) => newestMtime(path.join(repoRoot, input)) > builtAt);
+  return changed ? `${changed} changed since the last build` : undefined;
+}
+
 /** The port the app listens on: env PORT, else 3000. */
 export function appPort() {
   const port = Number(process.env.PORT ?? 3000);
