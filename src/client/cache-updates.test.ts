@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MessageDTO, ProjectDetailDTO, SessionDTO } from '~/shared/types';
+import type { ProjectDetailDTO } from '~/shared/types';
 import {
   addMember,
   compareEventIds,
@@ -18,33 +18,7 @@ import {
   type MessagePages,
   type OutboxEntry,
 } from './cache-updates';
-
-const P = '00000000-0000-4000-8000-000000000001';
-const S = '00000000-0000-4000-8000-000000000002';
-const iso = (n: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, n)).toISOString();
-
-function msg(seq: number, over: Partial<MessageDTO> = {}): MessageDTO {
-  return {
-    id: `m-${seq}`,
-    projectId: P,
-    sessionId: S,
-    seq,
-    authorId: 'u1',
-    authorName: 'ada',
-    role: 'user',
-    content: `message ${seq}`,
-    createdAt: iso(seq),
-    updatedAt: iso(seq),
-    metadata: {},
-    aiResponse: null,
-    confidence: null,
-    status: 'delivered',
-    isEdited: false,
-    deleted: false,
-    reactions: [],
-    ...over,
-  };
-}
+import { iso, msg, P, S, session } from './test-fixtures';
 
 /** Pages as message.list returns them: newest page first, each ascending, cursor = lowest seq. */
 function pages(...ranges: Array<[number, number]>): MessagePages {
@@ -179,23 +153,6 @@ describe('event ids', () => {
     expect(laterEventId('10-0', '9-9')).toBe('10-0');
   });
 });
-
-function session(id: string, over: Partial<SessionDTO> = {}): SessionDTO {
-  return {
-    id,
-    projectId: P,
-    title: `session ${id}`,
-    description: null,
-    status: 'active',
-    createdAt: iso(0),
-    updatedAt: iso(0),
-    createdBy: 'u1',
-    metadata: {},
-    messageCount: 0,
-    lastMessageAt: null,
-    ...over,
-  };
-}
 
 describe('sessions', () => {
   it('inserts a new session at the top and ignores a repeat', () => {

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChatEvent, MessageDTO } from '~/shared/types';
 import { EventSync, type ChannelLike, type LocksLike, type SubscriptionHandlers } from './event-sync';
-
-const P = '00000000-0000-4000-8000-000000000001';
+import { P } from './test-fixtures';
 
 /** BroadcastChannel semantics: async delivery to every OTHER open channel of the same bus. */
 class Bus {

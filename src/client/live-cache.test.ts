@@ -4,50 +4,13 @@ import { observable } from '@trpc/server/observable';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '~/server/trpc/root';
-import type { MessageDTO, MessagePage, ProjectDetailDTO, SessionDTO } from '~/shared/types';
+import type { MessagePage, ProjectDetailDTO } from '~/shared/types';
 import { flattenPages, type MessagePages, type OutboxEntry } from './cache-updates';
 import { LiveCache, outboxKey } from './live-cache';
 import { messageListInput, messageListPaging } from './queries';
+import { iso, msg, P, S, session as sessionOf } from './test-fixtures';
 
-const P = '00000000-0000-4000-8000-000000000001';
-const S = '00000000-0000-4000-8000-000000000002';
-const iso = (n: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, n)).toISOString();
-
-function msg(seq: number): MessageDTO {
-  return {
-    id: `m-${seq}`,
-    projectId: P,
-    sessionId: S,
-    seq,
-    authorId: 'u1',
-    authorName: 'ada',
-    role: 'user',
-    content: `message ${seq}`,
-    createdAt: iso(seq),
-    updatedAt: iso(seq),
-    metadata: {},
-    aiResponse: null,
-    confidence: null,
-    status: 'delivered',
-    isEdited: false,
-    deleted: false,
-    reactions: [],
-  };
-}
-
-const session: SessionDTO = {
-  id: S,
-  projectId: P,
-  title: 'Kickoff',
-  description: null,
-  status: 'active',
-  createdAt: iso(0),
-  updatedAt: iso(0),
-  createdBy: 'u1',
-  metadata: {},
-  messageCount: 2,
-  lastMessageAt: iso(2),
-};
+const session = sessionOf(S, { title: 'Kickoff', messageCount: 2, lastMessageAt: iso(2) });
 
 /** A client whose "server" answers message.list from `serverPage` and counts the calls. */
 function setup(serverPage: () => MessagePage) {
