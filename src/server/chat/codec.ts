@@ -1,4 +1,5 @@
 import 'server-only';
+import { errorFields, logger } from '~/server/log';
 import type {
   ChatEvent,
   MemberDTO,
@@ -16,6 +17,8 @@ import type {
  * and seq are implied by where the body lives, and fields at their default are left out. That keeps a
  * stored message small (see `npm run bench`, memory per message) without making it unreadable.
  */
+const log = logger('codec');
+
 export interface StoredMessage {
   id: string;
   authorId: string;
@@ -101,7 +104,21 @@ export function decodeProject(r: Record<string, string>): ProjectDTO {
 /** An event log entry as XRANGE returns it: [id, [field, value, ...]]. */
 export type StreamEntry = [id: string, fields: string[]];
 
-export function decodeEvent(projectId: string, [, flat]: StreamEntry): ChatEvent {
+/**
+ * Turns a log entry into the event tabs receive. Never throws: an entry this version cannot read (an
+ * event type from a newer version during a rolling deploy, a damaged record) becomes a `resync`, so the
+ * tab refetches instead of silently missing the change or losing its stream.
+ */
+export function decodeEvent(projectId: string, entry: StreamEntry): ChatEvent {
+  try {
+    return decodeEventStrict(projectId, entry);
+  } catch (err) {
+    log.warn({ projectId, entry: entry[0], ...errorFields(err) }, 'unreadable event log entry; tabs will resync');
+    return { type: 'resync', projectId };
+  }
+}
+
+function decodeEventStrict(projectId: string, [, flat]: StreamEntry): ChatEvent {
   const f = flatToRecord(flat);
   const type = f.t as ChatEvent['type'];
   const data = f.d ?? '{}';

@@ -62,27 +62,11 @@ export async function headEventId(redis: Redis, projectId: string): Promise<stri
   return newest?.[0] ?? LOG_START;
 }
 
-/**
- * Whether a reader that last saw `lastEventId` can no longer be caught up from the log (see
- * readEventsAfter). A reader at 0-0 saw an empty log: it is behind only if something was trimmed since.
- */
+/** Whether a reader that last saw `lastEventId` can no longer be caught up from the log. */
 export async function isBeyondCatchUp(
   redis: ScriptedRedis,
   projectId: string,
   lastEventId: string,
 ): Promise<boolean> {
-  if (lastEventId !== LOG_START) {
-    return (await readEventsAfter(redis, projectId, lastEventId, 1)) === null;
-  }
-  let info: unknown[];
-  try {
-    info = (await redis.call('XINFO', 'STREAM', keys.events(projectId))) as unknown[];
-  } catch (err) {
-    if (err instanceof Error && err.message.includes('no such key')) return false;
-    throw toAppError(err);
-  }
-  const fields = new Map<string, unknown>();
-  for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
-  // Redis 7.0's max-deleted-entry-id ignores MAXLEN trimming, so count instead.
-  return Number(fields.get('entries-added') ?? 0) > Number(fields.get('length') ?? 0);
+  return (await readEventsAfter(redis, projectId, lastEventId, 1)) === null;
 }

@@ -16,6 +16,19 @@ export interface TrackedEvent {
 }
 
 /**
+ * One tab's view of a project's log (see rawProjectEvents), with consecutive `resync`s folded into one:
+ * a tab refetches once, not once per unreadable entry (e.g. a catch-up across an evicted session).
+ */
+export async function* projectEvents(opts: Parameters<typeof rawProjectEvents>[0]): AsyncGenerator<TrackedEvent> {
+  let previousWasResync = false;
+  for await (const tracked of rawProjectEvents(opts)) {
+    const isResync = tracked.event.type === 'resync';
+    if (!(isResync && previousWasResync)) yield tracked;
+    previousWasResync = isResync;
+  }
+}
+
+/**
  * One tab's view of a project's log: catch up from `lastEventId`, then follow live, in order, with
  * nothing missed and nothing twice.
  *
@@ -23,7 +36,7 @@ export interface TrackedEvent {
  * backlog up to the tail's position, then drain the buffer skipping anything already yielded. A write
  * that lands at any moment is therefore in the backlog, in the buffer, or both - never in neither.
  */
-export async function* projectEvents(opts: {
+async function* rawProjectEvents(opts: {
   redis: ScriptedRedis;
   hub: EventHub;
   projectId: string;
