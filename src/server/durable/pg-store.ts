@@ -502,6 +502,20 @@ export class PgStore {
     );
   }
 
+  /**
+   * Marks a login signed out, as the consumer does when it persists the logout entry (the earliest
+   * revocation time wins; a row that does not exist yet becomes a tombstone the login cannot undo).
+   */
+  async revokeLoginSession(tokenHash: string, at: Date): Promise<void> {
+    await query(
+      this.pool,
+      'logins.revoke',
+      `INSERT INTO login_sessions (token_hash, revoked_at) VALUES ($1, $2)
+       ON CONFLICT (token_hash) DO UPDATE SET revoked_at = COALESCE(login_sessions.revoked_at, EXCLUDED.revoked_at)`,
+      [tokenHash, at],
+    );
+  }
+
   /** Forgets login sessions that expired more than a day ago (housekeeping). */
   async deleteExpiredLogins(): Promise<number> {
     const r = await query(this.pool, 'logins.expire', "DELETE FROM login_sessions WHERE expires_at < now() - interval '1 day'");

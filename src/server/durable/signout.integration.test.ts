@@ -1,8 +1,9 @@
 /**
  * Sign-out with the durable tier on. Sign-out is acknowledged by Redis; the revocation reaches
- * PostgreSQL only when the outbox consumer gets to it. A request with the old cookie in that window
- * finds the login still live in PostgreSQL - and read-through must NOT bring it back into Redis (that
- * would sign the user in again, for good). Redis keeps a revocation tombstone under the login's key
+ * PostgreSQL directly (best effort) and, for sure, when the outbox consumer gets to it. If the direct
+ * write failed, a request with the old cookie in that window finds the login still live in
+ * PostgreSQL - and read-through must NOT bring it back into Redis (that would sign the user in
+ * again, for good). Redis keeps a revocation tombstone under the login's key
  * instead of deleting it, so "signed out" is told apart from "Redis lost it".
  */
 import { describe, expect, it } from 'vitest';
@@ -37,7 +38,15 @@ describe('sign-out with the durable tier on', () => {
     // The consumer lags behind (a backlog, a slow PostgreSQL, a restart): the logout stays queued.
     await consumer.stop();
 
-    await withCookieOf(alice).auth.signOut();
+    // And sign-out's direct PostgreSQL write fails (PostgreSQL down for that moment).
+    const pg = env.h.durable.pg;
+    const revokeDirectly = pg.revokeLoginSession.bind(pg);
+    pg.revokeLoginSession = () => Promise.reject(new Error('PostgreSQL unavailable'));
+    try {
+      await withCookieOf(alice).auth.signOut();
+    } finally {
+      pg.revokeLoginSession = revokeDirectly;
+    }
     expect(await loginRow(alice)).toEqual({ revoked: false }); // PostgreSQL still has it live
     expect(await withCookieOf(alice).auth.me()).toBeNull();
     await expect(withCookieOf(alice).project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });

@@ -433,13 +433,17 @@ export async function appendWithReadThrough(
   }
 }
 
+/** How long sign-out waits for its direct PostgreSQL revocation (best effort) before answering. */
+const REVOKE_DIRECT_TIMEOUT_MS = 500;
+
 /** Failed sign-ins per username while Redis (and its throttle) is down: kept in this process. */
 const FAILOVER_THROTTLE_WINDOW_MS = 15 * 60_000;
 
 /**
  * Accounts and login sessions: the Redis AuthService, plus (durable tier on) accounts and login
  * sessions read through from PostgreSQL when Redis lost them, and sign-in and session checks served
- * by PostgreSQL while Redis is down. Sign-up and sign-out need Redis.
+ * by PostgreSQL while Redis is down. Sign-up and sign-out need Redis (sign-out also tells PostgreSQL
+ * directly, so those session checks see it before the outbox consumer does).
  */
 export class TieredAuthService extends Tiered implements AuthServiceApi {
   private readonly failoverFailures = new Map<string, { count: number; resetAt: number }>();
@@ -545,16 +549,43 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
    * Redis's data, or started while Redis was down): then it is tombstoned all the same, so a later
    * read-through cannot revive it before the revocation reaches PostgreSQL. An unknown token
    * stores nothing.
+   *
+   * Then the revocation is also written to PostgreSQL directly, best effort: until the consumer
+   * persists the logout, PostgreSQL would still call the login live - and it answers the session
+   * check while Redis is down, and read-through after Redis came back empty (tombstone and outbox
+   * entry gone with it). That write waits at most REVOKE_DIRECT_TIMEOUT_MS and never fails the
+   * sign-out: the outbox entry stays the guarantee.
    */
   async endSession(token: string): Promise<void> {
-    await this.write('auth.signOut', async () => {
+    const revoked = await this.write('auth.signOut', async () => {
       const outcome = await this.auth.revokeSession(token);
-      if (outcome !== 'absent' || !this.tier) return;
+      if (outcome !== 'absent' || !this.tier) return outcome !== 'absent';
       const { pg } = this.tier;
       // PostgreSQL down: we cannot tell, so tombstone it (it expires with the longest login life).
       const maybeLive = await orElse(async () => (await pg.loginSession(hashToken(token))) !== null, true);
       if (maybeLive) await this.auth.revokeSession(token, true);
+      return maybeLive;
     });
+    if (revoked && this.tier) await this.revokeInPostgres(this.tier.pg, hashToken(token));
+  }
+
+  private async revokeInPostgres(pg: PgStore, tokenHash: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const write = pg.revokeLoginSession(tokenHash, new Date());
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), REVOKE_DIRECT_TIMEOUT_MS);
+    });
+    try {
+      if ((await Promise.race([write, timeout])) === 'timeout') {
+        // It may still land; if not, the consumer writes the same revocation from the outbox.
+        write.catch(() => undefined);
+        log.warn({ timeoutMs: REVOKE_DIRECT_TIMEOUT_MS }, 'sign-out: direct PostgreSQL revocation timed out; the outbox delivers it');
+      }
+    } catch (err) {
+      log.warn({ ...errorFields(err) }, 'sign-out: direct PostgreSQL revocation failed; the outbox delivers it');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   findByUsername(username: string): Promise<MemberDTO | null> {

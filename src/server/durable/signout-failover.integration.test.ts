@@ -1,0 +1,105 @@
+/**
+ * Sign-out while the outbox consumer lags, then Redis fails. The Redis tombstone keeps the cookie dead
+ * as long as Redis serves; but while Redis is down the session check is served by PostgreSQL, and
+ * after Redis comes back EMPTY the tombstone is gone and read-through consults PostgreSQL. Both must
+ * see the revocation, which is why sign-out also writes it to PostgreSQL directly (best effort; the
+ * outbox entry stays the guarantee).
+ */
+import { describe, expect, it } from 'vitest';
+import { hashToken } from '~/server/auth/service';
+import { useDurableTestEnv } from '~/server/testing/durable';
+import type { TestUser } from '~/server/testing/harness';
+import { waitFor } from '~/server/testing/wait';
+import { createContextInner } from '~/server/trpc/init';
+import { createCaller } from '~/server/trpc/root';
+
+// This file exercises the breaker (an outage): production-like settings.
+const env = useDurableTestEnv({ harness: { deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 } });
+
+/** A caller presenting `u`'s cookie (the raw token), as a browser that kept it would. */
+function withCookieOf(u: TestUser) {
+  return createCaller(createContextInner({ services: env.h, sessionToken: decodeURIComponent(u.token) }));
+}
+
+async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
+  const r = await env.h.pool.query<{ revoked: boolean }>(
+    'SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1',
+    [hashToken(decodeURIComponent(u.token))],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** A user whose login is in PostgreSQL, signed out while the consumer is stopped (logout still queued). */
+async function signedOutWithLogoutQueued(): Promise<TestUser> {
+  const consumer = await env.h.consumer();
+  const u = await env.h.user();
+  await waitFor(async () => (await loginRow(u)) !== null, 10_000, 'login persisted');
+  await consumer.stop();
+  await withCookieOf(u).auth.signOut();
+  expect(await withCookieOf(u).auth.me()).toBeNull();
+  return u;
+}
+
+describe('sign-out, then Redis fails before the consumer persisted the logout', () => {
+  it('keeps the cookie signed out while Redis is down (failover session check reads PostgreSQL)', async () => {
+    const alice = await signedOutWithLogoutQueued();
+    // The direct write: PostgreSQL knows at once, not only once the consumer gets there.
+    expect(await loginRow(alice)).toEqual({ revoked: true });
+
+    await env.server.kill();
+    try {
+      await waitFor(
+        async () => {
+          await withCookieOf(alice).auth.me().catch(() => undefined);
+          return env.h.durable.breaker.state === 'open';
+        },
+        15_000,
+        'breaker open',
+      );
+      expect(await withCookieOf(alice).auth.me()).toBeNull();
+      await expect(withCookieOf(alice).project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    } finally {
+      await env.server.restart();
+      await waitFor(() => env.h.durable.breaker.state === 'closed', 15_000, 'breaker closed');
+    }
+    expect(await withCookieOf(alice).auth.me()).toBeNull();
+  });
+
+  it('keeps the cookie signed out when Redis comes back empty (read-through respects revoked_at)', async () => {
+    const bob = await signedOutWithLogoutQueued();
+    // Redis loses everything, the tombstone and the queued logout with it.
+    await env.replaceRedisWithEmpty();
+    await waitFor(
+      async () => {
+        await withCookieOf(bob).auth.me().catch(() => undefined);
+        return env.h.durable.breaker.state === 'closed' && (await env.h.redis.ping().catch(() => null)) === 'PONG';
+      },
+      15_000,
+      'Redis serving again',
+    );
+    expect(await withCookieOf(bob).auth.me()).toBeNull();
+    await expect(withCookieOf(bob).project.list()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(await loginRow(bob)).toEqual({ revoked: true });
+  });
+
+  it('still signs out when PostgreSQL is down (the outbox entry delivers the revocation later)', async () => {
+    const consumer = await env.h.consumer();
+    const carol = await env.h.user();
+    await waitFor(async () => (await loginRow(carol)) !== null, 10_000, 'login persisted');
+    await consumer.stop();
+    // Sign-out must not wait for, or fail on, PostgreSQL: make every PostgreSQL query hang.
+    const query = env.h.pool.query.bind(env.h.pool);
+    env.h.pool.query = (() => new Promise(() => undefined)) as unknown as typeof env.h.pool.query;
+    try {
+      const t0 = performance.now();
+      await withCookieOf(carol).auth.signOut();
+      expect(performance.now() - t0).toBeLessThan(2000);
+    } finally {
+      env.h.pool.query = query;
+    }
+    expect(await withCookieOf(carol).auth.me()).toBeNull();
+    await env.h.consumer();
+    await waitFor(async () => (await loginRow(carol))?.revoked === true, 10_000, 'logout persisted');
+    await env.h.stopConsumers();
+  });
+});
