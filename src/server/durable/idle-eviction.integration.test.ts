@@ -12,7 +12,10 @@ import { allMessages, type TestUser } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
 
-const IDLE_SECONDS = 1;
+// At least 2: Redis's OBJECT IDLETIME counts whole seconds on a clock that ticks at second
+// boundaries, so a key read 100 ms ago can already be 1 s idle. Tests that assert a session is KEPT
+// need a margin of a full second over that.
+const IDLE_SECONDS = 2;
 
 // No background sweeps: the tests evict when they mean to.
 const env = useDurableTestEnv({ harness: { idleEvictSeconds: IDLE_SECONDS, idleEvictIntervalMs: 0 }, consumer: true });
@@ -113,6 +116,27 @@ describe('idle sessions leave Redis and come back on first read', () => {
     // The session list still shows the evicted one, as it was (it is read back first).
     expect(await carol.caller.session.list({ projectId: project.id })).toEqual(sessions);
     expect(await inRedis(ref2)).toBe(true);
+  });
+});
+
+describe('idle time is counted in whole seconds', () => {
+  it('keeps a session read just before a second boundary when the pass runs just after it', async () => {
+    const erin = await env.h.user();
+    const project = await erin.caller.project.create({ name: 'Granularity' });
+    const s = await erin.caller.session.create({ projectId: project.id, title: 'Hot' });
+    const ref = { projectId: project.id, sessionId: s.id };
+    for (let i = 0; i < 3; i++) await erin.caller.message.send({ ...ref, id: randomUUID(), content: `m ${i}` });
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    // Redis's idle clock ticks at second boundaries: a read at x.9 s looks a whole second old at
+    // (x+1).05 s. With IDLE_SECONDS = 1 that read would not protect the session; with 2 it does.
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    while (Date.now() % 1000 < 880) await sleep(5);
+    await erin.caller.message.list({ ...ref, limit: 20 });
+    while (Date.now() % 1000 > 500) await sleep(5);
+    await sleep(30);
+    await env.h.durable.evictIdleSessions();
+    expect(await inRedis(ref)).toBe(true);
   });
 });
 
