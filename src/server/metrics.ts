@@ -77,7 +77,7 @@ function createMetrics() {
     }),
     evictions: new Counter({
       name: 'parley_session_evictions_total',
-      help: 'Idle sessions evicted from Redis (SESSION_IDLE_EVICT_SECONDS; read-through brings them back)',
+      help: 'Idle sessions whose messages were evicted from Redis (SESSION_IDLE_EVICT_SECONDS; read-through brings them back)',
       registers,
     }),
     breakerState: new Gauge({

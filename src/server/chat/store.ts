@@ -233,7 +233,7 @@ export class ChatStore {
 
   /**
    * Sessions by most recent activity first, plus the ids the project's index names whose record is
-   * not in Redis (the durable tier brings those back from PostgreSQL: idle eviction, lost data).
+   * not in Redis (the durable tier brings those back from PostgreSQL: lost data).
    */
   async readSessions(projectId: string, limit = 500): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
     const flat = await this.run(() =>

@@ -15,15 +15,17 @@ const MAX_STREAM_SCAN = 500;
 
 /**
  * Idle eviction, the seed's "TTL cache" done safely (durable tier only, SESSION_IDLE_EVICT_SECONDS):
- * a session whose bodies nobody has read or written for `idleSeconds` (Redis's own idle clock on the
- * key, so reads cost nothing extra) and whose every change is persisted leaves Redis. Its first read
- * or write brings it back from PostgreSQL (read-through). The project record, its members, its
- * session index, the message id index and the recent list stay, so the project is still listed and
- * idempotent retries still find their message.
+ * the messages of a session nobody has read or written for `idleSeconds` (Redis's own idle clock on
+ * its messages key, so reads cost nothing extra), and whose every change is persisted, leave Redis.
+ * The session's record stays, marked `evicted`, in the project's session index: listing sessions
+ * (titles, counters) never needs PostgreSQL. The first message read or write of it brings the
+ * messages back from PostgreSQL (read-through) and clears the mark. The project record, its members,
+ * the message id index and the recent list stay too, so the project is still listed and idempotent
+ * retries still find their message.
  *
  * Candidates come from each project's session index (last message or creation before the cutoff);
  * EVICT_SESSION decides atomically (no change since the cutoff, nothing of it in the outbox or the
- * dead letters). Returns how many sessions it evicted.
+ * dead letters). Returns how many sessions' messages it evicted.
  */
 export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: number): Promise<number> {
   const cutoffMs = Date.now() - idleSeconds * 1000;
@@ -60,7 +62,7 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
 function done(evicted: number): number {
   if (evicted > 0) {
     metrics().evictions.inc(evicted);
-    log.info({ evicted }, 'idle sessions evicted from Redis (read-through brings them back)');
+    log.info({ evicted }, 'idle sessions\' messages evicted from Redis (read-through brings them back)');
   }
   return evicted;
 }

@@ -29,7 +29,10 @@ export class Hydrator {
     private readonly pg: PgStore,
   ) {}
 
-  /** Brings a session (all its messages, then its record) back. False if PostgreSQL lacks it too. */
+  /**
+   * Brings a session (all its messages, then its record) back - or, when only its messages were
+   * evicted, the messages, then clears the record's `evicted` mark. False if PostgreSQL lacks it too.
+   */
   session(projectId: string, sessionId: string): Promise<boolean> {
     return this.once(`s:${sessionId}`, () => this.copySession(projectId, sessionId));
   }
@@ -136,6 +139,7 @@ export class Hydrator {
       this.redis.parleyHydrateSession(
         keys.session(projectId, sessionId),
         keys.sessions(projectId),
+        keys.messages(projectId, sessionId),
         sessionId,
         activityMs,
         ...Object.entries(record).flat(),
@@ -144,6 +148,9 @@ export class Hydrator {
     if (written === 1) {
       metrics().hydrations.inc({ kind: 'session' });
       log.info({ projectId, sessionId, messages: lastSeq }, 'session re-hydrated from PostgreSQL');
+    } else if (written === 2) {
+      metrics().hydrations.inc({ kind: 'session_messages' });
+      log.info({ projectId, sessionId, messages: lastSeq }, 'evicted session messages re-hydrated from PostgreSQL');
     }
     return true;
   }

@@ -1,14 +1,17 @@
 /**
- * Idle eviction (durable tier on, SESSION_IDLE_EVICT_SECONDS set): a session nobody has read or
- * written for that long leaves Redis - only when every change of it is persisted in PostgreSQL - and
- * comes back through read-through on its first read or write, exactly as it was. With the setting off
- * (the default) nothing is evicted; with the tier off there is no evictor at all.
+ * Idle eviction (durable tier on, SESSION_IDLE_EVICT_SECONDS set): the messages of a session nobody
+ * has read or written for that long leave Redis - only when every change of it is persisted in
+ * PostgreSQL - and come back through read-through on the first message read or write, exactly as they
+ * were. The session's record (title, counters) and its place in the project's session index stay, so
+ * listing sessions never brings messages back. With the setting off (the default) nothing is evicted;
+ * with the tier off there is no evictor at all.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
 import { createDurableHarness, useDurableTestEnv } from '~/server/testing/durable';
 import { allMessages, type TestUser } from '~/server/testing/harness';
+import { openSubscription } from '~/server/testing/subscriptions';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
 
@@ -20,8 +23,14 @@ const IDLE_SECONDS = 2;
 // No background sweeps: the tests evict when they mean to.
 const env = useDurableTestEnv({ harness: { idleEvictSeconds: IDLE_SECONDS, idleEvictIntervalMs: 0 }, consumer: true });
 
+/** Whether the session's messages are in Redis (what eviction removes and read-through restores). */
 const inRedis = async (ref: { projectId: string; sessionId: string }) =>
-  (await env.h.redis.exists(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId))) > 0;
+  (await env.h.redis.exists(keys.messages(ref.projectId, ref.sessionId))) === 1;
+
+/** The session's record, which eviction leaves in Redis (with its place in the session index). */
+const recordInRedis = async (ref: { projectId: string; sessionId: string }) =>
+  (await env.h.redis.hget(keys.session(ref.projectId, ref.sessionId), 'id')) === ref.sessionId &&
+  (await env.h.redis.zscore(keys.sessions(ref.projectId), ref.sessionId)) !== null;
 
 /** Redis counts idle time in whole seconds: wait until a session is surely idle for IDLE_SECONDS. */
 const untilIdle = () => new Promise((r) => setTimeout(r, (IDLE_SECONDS + 1.2) * 1000));
@@ -37,7 +46,7 @@ async function projectWithTwoSessions(u: TestUser) {
   return { project, ref1, ref2 };
 }
 
-describe('idle sessions leave Redis and come back on first read', () => {
+describe('idle sessions\' messages leave Redis and come back on first message read', () => {
   it('evicts persisted idle sessions, and every read and write brings them back as they were', async () => {
     const alice = await env.h.user();
     const { project, ref1, ref2 } = await projectWithTwoSessions(alice);
@@ -58,14 +67,22 @@ describe('idle sessions leave Redis and come back on first read', () => {
     expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
     expect(await inRedis(ref1)).toBe(false);
     expect(await inRedis(ref2)).toBe(false);
-    // The project itself, its members and its session index stay.
+    // The project itself, its members, its session index and the sessions' records stay.
     expect(await env.h.redis.hget(keys.project(project.id), 'id')).toBe(project.id);
+    expect(await recordInRedis(ref1)).toBe(true);
+    expect(await recordInRedis(ref2)).toBe(true);
 
+    // Listing and opening sessions reads the kept records (counters included): no message comes back.
     expect(await alice.caller.session.list({ projectId: project.id })).toEqual(before.sessions);
+    expect(await alice.caller.session.get(ref1)).toEqual(before.s1);
+    expect(await inRedis(ref1)).toBe(false);
+    expect(await inRedis(ref2)).toBe(false);
+
+    // Reading messages brings them back.
     expect(await alice.caller.chat.history({ projectId: project.id, limit: 100 })).toEqual(before.history);
     expect(await allMessages(alice, ref1)).toEqual(before.one);
-    expect(await alice.caller.session.get(ref1)).toEqual(before.s1);
     expect(await inRedis(ref1)).toBe(true);
+    expect(await alice.caller.session.list({ projectId: project.id })).toEqual(before.sessions);
 
     // Writes bring a session back too: an edit, a repeated send, a new send after the last seq.
     await untilIdle();
@@ -113,9 +130,107 @@ describe('idle sessions leave Redis and come back on first read', () => {
     await env.h.durable.evictIdleSessions();
     expect(await inRedis(ref1)).toBe(true);
     expect(await inRedis(ref2)).toBe(false);
-    // The session list still shows the evicted one, as it was (it is read back first).
+    // The session list still shows the evicted one, as it was, without bringing its messages back.
     expect(await carol.caller.session.list({ projectId: project.id })).toEqual(sessions);
+    expect(await inRedis(ref2)).toBe(false);
+    expect((await allMessages(carol, ref2)).map((m) => m.content)).toEqual([0, 1, 2, 3, 4].map((i) => `two ${i}`));
     expect(await inRedis(ref2)).toBe(true);
+  });
+});
+
+describe('evicted sessions stay listed without their messages', () => {
+  it('session.list of many evicted sessions reads no message back, and is not slowed by them', async () => {
+    const frank = await env.h.user();
+    const project = await frank.caller.project.create({ name: 'Many' });
+    const refs = [];
+    for (let s = 0; s < 8; s++) {
+      const session = await frank.caller.session.create({ projectId: project.id, title: `s${s}` });
+      const ref = { projectId: project.id, sessionId: session.id };
+      for (let i = 0; i < 3 + s; i++) await frank.caller.message.send({ ...ref, id: randomUUID(), content: `s${s} m${i}` });
+      refs.push(ref);
+    }
+    const before = await frank.caller.session.list({ projectId: project.id });
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(refs.length);
+
+    for (let i = 0; i < 3; i++) {
+      const listed = await frank.caller.session.list({ projectId: project.id });
+      expect(listed).toEqual(before);
+      expect(listed.map((s) => s.messageCount).sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+    for (const ref of refs) {
+      expect(await inRedis(ref)).toBe(false);
+      expect(await recordInRedis(ref)).toBe(true);
+    }
+    // An evicted session stays evicted for the next pass (nothing to do), and a send to it lands after
+    // its last message, with its messages back in Redis.
+    expect(await env.h.durable.evictIdleSessions()).toBe(0);
+    const sent = await frank.caller.message.send({ ...refs[0]!, id: randomUUID(), content: 's0 m3' });
+    expect(sent.seq).toBe(4);
+    expect((await allMessages(frank, refs[0]!)).map((m) => m.content)).toEqual(['s0 m0', 's0 m1', 's0 m2', 's0 m3']);
+    expect((await frank.caller.session.get(refs[0]!)).messageCount).toBe(4);
+  });
+
+  it('a renamed evicted session keeps its messages out of Redis, and they come back unchanged', async () => {
+    const gina = await env.h.user();
+    const { project, ref1 } = await projectWithTwoSessions(gina);
+    const one = await allMessages(gina, ref1);
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
+
+    const renamed = await gina.caller.session.update({ ...ref1, title: 'One (renamed)' });
+    expect(renamed).toMatchObject({ title: 'One (renamed)', messageCount: 30 });
+    expect(Object.keys(renamed)).not.toContain('evicted');
+    expect(await inRedis(ref1)).toBe(false);
+    expect((await gina.caller.session.list({ projectId: project.id })).find((s) => s.id === ref1.sessionId)).toEqual(renamed);
+    expect(await allMessages(gina, ref1)).toEqual(one);
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'rename persisted');
+    expect((await env.h.durable.pg.getSession(project.id, ref1.sessionId))?.title).toBe('One (renamed)');
+  });
+  it('a tab catching up across an evicted session gets one resync, and its refetch reads the messages back', async () => {
+    const hana = await env.h.user();
+    const project = await hana.caller.project.create({ name: 'Evict events' });
+    const s = await hana.caller.session.create({ projectId: project.id, title: 'Cold' });
+    const ref = { projectId: project.id, sessionId: s.id };
+    const tab = await openSubscription(hana.caller.events.subscribe({ projectId: project.id }));
+    const [ready] = await tab.take(1);
+    await tab.close();
+    for (let i = 0; i < 40; i++) await hana.caller.message.send({ ...ref, id: randomUUID(), content: `m ${i}` });
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(1);
+    expect(await inRedis(ref)).toBe(false);
+
+    const resumed = await openSubscription(hana.caller.events.subscribe({ projectId: project.id, lastEventId: ready!.id }));
+    const got = await resumed.drain(1500);
+    await resumed.close();
+    expect(got.filter((e) => e.event.type === 'resync')).toHaveLength(1);
+    expect((await allMessages(hana, ref)).map((m) => m.content)).toEqual(Array.from({ length: 40 }, (_, i) => `m ${i}`));
+  });
+
+  it('an eviction between copying the messages back and clearing the mark leaves the mark (read again next time)', async () => {
+    const ivan = await env.h.user();
+    const { project, ref1 } = await projectWithTwoSessions(ivan);
+    const one = await allMessages(ivan, ref1);
+    await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
+    await untilIdle();
+    expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
+    // As the last step of a read-through whose copied messages an eviction pass removed meanwhile.
+    const cleared = await env.h.redis.parleyHydrateSession(
+      keys.session(project.id, ref1.sessionId),
+      keys.sessions(project.id),
+      keys.messages(project.id, ref1.sessionId),
+      ref1.sessionId,
+      Date.now(),
+      'id',
+      ref1.sessionId,
+    );
+    expect(cleared).toBe(0);
+    expect(await env.h.redis.hget(keys.session(project.id, ref1.sessionId), 'evicted')).toBe('1');
+    expect(await allMessages(ivan, ref1)).toEqual(one);
+    expect(await env.h.redis.hget(keys.session(project.id, ref1.sessionId), 'evicted')).toBeNull();
   });
 });
 

@@ -27,8 +27,9 @@ export interface DurableTierOptions {
   /** While the breaker is closed: how often to look for pending sends left to replay. */
   sweepIntervalMs?: number;
   /**
-   * Idle eviction: a session nobody read or wrote for this long, with every change persisted,
-   * leaves Redis and comes back through read-through. 0 or absent: off (nothing ever leaves Redis).
+   * Idle eviction: the messages of a session nobody read or wrote for this long, with every change
+   * persisted, leave Redis (its record stays) and come back through read-through. 0 or absent: off
+   * (nothing ever leaves Redis).
    */
   idleEvictSeconds?: number;
   /** How often to look for idle sessions (default: a quarter of the idle time, 5 s to 5 min; 0: never by itself). */

@@ -293,7 +293,7 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
       async () => ({ sessions: await this.tier!.pg.listSessions(projectId, limit), missing: [] }),
       undefined,
       async (found, { hydrator }) => {
-        // Sessions the index names but Redis does not hold (idle eviction, lost data): bring them back.
+        // Sessions the index names but Redis does not hold (lost data; idle eviction keeps records): bring them back.
         if (found.missing.length === 0) return found;
         let repaired = false;
         for (const sid of found.missing) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
@@ -394,7 +394,7 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
       async () => ({ items: await this.tier!.pg.recentMessages(projectId, limit), missingSessions: [] }),
       undefined,
       async (found, { hydrator }) => {
-        // Recent messages of sessions Redis does not hold (idle eviction, lost data): bring them back.
+        // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data): bring them back.
         if (found.missingSessions.length === 0) return found;
         let repaired = false;
         for (const sid of found.missingSessions) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;

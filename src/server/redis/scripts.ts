@@ -21,6 +21,8 @@ import type { Redis } from 'ioredis';
  */
 
 /**
+ * A session whose messages were evicted (`evicted` in its record) takes no message until read-through
+ * brought them back: NOT_FOUND, as for a session Redis does not hold at all.
  * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent list, 6 events, 7 project,
  *       [8 outbox]
  * ARGV: 1 id, 2 body JSON, 3 now ISO, 4 now ms, 5 session id, 6 event log maxlen, 7 recent cap,
@@ -38,7 +40,7 @@ if existing then
   end
   return {0, tonumber(seq), redis.call('HGET', KEYS[2], seq), false}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'lastSeq', 1)
@@ -62,13 +64,17 @@ return {1, seq, ARGV[2], eid, oid}
 
 /**
  * Compare-and-set of one message body: the caller read `expected`, changed it in JS (JSON stays in JS,
- * where it round-trips exactly), and the swap happens only if nobody changed it meanwhile.
+ * where it round-trips exactly), and the swap happens only if nobody changed it meanwhile. NOT_FOUND
+ * while the session's messages are evicted (read-through is bringing them back).
  * KEYS: 1 session, 2 messages, 3 events, [4 outbox]
  * ARGV: 1 seq, 2 expected body, 3 new body, 4 event type, 5 session id, 6 now ISO, 7 maxlen,
  *       8 wake channel, 9 project id
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
 const REPLACE_MESSAGE = `
+if redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
+  return redis.error_reply('PARLEY_NOT_FOUND session')
+end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
@@ -123,10 +129,11 @@ return entries
 
 /**
  * KEYS: 1 session, 2 messages. ARGV: 1 cursor ('' = from the newest), 2 limit
- * Returns {top seq, bodies...} with bodies from seq=top downwards (nil for none).
+ * Returns {top seq, bodies...} with bodies from seq=top downwards (nil for none). NOT_FOUND when the
+ * session is not in Redis, or its messages are evicted (the durable tier reads them through).
  */
 const LIST_MESSAGES = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '0')
@@ -217,6 +224,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 local flat = redis.call('HGETALL', KEYS[1])
 local record = {}
 for i = 1, #flat, 2 do record[flat[i]] = flat[i + 1] end
+record.evicted = nil
 local json = cjson.encode(record)
 local eid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 't', 'session.updated', 'd', json)
 if KEYS[3] then
@@ -323,7 +331,9 @@ return 1
 // or partial (HSETNX, SET NX, a record counts as present only with its `id` field), keeping whatever a
 // racing live write put there, and they append no events and no outbox entries (the data came from
 // PostgreSQL). A session's bodies go in first and its hash last: the hash is what makes the session
-// exist for reads and appends, so nobody sees a half-filled one.
+// exist for reads and appends, so nobody sees a half-filled one. A session whose bodies were evicted
+// keeps its hash, marked `evicted` until its bodies are back: message reads and writes refuse it
+// (NOT_FOUND, so they read it through) for as long as the mark is there.
 
 /**
  * KEYS: 1 messages, 2 messageIds. ARGV: 1 session id, then (seq, id, body) triples
@@ -337,13 +347,20 @@ return 1
 `;
 
 /**
- * A session record is whole when it has its `id`; only then is it left as it is. A partial hash (no
- * id) is merged: PostgreSQL's fields fill it, counters and times keep the larger value.
- * KEYS: 1 session, 2 sessions zset. ARGV: 1 session id, 2 activity score (ms), 3.. field/value
- * Returns 1 if written, 0 if the session was already whole.
+ * A session record is whole when it has its `id`; only then is it left as it is - except that its
+ * `evicted` mark goes (the caller has just copied the messages back), unless the messages are gone
+ * again (an eviction pass ran between the copy and this call: the next read copies them again). A
+ * partial hash (no id) is merged: PostgreSQL's fields fill it, counters and times keep the larger value.
+ * KEYS: 1 session, 2 sessions zset, 3 messages. ARGV: 1 session id, 2 activity score (ms), 3.. field/value
+ * Returns 1 if written, 2 if the record was whole and its messages are back, 0 if it was whole.
  */
 const HYDRATE_SESSION = `
-if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then
+  if redis.call('HEXISTS', KEYS[1], 'evicted') == 0 then return 0 end
+  if tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '0') > 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+  redis.call('HDEL', KEYS[1], 'evicted')
+  return 2
+end
 for i = 3, #ARGV, 2 do
   local f, v = ARGV[i], ARGV[i + 1]
   local cur = redis.call('HGET', KEYS[1], f)
@@ -438,19 +455,21 @@ return 0
 // ---------------------------------------------------------------- idle eviction (durable tier only)
 
 /**
- * Evicts one idle session from Redis (its record and its bodies; the project's session index, the
- * message id index and the recent list keep their entries, and read-through brings the rest back) -
- * only while every change of it is persisted: no entry for it in the outbox (entries leave it only
- * once persisted) nor among the dead letters, and no change since the cutoff. Atomic with respect to
- * every write, which appends to the outbox in its own script. Spans the project's slot and the
- * outbox: standalone Redis, like the write scripts with the tier on.
+ * Evicts one idle session's messages from Redis (its bodies hash). Its record stays, marked
+ * `evicted`, with its place in the project's session index (so listing sessions, with their counters,
+ * needs nothing back), as do the message id index and the recent list; message reads and writes see
+ * the mark and read the messages through, which removes it. Only while every change of the session is
+ * persisted: no entry for it in the outbox (entries leave it only once persisted) nor among the dead
+ * letters, and no change since the cutoff. Atomic with respect to every write, which appends to the
+ * outbox in its own script. Spans the project's slot and the outbox: standalone Redis, like the write
+ * scripts with the tier on.
  * KEYS: 1 session, 2 messages, 3 outbox, 4 dead letters
  * ARGV: 1 project id, 2 session id, 3 cutoff (ISO: no change after it), 4 most stream entries to scan
- * Returns 1 evicted; 0 not (wholly) in Redis; -1 changed since the cutoff; -2 a stream too long to
- * scan (the consumer lags: try later); -3 a change not persisted yet.
+ * Returns 1 evicted; 0 not (wholly) in Redis, or evicted already; -1 changed since the cutoff; -2 a
+ * stream too long to scan (the consumer lags: try later); -3 a change not persisted yet.
  */
 const EVICT_SESSION = `
-if redis.call('HEXISTS', KEYS[1], 'id') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'id') == 0 or redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then return 0 end
 if (redis.call('HGET', KEYS[1], 'updatedAt') or '') > ARGV[3] then return -1 end
 local most = tonumber(ARGV[4])
 for k = 3, 4 do
@@ -462,7 +481,8 @@ for k = 3, 4 do
     if f.k == 'session' and f.p == ARGV[1] and f.d and string.find(f.d, ARGV[2], 1, true) then return -3 end
   end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'evicted', '1')
 return 1
 `;
 
@@ -521,6 +541,7 @@ for _, sid in ipairs(sids) do
   if #sf > 0 then
     local r = {}
     for i = 1, #sf, 2 do r[sf[i]] = sf[i + 1] end
+    r.evicted = nil
     redis.call('XADD', KEYS[4], '*', 'k', 'session', 'p', ARGV[1], 'd', cjson.encode(r))
   end
 end
@@ -561,7 +582,7 @@ export interface ParleyScripts {
   parleyStartLogin: ScriptFn<number>;
   parleyEndLogin: ScriptFn<0 | 1 | 2>;
   parleyHydrateMessages: ScriptFn<number>;
-  parleyHydrateSession: ScriptFn<0 | 1>;
+  parleyHydrateSession: ScriptFn<0 | 1 | 2>;
   parleyHydrateProject: ScriptFn<0 | 1>;
   parleyHydrateUser: ScriptFn<0 | 1>;
   parleyEvictSession: ScriptFn<1 | 0 | -1 | -2 | -3>;
@@ -589,7 +610,7 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyStartLogin: { numberOfKeys: 2, lua: START_LOGIN },
   parleyEndLogin: { lua: END_LOGIN },
   parleyHydrateMessages: { numberOfKeys: 2, lua: HYDRATE_MESSAGES },
-  parleyHydrateSession: { numberOfKeys: 2, lua: HYDRATE_SESSION },
+  parleyHydrateSession: { numberOfKeys: 3, lua: HYDRATE_SESSION },
   parleyHydrateProject: { numberOfKeys: 3, lua: HYDRATE_PROJECT },
   parleyHydrateUser: { numberOfKeys: 2, lua: HYDRATE_USER },
   parleyEvictSession: { numberOfKeys: 4, lua: EVICT_SESSION },
