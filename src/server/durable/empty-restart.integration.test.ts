@@ -26,14 +26,20 @@ describe('Redis restarted empty after an outage with sends kept in PostgreSQL', 
     const s2 = await alice.caller.session.create({ projectId: project.id, title: 's2' });
     const ref1 = { projectId: project.id, sessionId: s1.id };
     const ref2 = { projectId: project.id, sessionId: s2.id };
+    // Orders across sessions are compared below, and a history rebuilt from PostgreSQL orders by message
+    // time: keep every send in its own millisecond (README: same-millisecond ties may differ).
+    const nextMillisecond = () => new Promise((r) => setTimeout(r, 2));
     for (let i = 0; i < 5; i++) await alice.caller.message.send({ ...ref1, id: randomUUID(), content: `old s1 ${i}` });
+    await nextMillisecond();
     for (let i = 0; i < 2; i++) await alice.caller.message.send({ ...ref2, id: randomUUID(), content: `old s2 ${i}` });
     await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
     await env.server.kill();
     // Sends during the outage are kept in PostgreSQL, in both sessions.
     for (let i = 0; i < 3; i++) {
+      await nextMillisecond();
       await alice.caller.message.send({ ...ref2, id: randomUUID(), content: `outage s2 ${i}` });
+      await nextMillisecond();
       await alice.caller.message.send({ ...ref1, id: randomUUID(), content: `outage s1 ${i}` });
     }
     expect(env.h.durable.breaker.state).toBe('open');
@@ -79,6 +85,8 @@ describe('Redis restarted empty after an outage with sends kept in PostgreSQL', 
     const ref1 = { projectId: project.id, sessionId: s1.id };
     const ref2 = { projectId: project.id, sessionId: s2.id };
     for (let i = 0; i < 3; i++) await bob.caller.message.send({ ...ref1, id: randomUUID(), content: `s1 ${i}` });
+    // A rebuilt history orders by message time: no cross-session tie in the same millisecond (README).
+    await new Promise((r) => setTimeout(r, 5));
     for (let i = 0; i < 3; i++) await bob.caller.message.send({ ...ref2, id: randomUUID(), content: `s2 ${i}` });
     await waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
