@@ -89,4 +89,3 @@ export type ChatEvent =
   /** The tab's lastEventId fell out of the trimmed log: refetch everything shown for this project. */
   | { type: 'resync'; projectId: string };
 
-export type ChatEventType = ChatEvent['type'];

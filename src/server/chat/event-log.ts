@@ -61,12 +61,3 @@ export async function headEventId(redis: Redis, projectId: string): Promise<stri
   )) as StreamEntry[];
   return newest?.[0] ?? LOG_START;
 }
-
-/** Whether a reader that last saw `lastEventId` can no longer be caught up from the log. */
-export async function isBeyondCatchUp(
-  redis: ScriptedRedis,
-  projectId: string,
-  lastEventId: string,
-): Promise<boolean> {
-  return (await readEventsAfter(redis, projectId, lastEventId, 1)) === null;
-}

@@ -1,7 +1,7 @@
 import 'server-only';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
-import { compareEventIds, isBeyondCatchUp, readEventsAfter } from '~/server/chat/event-log';
+import { compareEventIds, readEventsAfter } from '~/server/chat/event-log';
 import { metrics } from '~/server/metrics';
 import type { ChatEvent } from '~/shared/types';
 import type { EventHub, TailItem } from './hub';
@@ -66,25 +66,24 @@ async function* rawProjectEvents(opts: {
     if (!opts.lastEventId) {
       yield { id: from, event: { type: 'ready', projectId } };
       last = from;
-    } else if (await isBeyondCatchUp(redis, projectId, opts.lastEventId)) {
-      yield { id: from, event: { type: 'resync', projectId } };
-      last = from;
     } else {
+      // Catch up to the tail's position; everything after it arrives through the buffer. Every read
+      // also checks that the position it reads after is still in the log, so the first read tells
+      // whether lastEventId can be caught up at all (a reader already at or past `from` reads nothing).
       last = opts.lastEventId;
-      // Catch up to the tail's position; everything after it arrives through the buffer.
-      while (compareEventIds(last, from) < 0) {
+      for (;;) {
         const batch: StreamEntry[] | null = await readEventsAfter(redis, projectId, last, CATCH_UP_BATCH, from);
         if (batch === null) {
-          // Trimmed away while we were catching up: what is missing can only be refetched.
+          // Trimmed away (before or during the catch-up) or reset: only a refetch can fill the gap.
           yield { id: from, event: { type: 'resync', projectId } };
           last = from;
           break;
         }
-        if (batch.length === 0) break;
         for (const entry of batch) {
           yield { id: entry[0], event: decodeEvent(projectId, entry) };
           last = entry[0];
         }
+        if (batch.length < CATCH_UP_BATCH) break;
       }
     }
 

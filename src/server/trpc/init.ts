@@ -12,7 +12,7 @@ import { getServices, type Services } from '~/server/context';
 import { AppError, projectNotFound, toAppError, type AppErrorCode } from '~/server/errors';
 import { logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import { idSchema } from '~/shared/schemas';
+import { projectIdInput } from '~/shared/schemas';
 
 export interface Context extends Services {
   /** The login session token from the cookie, if any (not yet checked). */
@@ -132,7 +132,7 @@ export const authedProcedure = publicProcedure.use(isAuthed());
  * not exist, so ids cannot be probed. Subscriptions go through it too.
  */
 export const projectProcedure = authedProcedure
-  .input(z.object({ projectId: idSchema }))
+  .input(projectIdInput)
   .use(async ({ ctx, input, next }) => {
     if (!(await ctx.store.isMember(input.projectId, ctx.user.id))) throw projectNotFound();
     return next();
