@@ -1,7 +1,6 @@
 'use client';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { addMember } from '~/client/cache-updates';
 import { errorMessage } from '~/client/errors';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
@@ -12,15 +11,14 @@ import type { ViewerProps } from './project-shell';
 
 export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: ViewerProps }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const hydrated = useHydrated();
   const [feedback, setFeedback] = useState<{ ok: boolean; text: string } | null>(null);
   const invite = useMutation(
     trpc.project.addMember.mutationOptions({
-      onSuccess: ({ member, added }, _input) => {
-        queryClient.setQueryData(trpc.project.get.queryKey({ projectId }), (p) => p && addMember(p, member));
-        setFeedback({ ok: true, text: added ? `${member.username} can now join in` : `${member.username} is already a member` });
+      // The same answer whether or not the name exists (no probing for usernames); they join on accepting.
+      onSuccess: ({ status }, { username }) => {
+        setFeedback({ ok: true, text: status === 'invited' ? 'Invitation sent' : `${username} is already a member` });
       },
       onError: (err) => setFeedback({ ok: false, text: errorMessage(err) }),
     }),

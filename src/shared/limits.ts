@@ -10,6 +10,15 @@ export const LIMITS = {
   passwordMax: 256,
   pageSizeDefault: 50,
   pageSizeMax: 200,
+  /** A reaction is one emoji; a ZWJ family sequence is 11 UTF-16 units, so this leaves room. */
+  reactionMaxLength: 32,
+  /** Reactions one user may have on one message (different emoji). */
+  reactionsPerUserPerMessage: 10,
+  /** Different emoji on one message, all users together. */
+  distinctReactionsPerMessage: 20,
+  /** Projects per page of `project.list`. */
+  projectPageDefault: 50,
+  projectPageMax: 200,
   /** How many recent messages per project `chat.history` can reach across sessions. */
   projectRecentMax: 1000,
 } as const;

@@ -44,6 +44,20 @@ export const projectCreateInput = z.object({
   name: trimmed('Project name', 1, LIMITS.projectNameMax),
 });
 
+/** `project.list`: a page of the caller's projects (no input at all: the first page). */
+export const projectListInput = z
+  .object({
+    limit: z
+      .number()
+      .int()
+      .min(1, { error: 'limit must be at least 1' })
+      .max(LIMITS.projectPageMax, { error: `limit must be at most ${LIMITS.projectPageMax}` })
+      .default(LIMITS.projectPageDefault),
+    /** How many projects earlier pages held (0, the default: the first page). */
+    cursor: z.number().int().min(0).nullish(),
+  })
+  .optional();
+
 export const projectAddMemberInput = z.object({
   projectId: idSchema,
   username: usernameSchema,
@@ -112,13 +126,21 @@ export const messageRefInput = sessionRefInput.extend({ id: idSchema });
 
 export const messageEditInput = messageRefInput.extend({ content: messageContentSchema });
 
-export const messageReactInput = messageRefInput.extend({
-  emoji: z
-    .string()
-    .min(1, { error: 'Reaction must not be empty' })
-    .max(16, { error: 'Reaction must be at most 16 characters' })
-    .refine(storableText, STORABLE_TEXT_ERROR),
-});
+/**
+ * One emoji: a pictographic character with an optional variation selector or skin-tone modifier,
+ * optionally joined (ZWJ) to more such characters (👍, ❤️, 👍🏽, 👩‍💻), or a flag (two regional
+ * indicators). Nothing else: no words, no runs of emoji.
+ */
+const EMOJI_PART = String.raw`\p{Extended_Pictographic}(?:️|\p{Emoji_Modifier})?`;
+const EMOJI = new RegExp(String.raw`^(?:${EMOJI_PART}(?:‍${EMOJI_PART})*|\p{Regional_Indicator}{2})$`, 'u');
+
+export const emojiSchema = z
+  .string()
+  .min(1, { error: 'Reaction must not be empty' })
+  .max(LIMITS.reactionMaxLength, { error: `Reaction must be at most ${LIMITS.reactionMaxLength} characters` })
+  .regex(EMOJI, { error: 'Reaction must be a single emoji' });
+
+export const messageReactInput = messageRefInput.extend({ emoji: emojiSchema });
 
 export const chatHistoryInput = z.object({
   projectId: idSchema,

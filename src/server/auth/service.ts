@@ -231,6 +231,9 @@ export class AuthService {
         ),
       ),
     );
+    // Every process ends the streams this login holds open (EventHub.watchLogin). Best effort: a
+    // stream that misses it is refused at its next reconnect, which checks the login.
+    if (result === 1) await this.redis.publish(keys.loginRevoked, tokenHash).catch(() => undefined);
     return result === 1 ? 'revoked' : result === 2 ? 'already_revoked' : 'absent';
   }
 

@@ -162,7 +162,10 @@ export class Hydrator {
       const whole = await this.run(() => this.redis.hexists(keys.session(projectId, sid), 'id'));
       if (whole === 0) await this.session(projectId, sid);
     }
-    const { project, members, recent } = snapshot;
+    const { project, recent } = snapshot;
+    // Who left is not brought back, even while PostgreSQL (the outbox behind) still lists them.
+    const left = new Set(await this.run(() => this.redis.smembers(keys.leftMembers(projectId))));
+    const members = snapshot.members.filter((m) => !left.has(m.userId));
     await this.run(() =>
       this.redis.parleyHydrateProject(
         keys.project(projectId),

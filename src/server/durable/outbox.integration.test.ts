@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { keys } from '~/server/redis/keys';
-import { createHarness, projectWithSession } from '~/server/testing/harness';
+import { createHarness, projectWithSession, addToProject } from '~/server/testing/harness';
 import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
 import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
@@ -68,7 +68,7 @@ describe('write-behind', () => {
   it('persists every acknowledged change: accounts, projects, members, sessions, messages, edits', async () => {
     const bob = await h.user();
     const ref = await projectWithSession(alice);
-    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await addToProject(alice, ref.projectId, bob);
     await alice.caller.session.update({ ...ref, title: 'Renamed', status: 'archived' });
     const sent = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
@@ -211,7 +211,7 @@ describe('switching the tier on for a Redis that already holds data', () => {
     try {
       const [carol, dan] = await Promise.all([plain.user(), plain.user()]);
       const ref = await projectWithSession(carol, { project: 'Durable', session: 'Ops' });
-      await carol.caller.project.addMember({ projectId: ref.projectId, username: dan.username });
+      await addToProject(carol, ref.projectId, dan);
       const sent = [];
       for (let i = 0; i < 30; i++) sent.push(await dan.caller.message.send({ ...ref, id: randomUUID(), content: `old ${i}` }));
       await dan.caller.message.edit({ ...ref, id: sent[0]!.id, content: 'old, edited' });

@@ -21,6 +21,7 @@ import type {
   MessageDTO,
   MessagePage,
   ProjectDTO,
+  InvitationDTO,
   SessionDTO,
   SessionStatus,
   UserDTO,
@@ -260,6 +261,32 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
     return this.write('member.add', () => this.redis.addMember(projectId, member), () =>
       this.tier!.hydrator.project(projectId),
     );
+  }
+
+  // Invitations and leaving need Redis (writes; the invitation list lives only in Redis).
+  invite(...args: Parameters<ChatStore['invite']>): ReturnType<ChatStore['invite']> {
+    const [projectId] = args;
+    return this.write('member.invite', () => this.redis.invite(...args), () => this.tier!.hydrator.project(projectId));
+  }
+
+  listInvitations(userId: string): Promise<InvitationDTO[]> {
+    return this.write('member.invitations', () => this.redis.listInvitations(userId));
+  }
+
+  acceptInvite(...args: Parameters<ChatStore['acceptInvite']>): ReturnType<ChatStore['acceptInvite']> {
+    return this.write('member.accept', () => this.redis.acceptInvite(...args));
+  }
+
+  declineInvite(projectId: string, userId: string): Promise<void> {
+    return this.write('member.decline', () => this.redis.declineInvite(projectId, userId));
+  }
+
+  leaveProject(projectId: string, member: MemberDTO): Promise<void> {
+    return this.write('member.leave', () => this.redis.leaveProject(projectId, member));
+  }
+
+  countProjectsOf(userId: string): Promise<number> {
+    return this.write('project.count', () => this.redis.countProjectsOf(userId));
   }
 
   createSession(input: {

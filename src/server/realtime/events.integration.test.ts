@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatStore } from '~/server/chat/store';
-import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
 import { compareEventIds } from '~/server/chat/event-log';
 import { waitFor } from '~/server/testing/wait';
@@ -54,7 +54,7 @@ describe('events.subscribe', () => {
     await alice.caller.session.create({ projectId: ref.projectId, title: 'Side room' });
     await alice.caller.session.update({ ...ref, description: 'now with a topic' });
     const bob = await h.user();
-    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await addToProject(alice, ref.projectId, bob);
 
     const again = await openSubscription(
       alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: seen!.id }),

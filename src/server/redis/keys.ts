@@ -16,6 +16,12 @@ export const keys = {
   members: (pid: string) => `project:{${pid}}:members`,
   /** HASH invited user id -> JSON {inviterId, inviterName, invitedAt}: pending invitations */
   invites: (pid: string) => `project:{${pid}}:invites`,
+  /**
+   * SET of user ids who left the project: a re-hydration from PostgreSQL (which may still list them
+   * until the outbox delivers the removal) must not make them members again. Accepting a new
+   * invitation takes the id out.
+   */
+  leftMembers: (pid: string) => `project:{${pid}}:left`,
   /** ZSET session id scored by last activity (ms): most recent first via ZREVRANGE */
   sessions: (pid: string) => `project:{${pid}}:sessions`,
   /** HASH session metadata and counters (messageCount, lastSeq, lastMessageAt, ...) */

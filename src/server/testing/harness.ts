@@ -101,3 +101,12 @@ export async function allMessages(u: TestUser, ref: SessionRef): Promise<Message
   } while (cursor !== null);
   return out;
 }
+
+/**
+ * Makes `member` a member of the project the way people do since invitations: `inviter` invites them
+ * by name (project.addMember), they accept.
+ */
+export async function addToProject(inviter: TestUser, projectId: string, member: TestUser): Promise<void> {
+  await inviter.caller.project.addMember({ projectId, username: member.username });
+  await member.caller.project.acceptInvite({ projectId });
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_MAX_FAILURES } from '~/server/auth/service';
 import { clientIpOf, PEER_HEADER } from '~/server/client-ip';
 import { limitsFromEnv, type LimitsConfig } from '~/server/limits/rate-limits';
-import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
+import { addToProject, createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
 import { createContextInner } from './init';
 import { appRouter, createCaller } from './root';
 
@@ -193,5 +193,42 @@ describe('the client address', () => {
     expect(clientIpOf(headers, 2)).toBe('198.51.100.7');
     // More proxies than addresses: the leftmost, never a client-chosen fresh one beyond it.
     expect(clientIpOf(headers, 9)).toBe('1.1.1.1');
+  });
+});
+
+describe('reactions are bounded (issue 14 item 7)', () => {
+  it('caps reactions per user per message and distinct emoji per message', async () => {
+    // Default limits here: the edit/reaction rate limit must not be what stops this test.
+    const hd = createHarness();
+    try {
+      const owner = await hd.user();
+      const ref = await projectWithSession(owner);
+      const m = await owner.caller.message.send({ ...ref, id: randomUUID(), content: 'react to me' });
+      const pool = ['👍', '👎', '😀', '😂', '😍', '🎉', '🚀', '👀', '🔥', '💯', '✅', '❌', '🙏', '💡', '🤔', '😢', '😡', '🥳', '🤖', '🐛', '🧪', '📌'];
+      for (const emoji of pool.slice(0, 10)) await owner.caller.message.react({ ...ref, id: m.id, emoji });
+      await expect(owner.caller.message.react({ ...ref, id: m.id, emoji: pool[10]! })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: expect.any(String) as unknown,
+      });
+      // Taking one back is always allowed, and frees a place.
+      await owner.caller.message.react({ ...ref, id: m.id, emoji: pool[0]! });
+      await owner.caller.message.react({ ...ref, id: m.id, emoji: pool[10]! });
+
+      const [second, third] = [await hd.user(), await hd.user()];
+      await addToProject(owner, ref.projectId, second);
+      await addToProject(owner, ref.projectId, third);
+      for (const emoji of pool.slice(11, 20)) await second.caller.message.react({ ...ref, id: m.id, emoji });
+      await third.caller.message.react({ ...ref, id: m.id, emoji: pool[20]! });
+      // 20 different emoji now: a 21st is refused, an existing one is fine.
+      await expect(third.caller.message.react({ ...ref, id: m.id, emoji: pool[21]! })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: expect.stringMatching(/at most 20 different/) as unknown,
+      });
+      const after = await third.caller.message.react({ ...ref, id: m.id, emoji: pool[1]! });
+      expect(new Set(after.reactions?.map((r) => r.emoji)).size).toBe(20);
+      expect(JSON.stringify(after).length).toBeLessThan(4000);
+    } finally {
+      await hd.close();
+    }
   });
 });

@@ -25,3 +25,26 @@ export function rateLimit(rule: RuleName) {
     return next();
   });
 }
+
+/**
+ * Takes one of the caller's stream slots for an events.subscribe stream (StreamSlots: per user and per
+ * process); refused with TOO_MANY_REQUESTS and Retry-After as a plain HTTP error, before the stream
+ * starts. The slot comes back when the stream's generator ends (ctx.releaseStreamSlot) or the request
+ * is aborted first, whichever comes first (releasing twice is a no-op).
+ */
+export function streamSlot() {
+  return middleware(async ({ ctx, next, signal }) => {
+    const user = (ctx as typeof ctx & { user?: AuthedUser }).user;
+    if (!user) throw new AppError('UNAUTHORIZED', 'Please sign in');
+    const release = ctx.limits.streams.acquire(user.id);
+    signal?.addEventListener('abort', release, { once: true });
+    try {
+      const result = await next({ ctx: { releaseStreamSlot: release } });
+      if (!result.ok) release();
+      return result;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  });
+}

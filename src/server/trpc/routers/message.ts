@@ -3,6 +3,7 @@ import { TRPCError } from '@trpc/server';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
+import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, MessagePage } from '~/shared/types';
 import { projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
@@ -42,11 +43,27 @@ export const messageRouter = router({
       if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });
       const reactions = m.reactions ?? [];
       const mine = (r: { emoji: string; userId: string }) => r.emoji === input.emoji && r.userId === ctx.user.id;
-      const next = reactions.some(mine)
-        ? reactions.filter((r) => !mine(r))
-        : [...reactions, { emoji: input.emoji, userId: ctx.user.id }];
-      const { reactions: _old, ...rest } = m;
-      return next.length > 0 ? { ...rest, reactions: next } : rest;
+      if (reactions.some(mine)) {
+        const kept = reactions.filter((r) => !mine(r));
+        const { reactions: _old, ...rest } = m;
+        return kept.length > 0 ? { ...rest, reactions: kept } : rest;
+      }
+      // Adding: bounded per user and in distinct emoji, so a message's reactions stay small.
+      if (reactions.filter((r) => r.userId === ctx.user.id).length >= LIMITS.reactionsPerUserPerMessage) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `You can add at most ${LIMITS.reactionsPerUserPerMessage} reactions to one message`,
+        });
+      }
+      const distinct = new Set(reactions.map((r) => r.emoji));
+      if (!distinct.has(input.emoji) && distinct.size >= LIMITS.distinctReactionsPerMessage) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `A message can have at most ${LIMITS.distinctReactionsPerMessage} different reactions`,
+        });
+      }
+      const next = [...reactions, { emoji: input.emoji, userId: ctx.user.id }];
+      return { ...m, reactions: next };
     }),
   ),
 });
