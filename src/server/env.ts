@@ -67,9 +67,9 @@ const envSchema = z.object({
    * what the test suites do); set them lower to taste. 0 switches a limit off.
    */
   /** message.send per user: a burst window of 10 s ... */
-  LIMIT_SEND_PER_10S: z.coerce.number().int().min(0).default(500),
+  LIMIT_SEND_PER_10S: z.coerce.number().int().min(0).default(2000),
   /** ... and a sustained window of 10 minutes. */
-  LIMIT_SEND_PER_10MIN: z.coerce.number().int().min(0).default(3000),
+  LIMIT_SEND_PER_10MIN: z.coerce.number().int().min(0).default(6000),
   /** message.edit, message.delete and message.react per user per minute. */
   LIMIT_CHANGE_PER_MIN: z.coerce.number().int().min(0).default(300),
   /** project.create per user per hour. */

@@ -142,10 +142,13 @@ describe('the per-process hub', () => {
         .filter((line) => line.trim()).length;
     const before = await countPubsub();
     const refs = await Promise.all([projectWithSession(alice), projectWithSession(alice), projectWithSession(alice)]);
+    // Three users with ten streams each (one user holding 30 is over the per-user stream cap).
+    const users = [alice, await h.user(), await h.user()];
+    for (const u of users.slice(1)) for (const ref of refs) await addToProject(alice, ref.projectId, u);
     const subs = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         openSubscription(
-          createCallerFor(local, alice.token).events.subscribe({ projectId: refs[i % 3]!.projectId }),
+          createCallerFor(local, users[Math.floor(i / 10)]!.token).events.subscribe({ projectId: refs[i % 3]!.projectId }),
         ),
       ),
     );
