@@ -19,6 +19,7 @@ import {
   noteMessageInSession,
   noteMessageInSessions,
   outboxRemove,
+  removeMember,
   upsertMessage,
   upsertSession,
   type MessagePages,
@@ -125,6 +126,9 @@ export class LiveCache {
       }
       case 'member.added':
         qc.setQueryData(trpc.project.get.queryKey({ projectId }), (project) => project && addMember(project, event.member));
+        return;
+      case 'member.removed':
+        qc.setQueryData(trpc.project.get.queryKey({ projectId }), (project) => project && removeMember(project, event.member));
         return;
       case 'ready':
       case 'resync':

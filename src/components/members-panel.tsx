@@ -1,5 +1,6 @@
 'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
@@ -13,6 +14,17 @@ export function MembersPanel({ projectId, viewer }: { projectId: string; viewer:
   const trpc = useTRPC();
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const hydrated = useHydrated();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const leave = useMutation(
+    trpc.project.leave.mutationOptions({
+      onSuccess: async () => {
+        await queryClient.invalidateQueries({ queryKey: trpc.project.list.queryKey() });
+        router.push('/');
+      },
+      onError: (err) => setFeedback({ ok: false, text: errorMessage(err) }),
+    }),
+  );
   const [feedback, setFeedback] = useState<{ ok: boolean; text: string } | null>(null);
   const invite = useMutation(
     trpc.project.addMember.mutationOptions({
@@ -69,6 +81,17 @@ export function MembersPanel({ projectId, viewer }: { projectId: string; viewer:
       <p className={`small ${feedback?.ok === false ? 'form-error' : 'muted'}`} aria-live="polite">
         {feedback?.text}
       </p>
+      <button
+        type="button"
+        className="button small"
+        disabled={!hydrated || leave.isPending || leave.isSuccess}
+        onClick={() => {
+          setFeedback(null);
+          leave.mutate({ projectId });
+        }}
+      >
+        Leave project
+      </button>
     </section>
   );
 }
