@@ -204,6 +204,35 @@ describe('write-behind', () => {
   });
 });
 
+describe('leaving a project (issue 14 item 6)', () => {
+  it('reaches PostgreSQL, and a re-hydration meanwhile does not make the member again', async () => {
+    const [owner, guest] = [await h.user(), await h.user()];
+    const ref = await projectWithSession(owner);
+    await addToProject(owner, ref.projectId, guest);
+    let consumer = await h.consumer();
+    await waitFor(drained, 15_000, 'membership persisted');
+    await consumer.stop();
+    const pgMembers = async () =>
+      (await h.pool.query<{ user_id: string }>('SELECT user_id FROM project_members WHERE project_id = $1', [ref.projectId])).rows
+        .map((r) => r.user_id)
+        .sort();
+    expect(await pgMembers()).toEqual([owner.id, guest.id].sort());
+
+    await guest.caller.project.leave({ projectId: ref.projectId });
+    // PostgreSQL still lists them (the removal waits in the outbox); the membership check reads
+    // through to it and re-hydrates the project, which must not re-add who left.
+    expect(await pgMembers()).toEqual([owner.id, guest.id].sort());
+    await expect(guest.caller.project.get({ projectId: ref.projectId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await h.redis.sismember(keys.members(ref.projectId), guest.id)).toBe(0);
+    expect(await guest.caller.project.list()).toEqual([]);
+
+    consumer = await h.consumer();
+    await waitFor(drained, 15_000, 'removal persisted');
+    await consumer.stop();
+    expect(await pgMembers()).toEqual([owner.id]);
+  });
+});
+
 describe('switching the tier on for a Redis that already holds data', () => {
   it('backfills accounts, logins, projects, members, sessions and messages, once', async () => {
     // Written with the tier off (no outbox), on this file's Redis.
