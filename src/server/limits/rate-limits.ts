@@ -84,7 +84,9 @@ export class RateLimits {
               keyPrefix: keys.rateLimit(rule, w.seconds),
               points: w.points,
               duration: w.seconds,
-              // Redis down: count in this process instead of failing the request.
+              // Redis down: count in this process instead of failing (or delaying) the request; with
+              // the connection not ready, straight away rather than after a command timeout.
+              rejectIfRedisNotReady: true,
               insuranceLimiter: new RateLimiterMemory({ points: w.points, duration: w.seconds }),
             }),
         );
