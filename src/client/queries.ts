@@ -33,3 +33,10 @@ export function safeNextPath(next: string | string[] | undefined | null): string
   if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
   return value;
 }
+
+/**
+ * What the home page lists: one page as large as a page may be, which with at most
+ * MAX_PROJECTS_PER_USER projects (default 200) is all of them. Shared by the server's prefetch and the
+ * page, so both use one cache entry.
+ */
+export const HOME_PROJECTS_INPUT = { limit: LIMITS.projectPageMax } as const;

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
+import { HOME_PROJECTS_INPUT } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { projectCreateInput } from '~/shared/schemas';
@@ -14,7 +15,7 @@ import { When } from './when';
 export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
   const trpc = useTRPC();
   const router = useRouter();
-  const projects = useQuery(trpc.project.list.queryOptions());
+  const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
   const create = useMutation(
