@@ -102,9 +102,10 @@ describe('leaving a project', () => {
     expect(await member.caller.project.leave({ projectId: ref.projectId })).toEqual({ ok: true });
     const removed = { type: 'member.removed', projectId: ref.projectId, member: { id: member.id, username: member.username } };
     expect((await mine.take(1))[0]?.event).toEqual(removed);
-    // Their stream gets the event, then ends as if the project did not exist.
+    // Their stream gets the event, then ends; reconnecting is refused as for a project that does not exist.
     expect((await theirs.take(1))[0]?.event).toEqual(removed);
-    await expect(theirs.take(1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(theirs.take(1)).rejects.toThrow('subscription ended');
+    await expect(member.caller.events.subscribe({ projectId: ref.projectId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
     await expect(member.caller.message.list(ref)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await member.caller.project.list()).toEqual([]);

@@ -13,8 +13,8 @@ export const eventsRouter = router({
    * client resumes from the last one it saw (httpSubscriptionLink sends it back as `lastEventId`).
    *
    * A stream holds one of the user's stream slots (streamSlot) and ends when its login is signed out
-   * (in any process) or its user leaves the project: access ends with the login or the membership,
-   * not with the connection.
+   * (in any process; UNAUTHORIZED) or its user leaves the project (the stream completes; a reconnect is
+   * NOT_FOUND): access ends with the login or the membership, not with the connection.
    */
   subscribe: projectProcedure
     .input(eventsSubscribeInput)
@@ -41,9 +41,9 @@ export const eventsRouter = router({
           signal: ended.signal,
         })) {
           yield tracked(id, event);
-          if (event.type === 'member.removed' && event.member.id === ctx.user.id) {
-            throw new TRPCError({ code: 'NOT_FOUND', message: 'Project not found' });
-          }
+          // Left the project: the stream ends here. The tab reconnects (after a short backoff, so the
+          // tab that left has navigated away by then) and is refused NOT_FOUND like any non-member.
+          if (event.type === 'member.removed' && event.member.id === ctx.user.id) return;
         }
         if (ended.signal.reason instanceof TRPCError) throw ended.signal.reason;
       } catch (err) {
