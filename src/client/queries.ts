@@ -26,10 +26,3 @@ export const LIVE_QUERY_OPTIONS = { staleTime: Infinity } as const;
 export function signInPath(path: string): string {
   return `/?next=${encodeURIComponent(path)}`;
 }
-
-/** `next` from the query string, if it is a path on this site (never another origin). */
-export function safeNextPath(next: string | string[] | undefined | null): string | null {
-  const value = Array.isArray(next) ? next[0] : next;
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
-  return value;
-}
