@@ -1,6 +1,7 @@
 import 'server-only';
 import { getErrorShape, TRPCError, type AnyTRPCRouter, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { TRPCErrorShape } from '@trpc/server/rpc';
 import { LIMITS } from '~/shared/limits';
 import { crossSiteRefusal } from './same-origin';
 
@@ -121,6 +122,7 @@ async function readBodyWithin(req: Request, max: number): Promise<Uint8Array<Arr
 function errorResponse(router: AnyTRPCRouter, calls: Calls, code: TRPC_ERROR_CODE_KEY, message: string): Response {
   const error = new TRPCError({ code, message });
   const entries = calls.paths.map((path) => ({
+    // The router's own errorFormatter runs here, so the shape is exactly what tRPC would send.
     error: getErrorShape({
       config: router._def._config,
       error,
@@ -128,7 +130,7 @@ function errorResponse(router: AnyTRPCRouter, calls: Calls, code: TRPC_ERROR_COD
       path,
       input: undefined,
       ctx: undefined,
-    }),
+    }) as TRPCErrorShape,
   }));
   return Response.json(calls.isBatch ? entries : entries[0], {
     status: getHTTPStatusCodeFromError(error),
