@@ -5,6 +5,12 @@
 import { z } from 'zod';
 import { LIMITS } from './limits';
 
+// In the browser zod must not compile parsers with `new Function`: the Content-Security-Policy has no
+// 'unsafe-eval' (src/proxy.ts), and even zod's probe for it is reported as a violation. The server
+// keeps the faster compiled parsers. Every schema the browser parses comes from this module, so this
+// runs before any of them.
+if (typeof window !== 'undefined') z.config({ jitless: true });
+
 /**
  * Text must be storable everywhere it goes: PostgreSQL rejects NUL characters and unpaired UTF-16
  * surrogates, so such text would be acknowledged by Redis and then never persisted. Refuse it up front.
