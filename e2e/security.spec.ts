@@ -99,6 +99,36 @@ test('every page works under the CSP with no violation, and a message shows live
   await expect.poll(() => problems.some((p) => p.includes('connect-src'))).toBe(true);
 });
 
+test('a real cross-site form post (multipart, text/plain, urlencoded) runs nothing (issue 7 §3, issue 14 #9)', async ({ page, baseURL }) => {
+  await signUp(page);
+  const projectPath = await createProject(page, 'Not for evil');
+  const api = `${baseURL}/api/trpc`;
+  // evil.example is served by the test itself; the browser treats it as the other site it is.
+  const forms: Record<string, string> = {
+    signout: `<form method="post" action="${api}/auth.signOut" enctype="multipart/form-data"><input name="x" value="1"></form>`,
+    plain: `<form method="post" action="${api}/project.create" enctype="text/plain"><input name='{"name":"evil","x":"' value='"}'></form>`,
+    urlencoded: `<form method="post" action="${api}/project.create"><input name="name" value="evil"></form>`,
+  };
+  await page.route('http://evil.example/**', (route) => {
+    const which = new URL(route.request().url()).pathname.slice(1);
+    return route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><body>${forms[which] ?? ''}<script>document.forms[0].submit()</script></body>`,
+    });
+  });
+  for (const which of Object.keys(forms)) {
+    await page.goto(`http://evil.example/${which}`);
+    await expect(page).toHaveURL(new RegExp(`^${api}/`));
+    await expect(page.locator('body')).toContainText('Cross-site request refused');
+  }
+  // Still signed in, and no project was created.
+  await page.goto('/');
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Not for evil' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'evil', exact: true })).toHaveCount(0);
+  expect(projectPath).toMatch(/^\/p\//);
+});
+
 test('a redirect after sign-in never leaves the site (issue 14 #4)', async ({ page, request }) => {
   const username = await signUp(page);
   // Signed in: the server redirects to `next` only when it is a path here.
