@@ -265,6 +265,21 @@ describe('body size', () => {
   });
 });
 
+describe('passwords', () => {
+  it('refuses an over-long password with BAD_REQUEST before hashing, and a short one too', async () => {
+    const u = await h.user();
+    const long = await jsonPost('auth.signIn', { username: u.username, password: 'x'.repeat(1_000_000) });
+    expect(long.status).toBe(400);
+    expect((await errorOf(long)).message).toBe(`password: Password must be at most ${LIMITS.passwordMax} characters`);
+    const short = await jsonPost('auth.signUp', { username: `u${randomUUID().slice(0, 8)}`, password: 'short' });
+    expect(short.status).toBe(400);
+    expect((await errorOf(short)).message).toBe(`password: Password must be at least ${LIMITS.passwordMin} characters`);
+    // Refused by zod, not counted as a failed sign-in: the right password still works.
+    const ok = await jsonPost('auth.signIn', { username: u.username, password: 'correct horse battery' });
+    expect(ok.status).toBe(200);
+  });
+});
+
 describe('malformed session cookie (issue 14 #3)', () => {
   const bad = 'parley_session=%';
 
