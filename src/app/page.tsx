@@ -1,7 +1,8 @@
 import { redirect } from 'next/navigation';
 import { ProjectsHome } from '~/components/projects-home';
 import { SignInForm } from '~/components/sign-in-form';
-import { HOME_PROJECTS_INPUT, safeNextPath } from '~/client/queries';
+import { HOME_PROJECTS_INPUT } from '~/client/queries';
+import { safeNextPath } from '~/shared/safe-path';
 import { getQueryClient, getViewer, HydrateClient, trpc } from '~/server/trpc/rsc';
 
 export default async function HomePage({ searchParams }: { searchParams: Promise<{ next?: string | string[] }> }) {

@@ -21,4 +21,14 @@ export const LIMITS = {
   projectPageMax: 200,
   /** How many recent messages per project `chat.history` can reach across sessions. */
   projectRecentMax: 1000,
+  /**
+   * Calls in one batched HTTP request to /api/trpc (the browser's batch link splits at this size).
+   * Auth procedures never share a batch with anything (see src/server/http/request-guard.ts).
+   */
+  requestBatchMax: 10,
+  /**
+   * Bytes in one request body to /api/trpc. A full batch of maximal messages whose every character
+   * JSON-escapes to 6 bytes is about 480 KB, so no honest request comes near it.
+   */
+  requestBodyMaxBytes: 1024 * 1024,
 } as const;
