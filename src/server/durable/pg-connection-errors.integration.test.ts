@@ -7,6 +7,7 @@
  * exception (Vitest reports it as an unhandled error and fails this file; in production Node exits).
  * Each test kills the backend of such a connection with pg_terminate_backend, as a restart does.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
@@ -106,6 +107,74 @@ describe('a checked-out pool client whose backend is terminated', () => {
       expect((await own.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n).toBe(1);
     } finally {
       await own.end();
+    }
+  });
+});
+
+/**
+ * A proxy to PostgreSQL that, on every connection, sends the client the server's start-up answers up
+ * to ReadyForQuery AND, in the same TCP chunk, the FATAL error a backend terminated at that moment
+ * sends. pg parses both in one go: the second one arrives before any promise continuation runs.
+ */
+async function killAfterStartupProxy(): Promise<{ port: number; close(): Promise<void> }> {
+  const fatal = (() => {
+    const fields = Buffer.from('SFATAL\0VFATAL\0C57P01\0Mterminating connection due to administrator command\0\0');
+    const head = Buffer.alloc(5);
+    head.write('E', 0);
+    head.writeInt32BE(fields.length + 4, 1);
+    return Buffer.concat([head, fields]);
+  })();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(5432, '127.0.0.1');
+    for (const sock of [client, upstream]) {
+      sockets.add(sock);
+      sock.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      sock.on('close', () => sockets.delete(sock));
+    }
+    client.pipe(upstream);
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      // Walk the framed messages (type byte + int32 length) up to the first ReadyForQuery ('Z').
+      for (let at = 0; at + 5 <= pending.length; ) {
+        const end = at + 1 + pending.readInt32BE(at + 1);
+        if (end > pending.length) return;
+        if (pending[at] === 0x5a) {
+          client.end(Buffer.concat([pending.subarray(0, end), fatal]));
+          upstream.destroy();
+          return;
+        }
+        at = end;
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a pool connection killed right after it was established', () => {
+  it('gets its listener before pg reads on: the checkout fails as unavailable, no unhandled error', async () => {
+    const proxy = await killAfterStartupProxy();
+    const own = createPool(db.urlVia(proxy.port), { max: 2 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(withClient(own, (client) => client.query('SELECT 1'))).rejects.toThrow(/terminat|not queryable/i);
+        await expect(transaction(own, (client) => client.query('SELECT 1'))).rejects.toBeInstanceOf(PostgresUnavailableError);
+      }
+    } finally {
+      await own.end();
+      await proxy.close();
     }
   });
 });

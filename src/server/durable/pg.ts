@@ -117,18 +117,25 @@ export async function withClient<T>(
   pool: Pool,
   fn: (client: PoolClient, markBroken: () => void) => Promise<T>,
 ): Promise<T> {
-  let client: PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw new PostgresUnavailableError(err);
-  }
   let failed = false;
   const onError = (err: Error) => {
     failed = true;
     logConnectionError(err, 'PostgreSQL connection failed while checked out');
   };
-  client.on('error', onError);
+  const client = await new Promise<PoolClient>((resolve, reject) => {
+    // The callback form, not `await pool.connect()`: the listener must be on the client before control
+    // leaves pg. A promise resumes us a microtask later, and by then pg may already have parsed the
+    // rest of the socket chunk that completed the connection - e.g. the FATAL "terminating
+    // connection" of a backend killed right after start-up - and emitted 'error' with nobody listening.
+    pool.connect((err, c) => {
+      if (err || !c) {
+        reject(new PostgresUnavailableError(err));
+        return;
+      }
+      c.on('error', onError);
+      resolve(c);
+    });
+  });
   try {
     return await fn(client, () => {
       failed = true;
