@@ -79,6 +79,19 @@ export function isPgUnavailable(err: unknown): boolean {
   return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
 }
 
+/**
+ * True when PostgreSQL refused a statement because of the DATA it carries, so the same data will be
+ * refused every time: a data exception (class 22: a NUL or broken Unicode in text, a bad date, a number
+ * out of range) or a NOT NULL / CHECK violation. Retrying such an outbox entry only holds up the
+ * entries behind it; the consumer dead-letters it on the first failure. (Unique and foreign-key
+ * violations are left out: a race or an ordering can cause those, and a retry may then succeed.)
+ */
+export function isPgPermanent(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof AppError) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514');
+}
+
 /** PostgreSQL cannot serve right now (told apart from a Redis outage by the durable tier). */
 export class PostgresUnavailableError extends AppError {
   constructor(cause: unknown) {
