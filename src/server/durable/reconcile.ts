@@ -33,7 +33,7 @@ export class Reconciler {
     let replayed = 0;
     // The lock's connection is held across Redis appends (seconds while Redis struggles): withClient
     // keeps an 'error' listener on it, so PostgreSQL restarting meanwhile fails this pass, not the process.
-    await withClient(this.pool, async (client) => {
+    await withClient(this.pool, async (client, markBroken) => {
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [REPLAY_LOCK]);
       if (!locked.rows[0]?.ok) return;
       try {
@@ -62,7 +62,9 @@ export class Reconciler {
           }
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [REPLAY_LOCK]).catch(() => undefined);
+        // Not unlocked: drop the connection (ending its session releases the lock) rather than pool it
+        // with the lock still held, which would keep every other replay out.
+        await client.query('SELECT pg_advisory_unlock($1)', [REPLAY_LOCK]).catch(markBroken);
       }
     });
     if (replayed > 0) log.info({ replayed }, 'messages sent during the Redis outage replayed into Redis');
