@@ -562,12 +562,22 @@ for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
 }
 
 /** Drops the durable phase's database, if one was created (FORCE: the app may still hold connections). */
+/**
+ * A pg client whose connection dies emits 'error' on itself, which ends the process when nobody
+ * listens; its query in flight (or next one) fails as well, and that is where the bench reports it.
+ * @param {Error} err
+ */
+function pgConnectionFailed(err) {
+  console.error(`bench: PostgreSQL connection failed: ${err.message}`);
+}
+
 async function dropBenchDatabase() {
   if (!benchDatabase) return;
   const { name, adminUrl } = benchDatabase;
   benchDatabase = null;
   const { default: pg } = await import('pg');
   const admin = new pg.Client({ connectionString: adminUrl });
+  admin.on('error', pgConnectionFailed);
   try {
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -1086,6 +1096,7 @@ const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 async function durableTier({ Redis }) {
   const { default: pg } = await import('pg');
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  admin.on('error', pgConnectionFailed);
   try {
     await admin.connect();
     await admin.query('SELECT 1');
@@ -1206,6 +1217,7 @@ async function durableTier({ Redis }) {
 
   // Every message is in PostgreSQL.
   const check = new pg.Client({ connectionString: databaseUrl });
+  check.on('error', pgConnectionFailed);
   await check.connect();
   let persisted;
   try {

@@ -11,23 +11,32 @@ import { LIMITS } from './limits';
 // runs before any of them.
 if (typeof window !== 'undefined') z.config({ jitless: true });
 
-/**
- * Text must be storable everywhere it goes: PostgreSQL rejects NUL characters and unpaired UTF-16
- * surrogates, so such text would be acknowledged by Redis and then never persisted. Refuse it up front.
- */
-const storableText = (s: string) => !s.includes('\u0000') && s.isWellFormed();
-const STORABLE_TEXT_ERROR = { error: 'must not contain NUL characters or broken Unicode' };
-
 /** Ids minted by the server (projects, sessions, users) and messages minted by the client. */
 export const idSchema = z.uuid({ error: 'must be a UUID' });
 
-const trimmed = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .min(min, { error: `${name} must not be empty` })
-    .max(max, { error: `${name} must be at most ${max} characters` })
-    .refine(storableText, STORABLE_TEXT_ERROR);
+/**
+ * THE schema for text a user writes (names, titles, descriptions, message content, reactions): every
+ * such field is built here, so none can forget the storability check. Text must be storable everywhere
+ * it goes: PostgreSQL rejects NUL characters and unpaired UTF-16 surrogates, so such text would be
+ * acknowledged by Redis and then never persisted (a poison outbox entry, and every later version of
+ * its record with it). Refuse it up front.
+ * `trim`: stored trimmed (names, titles); otherwise kept as typed and only required to hold something
+ * besides whitespace (message content, reactions). `allowEmpty`: an empty value is fine (descriptions).
+ */
+export function userText(name: string, opts: { max: number; allowEmpty?: boolean; trim?: boolean }) {
+  const empty = { error: `${name} must not be empty` };
+  const text =
+    opts.trim === false
+      ? z.string().refine((s) => opts.allowEmpty === true || s.trim().length > 0, empty)
+      : opts.allowEmpty === true
+        ? z.string().trim()
+        : z.string().trim().min(1, empty);
+  return text
+    .max(opts.max, { error: `${name} must be at most ${opts.max} characters` })
+    .refine((s) => !s.includes('\u0000') && s.isWellFormed(), {
+      error: `${name} must not contain NUL characters or broken Unicode`,
+    });
+}
 
 export const usernameSchema = z
   .string()
@@ -53,7 +62,7 @@ export const credentialsInput = z.object({
 export const projectIdInput = z.object({ projectId: idSchema });
 
 export const projectCreateInput = z.object({
-  name: trimmed('Project name', 1, LIMITS.projectNameMax),
+  name: userText('Project name', { max: LIMITS.projectNameMax }),
 });
 
 /** `project.list`: a page of the caller's projects (no input at all: the first page). */
@@ -79,29 +88,16 @@ export const sessionStatusSchema = z.enum(['active', 'archived']);
 
 export const sessionCreateInput = z.object({
   projectId: idSchema,
-  title: trimmed('Title', 1, LIMITS.sessionTitleMax),
-  description: z
-    .string()
-    .trim()
-    .max(LIMITS.sessionDescriptionMax, {
-      error: `Description must be at most ${LIMITS.sessionDescriptionMax} characters`,
-    })
-    .refine(storableText, STORABLE_TEXT_ERROR)
-    .optional(),
+  title: userText('Title', { max: LIMITS.sessionTitleMax }),
+  description: userText('Description', { max: LIMITS.sessionDescriptionMax, allowEmpty: true }).optional(),
 });
 
 export const sessionRefInput = z.object({ projectId: idSchema, sessionId: idSchema });
 
 export const sessionUpdateInput = sessionRefInput
   .extend({
-    title: trimmed('Title', 1, LIMITS.sessionTitleMax).optional(),
-    description: z
-      .string()
-      .trim()
-      .max(LIMITS.sessionDescriptionMax, {
-        error: `Description must be at most ${LIMITS.sessionDescriptionMax} characters`,
-      })
-      .optional(),
+    title: userText('Title', { max: LIMITS.sessionTitleMax }).optional(),
+    description: userText('Description', { max: LIMITS.sessionDescriptionMax, allowEmpty: true }).optional(),
     status: sessionStatusSchema.optional(),
   })
   .refine((v) => v.title !== undefined || v.description !== undefined || v.status !== undefined, {
@@ -120,13 +116,7 @@ export const messageListInput = sessionRefInput.extend({
   cursor: z.number().int().min(1).nullish(),
 });
 
-export const messageContentSchema = z
-  .string()
-  .refine((s) => s.trim().length > 0, { error: 'Message must not be empty' })
-  .refine((s) => s.length <= LIMITS.messageContentMax, {
-    error: `Message must be at most ${LIMITS.messageContentMax} characters`,
-  })
-  .refine(storableText, STORABLE_TEXT_ERROR);
+export const messageContentSchema = userText('Message', { max: LIMITS.messageContentMax, trim: false });
 
 export const messageSendInput = sessionRefInput.extend({
   /** Client-generated; the idempotency key: sending the same id twice stores one message. */
