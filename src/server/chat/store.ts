@@ -1,5 +1,7 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
+import { aiJobFor } from '~/server/ai/enqueue';
+import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
@@ -9,6 +11,7 @@ import type {
   MemberDTO,
   MessageDTO,
   MessagePage,
+  MessageStatus,
   ProjectDTO,
   Role,
   SessionDTO,
@@ -38,6 +41,8 @@ export interface AppendMessageInput {
   confidence?: number;
   aiResponse?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** Default `delivered`; the AI PM's answer starts as `streaming`. */
+  status?: MessageStatus;
   /**
    * When the message was written (ISO). Defaults to now; set when replaying a message that was sent
    * while Redis was down, so it keeps the time its author sent it.
@@ -293,35 +298,39 @@ export class ChatStore {
     if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
     if (input.aiResponse) stored.aiResponse = input.aiResponse;
     if (input.confidence !== undefined) stored.confidence = input.confidence;
+    if (input.status && input.status !== 'delivered') stored.status = input.status;
 
     const { projectId: pid, sessionId: sid } = input;
-    const [created, seq, body, eventId, outboxId] = await this.run(() =>
-      this.redis.parleyAppendMessage(
-        ...withOutbox(
-          this.outboxKey,
-          [
-            keys.session(pid, sid),
-            keys.messages(pid, sid),
-            keys.messageIds(pid),
-            keys.sessions(pid),
-            keys.recent(pid),
-            keys.events(pid),
-            keys.project(pid),
-          ],
-          [
-            input.id,
-            encodeMessage(stored),
-            iso,
-            now.getTime(),
-            sid,
-            this.opts.eventLogMaxLen,
-            LIMITS.projectRecentMax,
-            keys.wakeChannel(pid),
-            pid,
-          ],
-        ),
-      ),
-    );
+    // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
+    const job = aiJobFor(input);
+    const [created, seq, body, eventId, outboxId] = await this.run(() => {
+      const args = withOutbox(
+        this.outboxKey,
+        [
+          keys.session(pid, sid),
+          keys.messages(pid, sid),
+          keys.messageIds(pid),
+          keys.sessions(pid),
+          keys.recent(pid),
+          keys.events(pid),
+          keys.project(pid),
+        ],
+        [
+          input.id,
+          encodeMessage(stored),
+          iso,
+          now.getTime(),
+          sid,
+          this.opts.eventLogMaxLen,
+          LIMITS.projectRecentMax,
+          keys.wakeChannel(pid),
+          pid,
+        ],
+      );
+      return job
+        ? aiScripts(this.redis).parleyAiAppendWithJob(...wrapArgs(job.keys, job.args, args))
+        : this.redis.parleyAppendMessage(...args);
+    });
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { answerIdFor } from '~/server/ai/ids';
+import { configureAi } from '~/server/ai/settings';
+import { AiWorker } from '~/server/ai/worker';
+import { createRedis } from '~/server/redis/client';
+import { keys } from '~/server/redis/keys';
+import { startFakeOpenAI, type FakeOpenAI } from '~/server/testing/fake-openai';
+import { allMessages, createHarness, projectWithSession, testRedisUrl, type Harness, type SessionRef, type TestUser } from '~/server/testing/harness';
+import { waitFor } from '~/server/testing/wait';
+import type { MessageDTO } from '~/shared/types';
+
+let h: Harness;
+let alice: TestUser;
+let ai: FakeOpenAI;
+const workers: AiWorker[] = [];
+
+function startWorker(name?: string): AiWorker {
+  const w = new AiWorker({ redis: h.redis, store: h.store, subscriber: () => createRedis(testRedisUrl()), ...(name ? { name } : {}) });
+  workers.push(w);
+  void w.start();
+  return w;
+}
+
+beforeAll(async () => {
+  ai = await startFakeOpenAI();
+  configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+  h = createHarness();
+  alice = await h.user();
+});
+afterEach(async () => {
+  ai.release();
+  await Promise.all(workers.splice(0).map((w) => w.close()));
+});
+afterAll(async () => {
+  configureAi(null);
+  await h.close();
+  await ai.close();
+});
+beforeEach(() => {
+  ai.fallback = { tokens: ['Friday ', 'works.\n\n', '## Technical instruction\n', 'Branch on Wednesday.\n\n', 'Confidence: 0.82'] };
+});
+
+async function ask(u: TestUser, ref: SessionRef, content = 'can the AI PM plan our launch for Friday?'): Promise<MessageDTO> {
+  return u.caller.message.send({ ...ref, id: randomUUID(), content });
+}
+
+async function answerOf(ref: SessionRef, question: MessageDTO): Promise<MessageDTO | undefined> {
+  return (await allMessages(alice, ref)).find((m) => m.id === answerIdFor(question.id));
+}
+
+async function settled(ref: SessionRef, question: MessageDTO): Promise<MessageDTO> {
+  let answer: MessageDTO | undefined;
+  await waitFor(async () => {
+    answer = await answerOf(ref, question);
+    return answer !== undefined && answer.status !== 'streaming';
+  }, 20_000, 'the answer to finish');
+  return answer!;
+}
+
+describe('the AI PM answers', () => {
+  it('streams one answer into an ai_pm message with the structured parts, in batched updates', async () => {
+    ai.fallback = { tokens: ['Friday ', 'works ', 'if ', 'we ', 'freeze ', 'scope.\n\n', '## Technical instruction\n', 'Branch.\n\n', 'Confidence: 0.82'], delayMs: 30 };
+    startWorker();
+    const ref = await projectWithSession(alice, { project: 'Apollo', session: 'Launch plan' });
+    const question = await ask(alice, ref);
+    const answer = await settled(ref, question);
+    expect(answer).toMatchObject({
+      role: 'ai_pm',
+      status: 'delivered',
+      authorName: 'AI PM',
+      confidence: 0.82,
+      content: 'Friday works if we freeze scope.\n\n## Technical instruction\nBranch.',
+    });
+    expect(answer.seq).toBe(question.seq + 1);
+    expect(answer.aiResponse).toMatchObject({
+      userExplanation: 'Friday works if we freeze scope.',
+      technicalInstruction: 'Branch.',
+      confidence: 0.82,
+      model: 'fake-pm',
+      completionTokens: 9,
+    });
+    expect(answer.aiResponse?.promptTokens).toBeGreaterThan(0);
+    expect(answer.aiResponse?.latencyMs).toBeGreaterThanOrEqual(0);
+    // The model saw the project, the session and the question.
+    const sent = ai.requests.at(-1)!;
+    expect(sent.model).toBe('fake-pm');
+    expect(sent.messages[0]).toMatchObject({ role: 'system' });
+    expect(sent.messages[0]!.content).toContain('Project: Apollo');
+    expect(sent.messages[0]!.content).toContain('Chat session: Launch plan');
+    expect(sent.messages.at(-1)).toEqual({ role: 'user', content: `${alice.username}: can the AI PM plan our launch for Friday?` });
+    // One created event, the updates batched (fewer than one per token), all events reference the answer.
+    const events = await h.redis.xrange(keys.events(ref.projectId), '-', '+');
+    const forAnswer = events.filter(([, f]) => f[3] === ref.sessionId && f[5] === String(answer.seq));
+    expect(forAnswer.filter(([, f]) => f[1] === 'message.created')).toHaveLength(1);
+    const updates = forAnswer.filter(([, f]) => f[1] === 'message.updated').length;
+    expect(updates).toBeGreaterThanOrEqual(2);
+    // The job is gone once answered.
+    expect(await h.redis.xlen(keys.aiJobs(ref.projectId))).toBe(0);
+  });
+
+  it('answers each question once, with two workers and a retried send', async () => {
+    startWorker('w1');
+    startWorker('w2');
+    const ref = await projectWithSession(alice);
+    const id = randomUUID();
+    const before = ai.requests.length;
+    const q = await alice.caller.message.send({ ...ref, id, content: 'plan it' });
+    await alice.caller.message.send({ ...ref, id, content: 'plan it' });
+    await settled(ref, q);
+    // Let any stray duplicate job show itself: a sweep runs every 500 ms.
+    await waitFor(async () => (await h.redis.xlen(keys.aiJobs(ref.projectId))) === 0, 5000);
+    const messages = await allMessages(alice, ref);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'ai_pm']);
+    expect(ai.requests.length - before).toBe(1);
+  });
+
+  it('keeps the job when no worker runs, and a worker started later answers it', async () => {
+    const ref = await projectWithSession(alice);
+    const q = await ask(alice, ref);
+    expect(await h.redis.xlen(keys.aiJobs(ref.projectId))).toBe(1);
+    expect(await answerOf(ref, q)).toBeUndefined();
+    startWorker();
+    expect((await settled(ref, q)).status).toBe('delivered');
+  });
+
+  it('a model that gives no confidence still delivers an answer (confidence null)', async () => {
+    ai.enqueue({ tokens: ['Just ', 'do it.'] });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const answer = await settled(ref, await ask(alice, ref));
+    expect(answer).toMatchObject({ status: 'delivered', content: 'Just do it.', confidence: null });
+    expect(answer.aiResponse).toMatchObject({ userExplanation: 'Just do it.', technicalInstruction: '', confidence: null });
+  });
+
+  it('an error mid-stream fails the answer with a readable reason, keeping the partial text', async () => {
+    ai.enqueue({ tokens: ['Half ', 'an ', 'answer'], failAfter: 2 });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const answer = await settled(ref, await ask(alice, ref));
+    expect(answer.status).toBe('failed');
+    expect(answer.content).toBe('Half an');
+    expect(String(answer.metadata.error)).toMatch(/AI model/);
+  });
+
+  it('a 429 fails the answer saying the model server is busy', async () => {
+    ai.enqueue({ status: 429 });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const answer = await settled(ref, await ask(alice, ref));
+    expect(answer.status).toBe('failed');
+    expect(answer.metadata.error).toMatch(/busy \(429/);
+  });
+
+  it('a hanging model times out and fails the answer', async () => {
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 1500 });
+    try {
+      ai.enqueue({ tokens: ['Thinking', '...'], holdAfter: 1 });
+      startWorker();
+      const ref = await projectWithSession(alice);
+      const answer = await settled(ref, await ask(alice, ref));
+      expect(answer.status).toBe('failed');
+      expect(answer.content).toBe('Thinking');
+      expect(answer.metadata.error).toMatch(/did not finish within 2 s/);
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+});
