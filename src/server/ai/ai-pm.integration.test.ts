@@ -45,14 +45,14 @@ async function ask(u: TestUser, ref: SessionRef, content = 'can the AI PM plan o
   return u.caller.message.send({ ...ref, id: randomUUID(), content });
 }
 
-async function answerOf(ref: SessionRef, question: MessageDTO): Promise<MessageDTO | undefined> {
-  return (await allMessages(alice, ref)).find((m) => m.id === answerIdFor(question.id));
+async function answerOf(ref: SessionRef, question: MessageDTO, u = alice): Promise<MessageDTO | undefined> {
+  return (await allMessages(u, ref)).find((m) => m.id === answerIdFor(question.id));
 }
 
-async function settled(ref: SessionRef, question: MessageDTO): Promise<MessageDTO> {
+async function settled(ref: SessionRef, question: MessageDTO, u = alice): Promise<MessageDTO> {
   let answer: MessageDTO | undefined;
   await waitFor(async () => {
-    answer = await answerOf(ref, question);
+    answer = await answerOf(ref, question, u);
     return answer !== undefined && answer.status !== 'streaming';
   }, 20_000, 'the answer to finish');
   return answer!;
@@ -162,6 +162,149 @@ describe('the AI PM answers', () => {
       expect(answer.status).toBe('failed');
       expect(answer.content).toBe('Thinking');
       expect(answer.metadata.error).toMatch(/did not finish within 2 s/);
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+});
+
+async function streamingWith(ref: SessionRef, question: MessageDTO, text: string): Promise<MessageDTO> {
+  let answer: MessageDTO | undefined;
+  await waitFor(async () => {
+    answer = await answerOf(ref, question);
+    return answer?.status === 'streaming' && answer.content === text;
+  }, 15_000, `the streaming answer to read "${text}"`);
+  return answer!;
+}
+
+describe('stop, retry, verify', () => {
+  it('stop keeps the partial text as the delivered answer, marked stopped', async () => {
+    ai.enqueue({ tokens: ['Step one. ', 'Step two. ', 'Step three.'], holdAfter: 2 });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const q = await ask(alice, ref);
+    const streaming = await streamingWith(ref, q, 'Step one. Step two.');
+    const stopped = await alice.caller.message.stopGeneration({ ...ref, id: streaming.id });
+    expect(stopped.id).toBe(streaming.id);
+    const answer = await settled(ref, q);
+    expect(answer).toMatchObject({ status: 'delivered', content: 'Step one. Step two.', metadata: { stopped: true } });
+    // The model call was aborted: its stream is closed, not left hanging.
+    await waitFor(() => ai.open() === 0, 5000, 'the model stream to close');
+    // Stopping again is harmless.
+    expect((await alice.caller.message.stopGeneration({ ...ref, id: streaming.id })).status).toBe('delivered');
+  });
+
+  it('retry regenerates a failed answer in place (same message, one answer)', async () => {
+    ai.enqueue({ status: 429 });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const q = await ask(alice, ref);
+    const failed = await settled(ref, q);
+    expect(failed.status).toBe('failed');
+    const retried = await alice.caller.message.retry({ ...ref, id: failed.id });
+    expect(retried).toMatchObject({ id: failed.id, seq: failed.seq, status: 'streaming', content: '' });
+    // A double click retries once.
+    await alice.caller.message.retry({ ...ref, id: failed.id });
+    const answer = await settled(ref, q);
+    expect(answer).toMatchObject({ id: failed.id, seq: failed.seq, status: 'delivered', confidence: 0.82, metadata: { attempt: 2 } });
+    expect(answer.metadata.error).toBeUndefined();
+    const messages = await allMessages(alice, ref);
+    expect(messages.filter((m) => m.role === 'ai_pm')).toHaveLength(1);
+    await expect(alice.caller.message.retry({ ...ref, id: failed.id })).rejects.toThrow(/Only a failed answer/);
+    await expect(alice.caller.message.retry({ ...ref, id: q.id })).rejects.toThrow(/not an AI PM answer/);
+  });
+
+  it('a member marks an answer verified', async () => {
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const answer = await settled(ref, await ask(alice, ref));
+    const verified = await alice.caller.message.verify({ ...ref, id: answer.id });
+    expect(verified.metadata.verifiedBy).toMatchObject({ id: alice.id, username: alice.username });
+    await expect(alice.caller.message.verify({ ...ref, id: randomUUID() })).rejects.toThrow(/not found/i);
+  });
+
+  it('a non-member can neither see nor stop, retry or verify a generation', async () => {
+    ai.enqueue({ tokens: ['Secret ', 'plan.'], holdAfter: 1 });
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const q = await ask(alice, ref);
+    const streaming = await streamingWith(ref, q, 'Secret');
+    const mallory = await h.user();
+    await expect(mallory.caller.message.list(ref)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(mallory.caller.message.stopGeneration({ ...ref, id: streaming.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(mallory.caller.message.retry({ ...ref, id: streaming.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(mallory.caller.message.verify({ ...ref, id: streaming.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await h.redis.sismember(keys.aiStops(ref.projectId), streaming.id)).toBe(0);
+    ai.release();
+    expect((await settled(ref, q)).status).toBe('delivered');
+  });
+});
+
+describe('participation and limits', () => {
+  it('mention mode answers only messages that mention @pm; off answers none', async () => {
+    startWorker();
+    const ref = await projectWithSession(alice);
+    const s = await alice.caller.session.update({ ...ref, aiPm: 'mention' });
+    expect(s.metadata.aiPm).toBe('mention');
+    const plain = await ask(alice, ref, 'just chatting');
+    const mentioned = await ask(alice, ref, 'hey @pm, plan Friday');
+    await settled(ref, mentioned);
+    await alice.caller.session.update({ ...ref, aiPm: 'off' });
+    const offTopic = await ask(alice, ref, '@pm are you there?');
+    expect(await h.redis.xlen(keys.aiJobs(ref.projectId))).toBe(0);
+    const ids = (await allMessages(alice, ref)).map((m) => m.id);
+    expect(ids).toEqual([plain.id, mentioned.id, answerIdFor(mentioned.id), offTopic.id]);
+    await expect(alice.caller.session.update({ ...ref, aiPm: 'sometimes' as 'off' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('over the daily quota the asker gets a clear refusal in the chat and no model call', async () => {
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000, userDailyQuota: 1 });
+    try {
+      startWorker();
+      const bob = await h.user();
+      const ref = await projectWithSession(bob);
+      await settled(ref, await ask(bob, ref, 'first'), bob);
+      const before = ai.requests.length;
+      const refusal = await settled(ref, await ask(bob, ref, 'second'), bob);
+      expect(refusal).toMatchObject({ role: 'ai_pm', status: 'failed' });
+      expect(refusal.metadata.error).toMatch(/Daily AI quota reached/);
+      expect(ai.requests.length).toBe(before);
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+
+  it('over the project concurrency limit a question is refused in the chat, no model call', async () => {
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000, projectConcurrency: 1 });
+    try {
+      ai.enqueue({ tokens: ['Long ', 'answer.'], holdAfter: 1 });
+      startWorker();
+      const ref = await projectWithSession(alice);
+      const first = await ask(alice, ref, 'first');
+      await streamingWith(ref, first, 'Long');
+      const before = ai.requests.length;
+      const second = await ask(alice, ref, 'second');
+      const refusal = await settled(ref, second);
+      expect(refusal.status).toBe('failed');
+      expect(refusal.metadata.error).toMatch(/already writing 1 answers/);
+      expect(ai.requests.length).toBe(before);
+      ai.release();
+      expect((await settled(ref, first)).status).toBe('delivered');
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+
+  it('a question too big for the prompt budget is refused without a model call', async () => {
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000, contextTokens: 300 });
+    try {
+      startWorker();
+      const ref = await projectWithSession(alice);
+      const before = ai.requests.length;
+      const refusal = await settled(ref, await ask(alice, ref, 'x'.repeat(4000)));
+      expect(refusal.status).toBe('failed');
+      expect(refusal.metadata.error).toMatch(/too long for the AI PM/);
+      expect(ai.requests.length).toBe(before);
     } finally {
       configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
     }

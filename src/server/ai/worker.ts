@@ -322,8 +322,27 @@ export class AiWorker {
     const timer = setTimeout(() => this.end(run, 'timeout'), s.timeoutMs);
     timer.unref();
 
-    const flush = async () => {
-      lastFlush = performance.now();
+    // Writes are serialized; a token that arrives within flushMs of the last write is written by a
+    // trailing timer instead (so a model that pauses still shows everything it sent).
+    let chain: Promise<void> = Promise.resolve();
+    let trailing: NodeJS.Timeout | null = null;
+    const schedule = () => {
+      const wait = s.flushMs - (performance.now() - lastFlush);
+      if (wait <= 0) {
+        if (trailing) clearTimeout(trailing);
+        trailing = null;
+        lastFlush = performance.now();
+        chain = chain.then(write);
+      } else {
+        trailing ??= setTimeout(() => {
+          trailing = null;
+          lastFlush = performance.now();
+          chain = chain.then(write);
+        }, wait);
+      }
+    };
+    const write = async () => {
+      if (run.reason) return;
       const display = parseAnswer(text).display;
       if (display === written) return;
       try {
@@ -354,7 +373,9 @@ export class AiWorker {
         if (part.type === 'text-delta') {
           text += part.text;
           this.stats.tokens++;
-          if (performance.now() - lastFlush >= s.flushMs) await flush();
+          schedule();
+          // Back-pressure: never more than one write in flight behind the model.
+          await chain;
         } else if (part.type === 'error') {
           error = part.error;
         } else if (part.type === 'finish') {
@@ -365,6 +386,8 @@ export class AiWorker {
       if (!run.ctl.signal.aborted) error = err;
     } finally {
       clearTimeout(timer);
+      if (trailing) clearTimeout(trailing);
+      await chain;
     }
 
     const reason = run.reason;

@@ -260,8 +260,11 @@ export class ChatStore {
     title?: string | undefined;
     description?: string | undefined;
     status?: SessionStatus | undefined;
+    /** Replaces the session's metadata (callers merge: read, change, write). */
+    metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
     const changes: string[] = [];
+    if (input.metadata !== undefined) changes.push('metadata', JSON.stringify(input.metadata));
     if (input.title !== undefined) changes.push('title', input.title);
     if (input.description !== undefined) changes.push('description', input.description);
     if (input.status !== undefined) changes.push('status', input.status);
