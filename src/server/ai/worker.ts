@@ -368,6 +368,9 @@ export class AiWorker {
         maxOutputTokens: s.maxOutputTokens,
         maxRetries: s.maxRetries,
         abortSignal: run.ctl.signal,
+        // Errors arrive as `error` parts below and end the answer as failed (logged once, without
+        // the request body); the SDK's default handler would print each one to the console.
+        onError: () => undefined,
       });
       for await (const part of result.fullStream) {
         if (part.type === 'text-delta') {
