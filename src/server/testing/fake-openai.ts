@@ -54,7 +54,7 @@ export const DEFAULT_ANSWER: string[] = [
   'Confidence: 0.82',
 ];
 
-export async function startFakeOpenAI(opts: { fallback?: Script } = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(opts: { fallback?: Script; port?: number } = {}): Promise<FakeOpenAI> {
   const queue: Script[] = [];
   const requests: RecordedRequest[] = [];
   let releaseAll: () => void = () => undefined;
@@ -150,7 +150,7 @@ export async function startFakeOpenAI(opts: { fallback?: Script } = {}): Promise
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   api.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return api;
 }
