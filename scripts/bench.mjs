@@ -20,6 +20,12 @@
 // (entries/s), then kills that redis-server and times message.list served by PostgreSQL (first read
 // and steady state), restarts Redis and waits for /api/health to report "ok" again.
 //
+// AI PM phase: a scripted OpenAI-compatible server in this process (scripts/lib/fake-openai.mjs) streams
+// every answer at a fixed token rate; a `next start` with AI_BASE_URL pointing at it answers N questions
+// sent at once (N concurrent generations) while one SSE subscriber (a tab) follows the project. It
+// reports the time from send to the first ai_pm token in the tab, that token's delay behind the model's
+// first token, the app's CPU per streamed token, events/s and event log entries per answer.
+//
 // Everything it starts is stopped at the end, on an error and on Ctrl-C. Missed targets are
 // reported, not fatal; the exit code is non-zero only when the run itself failed (an error, a failed
 // request, or a fan-out subscriber that missed or duplicated a message).
@@ -32,6 +38,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
+import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 
@@ -68,6 +75,7 @@ const SIZES = QUICK
       fanout: { subscribers: 100, messages: 50, gapMs: 10 },
       memory: { messages: 5000 },
       durable: { messages: 1000, concurrency: 32, failoverSeconds: 3 },
+      ai: { generations: 20, tokens: 40, tokenMs: 20 },
     }
   : {
       baseline: { warmup: 200, n: 3000 },
@@ -79,6 +87,7 @@ const SIZES = QUICK
       fanout: { subscribers: 100, messages: 300, gapMs: 10 },
       memory: { messages: 20_000 },
       durable: { messages: 5000, concurrency: 32, failoverSeconds: 5 },
+      ai: { generations: 20, tokens: 100, tokenMs: 20 },
     };
 const PAGE = 50;
 
@@ -89,6 +98,10 @@ const TARGETS = {
   pageSpeedup: 2,
   fanoutP99Ms: 50,
   memoryRatio: 0.5,
+  /** The first ai_pm token in a tab, after the model sent it (p50). */
+  aiFirstTokenOverheadMs: 50,
+  /** The app's CPU per streamed token. */
+  aiCpuMsPerToken: 0.05,
 };
 
 // ----------------------------------------------------------- mirror of the app's storage layout
@@ -594,6 +607,8 @@ async function startApp(redisUrl, extraEnv = {}) {
   const env = { ...process.env, REDIS_URL: redisUrl, PORT: String(port), NODE_ENV: 'production' };
   delete env.DATABASE_URL;
   delete env.EVENT_LOG_MAXLEN;
+  // No AI PM unless a phase asks for it (its jobs and answers would change what the other phases measure).
+  for (const name of Object.keys(env)) if (name.startsWith('AI_')) delete env[name];
   Object.assign(env, extraEnv);
   const child = spawn(bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: repoRoot,
@@ -686,6 +701,8 @@ const report = {
   fanout: {},
   /** @type {Record<string, any>} */
   durable: {},
+  /** @type {Record<string, any>} */
+  ai: {},
   /** @type {Array<{ phase: string, wallSeconds: number, benchCpu: number, appCpu: number, redisCpu: number, otherCpu: number, appCpuMsPerOp?: number | null, opUnit?: string, monotonicUs: number[] }>} */
   cpu: [],
   /** @type {string[]} */
@@ -1025,6 +1042,9 @@ async function main() {
   // ---- 9. durable tier (PostgreSQL): outbox drain rate and failover reads. Stops the app above.
   await durableTier({ Redis });
 
+  // ---- 10. AI PM: concurrent streamed answers from a model at a fixed token rate. Restarts the app.
+  await aiPhase({ Redis });
+
   // ---- ratios and targets
   const pageSpeedupHttp = seedPage.p50 / listHttp.p50;
   const pageSpeedupRaw = seedPage.p50 / ourPageScript.p50;
@@ -1069,6 +1089,138 @@ async function main() {
   );
 
   return { meta, elapsedSeconds: round((now() - started) / 1000, 1) };
+}
+
+/**
+ * The AI PM phase (see the header): N questions at once, each answered by the scripted model at a fixed
+ * token rate, followed by one SSE subscriber.
+ * @param {{ Redis: typeof import('ioredis').Redis }} deps
+ */
+async function aiPhase({ Redis }) {
+  const { generations, tokens: tokenCount, tokenMs } = SIZES.ai;
+  // A plain answer (words), ending with the confidence line the AI PM parses.
+  const answerTokens = Array.from({ length: tokenCount - 1 }, (_, i) => `word${i} `);
+  answerTokens.push('\n\nConfidence: 0.8');
+  const fake = await startFakeOpenAI({ fallback: { tokens: answerTokens, delayMs: tokenMs } });
+
+  await stopApp();
+  for (const close of closers.splice(0)) close();
+  closers.push(() => void fake.close());
+  const redisHandle = durableRedis ?? redisServer;
+  if (!redisHandle) throw new Error('AI phase: no Redis');
+  if (!redisHandle.isRunning()) await redisHandle.restart();
+  const port = await startApp(redisHandle.url, {
+    AI_BASE_URL: fake.url,
+    AI_MODEL: 'bench-fake',
+    AI_MAX_RETRIES: '0',
+    AI_PROJECT_CONCURRENCY: String(generations * 2),
+    AI_USER_DAILY_QUOTA: '0',
+  });
+  progress(`bench: AI PM: app with AI_BASE_URL=${fake.url}, ${generations} generations of ${tokenCount} tokens every ${tokenMs} ms`);
+  const redis = new Redis(redisHandle.url, { protocol: 2, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  const api = new Api(port, generations);
+  closers.push(() => redis.disconnect(), () => api.close());
+
+  const signUp = await api.call('POST', 'auth.signUp', { username: `bench_ai_${Date.now().toString(36)}`, password: 'bench-password-1' });
+  const cookie = signUp.headers['set-cookie']?.find((c) => c.startsWith('parley_session='))?.split(';')[0];
+  if (!cookie) throw new Error('AI phase: auth.signUp did not set the parley_session cookie');
+  api.cookie = cookie;
+  const projectId = /** @type {string} */ ((await api.mutation('project.create', { name: 'Bench AI PM' })).id);
+  const sessionIds = [];
+  for (let i = 0; i < generations; i++) {
+    sessionIds.push(/** @type {string} */ ((await api.mutation('session.create', { projectId, title: `ai ${i}` })).id));
+  }
+
+  /** question id -> { sentAt, firstVisibleAt, deliveredAt, events } */
+  const byQuestion = new Map();
+  let aiEvents = 0;
+  /** @type {() => void} */
+  let allDone = () => undefined;
+  const allDonePromise = new Promise((resolve) => (allDone = () => resolve(undefined)));
+  let delivered = 0;
+  let failed = 0;
+  const sub = new Subscriber({
+    port,
+    cookie,
+    projectId,
+    onEvent: (event, _id, t) => {
+      if ((event?.type !== 'message.created' && event?.type !== 'message.updated') || event.message?.role !== 'ai_pm') return;
+      const q = byQuestion.get(event.message.metadata?.replyTo);
+      if (!q) return;
+      aiEvents++;
+      q.events++;
+      if (q.firstVisibleAt === null && event.message.content !== '') q.firstVisibleAt = t;
+      if (q.deliveredAt === null && event.message.status !== 'streaming') {
+        q.deliveredAt = t;
+        if (event.message.status === 'delivered') delivered++;
+        else failed++;
+        if (delivered + failed === generations) allDone();
+      }
+    },
+  });
+  closers.push(() => sub.close());
+  if (!(await within(sub.ready, 30_000))) throw new Error('AI phase: the subscriber was not ready within 30 s');
+  const xlen0 = await redis.xlen(ourKeys.events(projectId));
+
+  const result = await phase(
+    `AI PM: ${generations} concurrent streamed answers`,
+    async () => {
+      const t0 = now();
+      await Promise.all(
+        sessionIds.map(async (sessionId, i) => {
+          const id = randomUUID();
+          byQuestion.set(id, { tag: `[q${i}]`, sentAt: now(), firstVisibleAt: null, deliveredAt: null, events: 0 });
+          await api.mutation('message.send', { projectId, sessionId, id, content: `[q${i}] plan the launch` });
+        }),
+      );
+      const finished = await within(allDonePromise, 120_000);
+      return { wallMs: now() - t0, finished };
+    },
+    { ops: generations * tokenCount, unit: 'token' },
+  );
+  sub.close();
+  const xlen1 = await redis.xlen(ourKeys.events(projectId));
+
+  // The model's first token of each question (the fake records when it wrote it, on this clock).
+  const sendToFirst = [];
+  const behindModel = [];
+  for (const q of byQuestion.values()) {
+    const request = fake.requests.find((r) => String(r.messages.at(-1)?.content ?? '').includes(q.tag));
+    if (q.firstVisibleAt !== null) sendToFirst.push(q.firstVisibleAt - q.sentAt);
+    if (q.firstVisibleAt !== null && request?.firstTokenAt != null) behindModel.push(q.firstVisibleAt - request.firstTokenAt);
+  }
+  const firstRow = addRow('AI PM: send -> first ai_pm token in a tab', sendToFirst, undefined, `${generations} concurrent generations`);
+  const behindRow = addRow('AI PM: model first token -> shown in a tab', behindModel, undefined, 'Parley overhead');
+  const cpu = report.cpu.at(-1);
+  const cpuMsPerToken = cpu?.appCpuMsPerOp ?? null;
+  const eventsPerAnswer = (xlen1 - xlen0) / generations;
+  const answerSeconds = (tokenCount * tokenMs) / 1000;
+  report.ai = {
+    generations,
+    tokensPerAnswer: tokenCount,
+    tokenIntervalMs: tokenMs,
+    delivered,
+    failed,
+    finished: result.finished,
+    wallSeconds: round(result.wallMs / 1000, 2),
+    eventsReceived: aiEvents,
+    eventsPerSecond: round(aiEvents / (result.wallMs / 1000), 1),
+    logEntriesPerAnswer: round(eventsPerAnswer, 1),
+    cpuMsPerToken,
+    firstTokenP50Ms: round(firstRow.p50),
+    behindModelP50Ms: round(behindRow.p50),
+    behindModelP99Ms: round(behindRow.p99),
+  };
+  if (!result.finished || delivered !== generations) {
+    report.failures.push(`AI PM: ${delivered}/${generations} answers delivered (${failed} failed) within 120 s`);
+  }
+  addTarget('AI PM: first token in a tab behind the model, p50', `<= ${TARGETS.aiFirstTokenOverheadMs} ms`, behindRow.p50, 'ms', behindRow.p50 <= TARGETS.aiFirstTokenOverheadMs);
+  addTarget('AI PM: app CPU per streamed token', `<= ${TARGETS.aiCpuMsPerToken} ms`, cpuMsPerToken ?? NaN, 'ms', cpuMsPerToken !== null && cpuMsPerToken <= TARGETS.aiCpuMsPerToken);
+  // Batched: about one update per AI_FLUSH_MS (100 ms) of answer, plus the create and the final write.
+  const logBound = Math.ceil((answerSeconds * 1000) / 100) + 3;
+  addTarget('AI PM: event log entries per answer', `<= ${logBound} (batched, ${tokenCount} tokens)`, eventsPerAnswer, 'entries', eventsPerAnswer <= logBound);
 }
 
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -1592,6 +1744,16 @@ function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedSeconds:
     );
   }
 
+  const a = report.ai;
+  if (a.generations !== undefined) {
+    lines.push('');
+    lines.push(
+      `AI PM: ${a.delivered}/${a.generations} answers of ${a.tokensPerAnswer} tokens (one every ${a.tokenIntervalMs} ms) in ${fmt(a.wallSeconds)} s; ` +
+        `first token in a tab p50 ${fmt(a.firstTokenP50Ms)} ms after the send, ${fmt(a.behindModelP50Ms)} ms (p99 ${fmt(a.behindModelP99Ms)}) behind the model; ` +
+        `${fmt(a.cpuMsPerToken, 3)} ms app CPU/token; ${fmt(a.eventsPerSecond, 0)} events/s to the tab; ${fmt(a.logEntriesPerAnswer, 1)} log entries/answer`,
+    );
+  }
+
   lines.push('');
   lines.push('Targets');
   const tw = Math.max(...report.targets.map((t) => t.name.length));
@@ -1635,6 +1797,7 @@ function jsonDocument(/** @type {Record<string, unknown>} */ extra) {
       memory: report.memory,
       fanout: report.fanout,
       durable: report.durable,
+      ai: report.ai,
       cpu: report.cpu,
       failures: report.failures,
     },
