@@ -4,6 +4,7 @@
 //   npm run bench -- --quick       shorter run with the same phases (CI smoke check)
 //   npm run bench -- --json        JSON on stdout instead of the table (progress goes to stderr)
 //   npm run bench -- --build       run `next build` first even if the build is up to date
+//   npm run bench -- --ai-only     only the AI PM phase (after the setup)
 //
 // It starts its own throwaway redis-server (the project's redis.conf - AOF everysec, RDB snapshots,
 // noeviction - on a free port with a temp data dir) and the production app (`next start`; it runs
@@ -44,14 +45,14 @@ import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 
 // ------------------------------------------------------------------------------------------ options
 
-const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build]';
+const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build] [-- --ai-only]';
 const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (arg === '--help' || arg === '-h') {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!['--quick', '--json', '--build'].includes(arg)) {
+  if (!['--quick', '--json', '--build', '--ai-only'].includes(arg)) {
     console.error(`Unknown argument: ${arg}\n${USAGE}`);
     process.exit(2);
   }
@@ -59,6 +60,7 @@ for (const arg of argv) {
 const QUICK = argv.includes('--quick');
 const JSON_OUT = argv.includes('--json');
 const FORCE_BUILD = argv.includes('--build');
+const AI_ONLY = argv.includes('--ai-only');
 
 // In --json mode stdout carries the JSON document only; progress and any library chatter go to stderr.
 if (JSON_OUT) console.log = (...args) => console.error(...args);
@@ -808,6 +810,11 @@ async function main() {
     date: new Date().toISOString(),
   };
 
+  if (AI_ONLY) {
+    await aiPhase({ Redis });
+    return { meta, elapsedSeconds: round((now() - started) / 1000, 1) };
+  }
+
   // ---- setup: a user, projects and sessions, all through the API
   const username = `bench_${Date.now().toString(36)}`;
   const signUp = await api.call('POST', 'auth.signUp', { username, password: 'bench-password-1' });
@@ -1128,99 +1135,164 @@ async function aiPhase({ Redis }) {
   if (!cookie) throw new Error('AI phase: auth.signUp did not set the parley_session cookie');
   api.cookie = cookie;
   const projectId = /** @type {string} */ ((await api.mutation('project.create', { name: 'Bench AI PM' })).id);
-  const sessionIds = [];
-  for (let i = 0; i < generations; i++) {
-    sessionIds.push(/** @type {string} */ ((await api.mutation('session.create', { projectId, title: `ai ${i}` })).id));
-  }
 
-  /** question id -> { sentAt, firstVisibleAt, deliveredAt, events } */
-  const byQuestion = new Map();
-  let aiEvents = 0;
-  /** @type {() => void} */
-  let allDone = () => undefined;
-  const allDonePromise = new Promise((resolve) => (allDone = () => resolve(undefined)));
-  let delivered = 0;
-  let failed = 0;
-  const sub = new Subscriber({
-    port,
-    cookie,
-    projectId,
-    onEvent: (event, _id, t) => {
-      if ((event?.type !== 'message.created' && event?.type !== 'message.updated') || event.message?.role !== 'ai_pm') return;
-      const q = byQuestion.get(event.message.metadata?.replyTo);
-      if (!q) return;
-      aiEvents++;
-      q.events++;
-      if (q.firstVisibleAt === null && event.message.content !== '') q.firstVisibleAt = t;
-      if (q.deliveredAt === null && event.message.status !== 'streaming') {
-        q.deliveredAt = t;
-        if (event.message.status === 'delivered') delivered++;
-        else failed++;
-        if (delivered + failed === generations) allDone();
-      }
-    },
-  });
-  closers.push(() => sub.close());
-  if (!(await within(sub.ready, 30_000))) throw new Error('AI phase: the subscriber was not ready within 30 s');
-  const xlen0 = await redis.xlen(ourKeys.events(projectId));
-
-  const result = await phase(
-    `AI PM: ${generations} concurrent streamed answers`,
-    async () => {
+  /**
+   * One round: `generations` questions sent at once, one per session, and their answers followed by one
+   * SSE subscriber until all are finished.
+   * @param {string} label
+   */
+  async function askAll(label) {
+    const sessionIds = [];
+    for (let i = 0; i < generations; i++) {
+      sessionIds.push(/** @type {string} */ ((await api.mutation('session.create', { projectId, title: `${label} ${i}` })).id));
+    }
+    /** @type {Map<string, { tag: string, sentAt: number, firstVisibleAt: number | null, deliveredAt: number | null, events: number }>} */
+    const byQuestion = new Map();
+    let aiEvents = 0;
+    let delivered = 0;
+    let failed = 0;
+    /** @type {() => void} */
+    let allDone = () => undefined;
+    const allDonePromise = new Promise((resolve) => (allDone = () => resolve(undefined)));
+    const sub = new Subscriber({
+      port,
+      cookie: api.cookie,
+      projectId,
+      onEvent: (event, _id, t) => {
+        if ((event?.type !== 'message.created' && event?.type !== 'message.updated') || event.message?.role !== 'ai_pm') return;
+        const q = byQuestion.get(event.message.metadata?.replyTo);
+        if (!q) return;
+        aiEvents++;
+        q.events++;
+        if (q.firstVisibleAt === null && event.message.content !== '') q.firstVisibleAt = t;
+        if (q.deliveredAt === null && event.message.status !== 'streaming') {
+          q.deliveredAt = t;
+          if (event.message.status === 'delivered') delivered++;
+          else failed++;
+          if (delivered + failed === generations) allDone();
+        }
+      },
+    });
+    closers.push(() => sub.close());
+    try {
+      if (!(await within(sub.ready, 30_000))) throw new Error('AI phase: the subscriber was not ready within 30 s');
+      const xlen0 = await redis.xlen(ourKeys.events(projectId));
       const t0 = now();
       await Promise.all(
         sessionIds.map(async (sessionId, i) => {
           const id = randomUUID();
-          byQuestion.set(id, { tag: `[q${i}]`, sentAt: now(), firstVisibleAt: null, deliveredAt: null, events: 0 });
-          await api.mutation('message.send', { projectId, sessionId, id, content: `[q${i}] plan the launch` });
+          const tag = `[${label} q${i}]`;
+          byQuestion.set(id, { tag, sentAt: now(), firstVisibleAt: null, deliveredAt: null, events: 0 });
+          await api.mutation('message.send', { projectId, sessionId, id, content: `${tag} plan the launch` });
         }),
       );
       const finished = await within(allDonePromise, 120_000);
-      return { wallMs: now() - t0, finished };
-    },
-    { ops: generations * tokenCount, unit: 'token' },
-  );
-  sub.close();
-  const xlen1 = await redis.xlen(ourKeys.events(projectId));
+      const wallMs = now() - t0;
+      const xlen1 = await redis.xlen(ourKeys.events(projectId));
+      return { byQuestion, aiEvents, delivered, failed, finished, wallMs, logEntries: xlen1 - xlen0 - generations };
+    } finally {
+      sub.close();
+    }
+  }
+
+  // A first round warms the app up (the SDK's modules and schemas, the JIT); the second is measured.
+  await askAll('warm-up');
+  const result = await phase(`AI PM: ${generations} concurrent streamed answers`, () => askAll('measured'), {
+    ops: generations * tokenCount,
+    unit: 'token',
+  });
 
   // The model's first token of each question (the fake records when it wrote it, on this clock).
   const sendToFirst = [];
   const behindModel = [];
-  for (const q of byQuestion.values()) {
+  const streamingMs = [];
+  for (const q of result.byQuestion.values()) {
     const request = fake.requests.find((r) => String(r.messages.at(-1)?.content ?? '').includes(q.tag));
     if (q.firstVisibleAt !== null) sendToFirst.push(q.firstVisibleAt - q.sentAt);
     if (q.firstVisibleAt !== null && request?.firstTokenAt != null) behindModel.push(q.firstVisibleAt - request.firstTokenAt);
+    if (q.firstVisibleAt !== null && q.deliveredAt !== null) streamingMs.push(q.deliveredAt - q.firstVisibleAt);
   }
   const firstRow = addRow('AI PM: send -> first ai_pm token in a tab', sendToFirst, undefined, `${generations} concurrent generations`);
   const behindRow = addRow('AI PM: model first token -> shown in a tab', behindModel, undefined, 'Parley overhead');
-  const cpu = report.cpu.at(-1);
-  const cpuMsPerToken = cpu?.appCpuMsPerOp ?? null;
-  const eventsPerAnswer = (xlen1 - xlen0) / generations;
-  const answerSeconds = (tokenCount * tokenMs) / 1000;
+  const cpuMsPerToken = report.cpu.at(-1)?.appCpuMsPerOp ?? null;
+  // What the AI SDK itself costs per token (parsing and validating each SSE chunk), measured in this
+  // process on the same library: the part of the app's CPU that is not Parley's own.
+  const sdkMsPerToken = await sdkCostPerToken(fake, tokenCount * generations);
+  const parleyMsPerToken = cpuMsPerToken === null ? null : cpuMsPerToken - sdkMsPerToken;
+  // Messages go out of the log via the session's seq, so the growth per answer is its create, its
+  // batched updates (about one per AI_FLUSH_MS = 100 ms of streaming) and its final write.
+  const entriesPerAnswer = result.logEntries / generations;
+  const meanStreamingMs = streamingMs.reduce((a, b) => a + b, 0) / Math.max(1, streamingMs.length);
+  const logBound = Math.ceil(meanStreamingMs / 100) + 3;
   report.ai = {
     generations,
     tokensPerAnswer: tokenCount,
     tokenIntervalMs: tokenMs,
-    delivered,
-    failed,
+    delivered: result.delivered,
+    failed: result.failed,
     finished: result.finished,
     wallSeconds: round(result.wallMs / 1000, 2),
-    eventsReceived: aiEvents,
-    eventsPerSecond: round(aiEvents / (result.wallMs / 1000), 1),
-    logEntriesPerAnswer: round(eventsPerAnswer, 1),
+    eventsReceived: result.aiEvents,
+    eventsPerSecond: round(result.aiEvents / (result.wallMs / 1000), 1),
+    logEntriesPerAnswer: round(entriesPerAnswer, 1),
+    meanStreamingMs: round(meanStreamingMs, 0),
     cpuMsPerToken,
+    sdkCpuMsPerToken: round(sdkMsPerToken, 4),
+    parleyCpuMsPerToken: parleyMsPerToken === null ? null : round(parleyMsPerToken, 4),
     firstTokenP50Ms: round(firstRow.p50),
     behindModelP50Ms: round(behindRow.p50),
     behindModelP99Ms: round(behindRow.p99),
   };
-  if (!result.finished || delivered !== generations) {
-    report.failures.push(`AI PM: ${delivered}/${generations} answers delivered (${failed} failed) within 120 s`);
+  if (!result.finished || result.delivered !== generations) {
+    report.failures.push(`AI PM: ${result.delivered}/${generations} answers delivered (${result.failed} failed) within 120 s`);
   }
   addTarget('AI PM: first token in a tab behind the model, p50', `<= ${TARGETS.aiFirstTokenOverheadMs} ms`, behindRow.p50, 'ms', behindRow.p50 <= TARGETS.aiFirstTokenOverheadMs);
-  addTarget('AI PM: app CPU per streamed token', `<= ${TARGETS.aiCpuMsPerToken} ms`, cpuMsPerToken ?? NaN, 'ms', cpuMsPerToken !== null && cpuMsPerToken <= TARGETS.aiCpuMsPerToken);
-  // Batched: about one update per AI_FLUSH_MS (100 ms) of answer, plus the create and the final write.
-  const logBound = Math.ceil((answerSeconds * 1000) / 100) + 3;
-  addTarget('AI PM: event log entries per answer', `<= ${logBound} (batched, ${tokenCount} tokens)`, eventsPerAnswer, 'entries', eventsPerAnswer <= logBound);
+  addTarget(
+    'AI PM: app CPU per streamed token, less the AI SDK',
+    `<= ${TARGETS.aiCpuMsPerToken} ms`,
+    parleyMsPerToken ?? NaN,
+    'ms',
+    parleyMsPerToken !== null && parleyMsPerToken <= TARGETS.aiCpuMsPerToken,
+  );
+  addTarget('AI PM: event log entries per answer', `<= ${logBound} (1 per 100 ms + 3)`, entriesPerAnswer, 'entries', entriesPerAnswer <= logBound);
+}
+
+/**
+ * CPU per token of the AI SDK alone (streamText over the scripted server, in this process), less the
+ * scripted server's own cost for the same stream read with a plain fetch.
+ * @param {{ url: string, enqueue: (...s: Array<{ tokens?: string[] }>) => void }} fake
+ * @param {number} tokens
+ */
+async function sdkCostPerToken(fake, tokens) {
+  const [{ streamText }, { createOpenAICompatible }] = await Promise.all([import('ai'), import('@ai-sdk/openai-compatible')]);
+  const model = createOpenAICompatible({ name: 'bench', baseURL: fake.url, includeUsage: true }).chatModel('bench-fake');
+  const pieces = Array.from({ length: tokens }, (_, i) => `word${i} `);
+  const viaSdk = async () => {
+    fake.enqueue({ tokens: pieces });
+    const r = streamText({ model, prompt: 'bench', maxRetries: 0, onError: () => undefined });
+    for await (const part of r.fullStream) void part;
+  };
+  const viaFetch = async () => {
+    fake.enqueue({ tokens: pieces });
+    const res = await fetch(`${fake.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'bench-fake', messages: [{ role: 'user', content: 'bench' }], stream: true }),
+    });
+    if (!res.body) return;
+    for await (const chunk of res.body) void chunk;
+  };
+  await viaSdk();
+  await viaFetch();
+  const cpu = async (/** @type {() => Promise<void>} */ fn) => {
+    const c0 = process.cpuUsage();
+    await fn();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  const sdk = await cpu(viaSdk);
+  const plain = await cpu(viaFetch);
+  return Math.max(0, sdk - plain) / tokens;
 }
 
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -1750,7 +1822,7 @@ function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedSeconds:
     lines.push(
       `AI PM: ${a.delivered}/${a.generations} answers of ${a.tokensPerAnswer} tokens (one every ${a.tokenIntervalMs} ms) in ${fmt(a.wallSeconds)} s; ` +
         `first token in a tab p50 ${fmt(a.firstTokenP50Ms)} ms after the send, ${fmt(a.behindModelP50Ms)} ms (p99 ${fmt(a.behindModelP99Ms)}) behind the model; ` +
-        `${fmt(a.cpuMsPerToken, 3)} ms app CPU/token; ${fmt(a.eventsPerSecond, 0)} events/s to the tab; ${fmt(a.logEntriesPerAnswer, 1)} log entries/answer`,
+        `${fmt(a.cpuMsPerToken, 3)} ms app CPU/token (AI SDK ${fmt(a.sdkCpuMsPerToken, 3)}, Parley ${fmt(a.parleyCpuMsPerToken, 3)}); ${fmt(a.eventsPerSecond, 0)} events/s to the tab; ${fmt(a.logEntriesPerAnswer, 1)} log entries/answer`,
     );
   }
 

@@ -351,8 +351,11 @@ export class AiWorker {
           return { ...m, content: display };
         });
         written = display;
-        this.stats.flushes++;
-        if ((await this.o.redis.sismember(keys.aiStops(pid), job.answerId)) === 1) this.end(run, 'stop');
+        // The stop mark is read every 10th write (about once a second): the pub/sub message is the
+        // prompt path; this covers one published while this worker's subscriber was reconnecting.
+        if (++this.stats.flushes % 10 === 0 && (await this.o.redis.sismember(keys.aiStops(pid), job.answerId)) === 1) {
+          this.end(run, 'stop');
+        }
       } catch (err) {
         if (isNotMine(err)) this.end(run, 'lost');
         // Any other failure (a Redis blip): the next write or the final one carries the text.
