@@ -310,3 +310,23 @@ describe('participation and limits', () => {
     }
   });
 });
+
+describe('a job that cannot be processed', () => {
+  it('is given up after repeated reclaims instead of looping forever', async () => {
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 150, sweepMs: 100, timeoutMs: 20_000 });
+    try {
+      const ref = await projectWithSession(alice);
+      const jobs = keys.aiJobs(ref.projectId);
+      // A job for a session that does not exist: every attempt to append its answer fails.
+      await h.redis.xgroup('CREATE', jobs, 'ai', '0', 'MKSTREAM');
+      const question = randomUUID();
+      await h.redis.xadd(jobs, '*', 'u', question, 's', randomUUID(), 'q', '1', 'a', alice.id, 'm', answerIdFor(question), 'n', '1');
+      const w = startWorker();
+      await waitFor(async () => (await h.redis.xlen(jobs)) === 0, 20_000, 'the job to be given up');
+      expect(w.stats.failed).toBe(1);
+      expect(await h.redis.hget(keys.messageIds(ref.projectId), answerIdFor(question))).toBeNull();
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+});

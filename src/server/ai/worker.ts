@@ -19,6 +19,8 @@ import { aiSettings, type AiSettings } from './settings';
 
 const log = logger('ai-worker');
 const GROUP = 'ai';
+/** Reclaims after which a job that keeps failing is given up (its answer fails with a reason). */
+const MAX_DELIVERIES = 5;
 
 export interface AiJob {
   questionId: string;
@@ -170,22 +172,47 @@ export class AiWorker {
       const [next, entries] = (await this.o.redis.xautoclaim(
         keys.aiJobs(pid), GROUP, this.name, aiSettings().claimIdleMs, cursor, 'COUNT', 16,
       )) as [string, ([string, string[]] | null)[]];
-      for (const entry of entries) if (entry) this.spawn(pid, entry[0], entry[1], true);
+      for (const entry of entries) {
+        if (!entry) continue;
+        if (await this.deliveredTooOften(pid, entry[0])) await this.giveUp(pid, entry[0], entry[1]);
+        else this.spawn(pid, entry[0], entry[1], true);
+      }
       cursor = next;
     } while (cursor !== '0-0');
   }
 
+  /**
+   * A job reclaimed this many times is not waiting for a dead worker: processing it fails every time
+   * (a bug, or data it cannot handle). Such jobs are given up instead of retried forever.
+   */
+  private async deliveredTooOften(pid: string, entryId: string): Promise<boolean> {
+    const pending = (await this.o.redis.xpending(keys.aiJobs(pid), GROUP, 'IDLE', 0, entryId, entryId, 1)) as [string, string, number, number][];
+    return (pending[0]?.[3] ?? 0) > MAX_DELIVERIES;
+  }
+
+  /** Ends a job that cannot be processed: its answer (if still streaming) fails with a reason, the job goes. */
+  private async giveUp(pid: string, entryId: string, fields: string[]): Promise<void> {
+    const job = parseJob(fields);
+    if (this.running.has(job.answerId)) return;
+    log.error({ worker: this.name, projectId: pid, answerId: job.answerId }, `AI job failed ${MAX_DELIVERIES} times; giving up`);
+    const existing = await this.read(pid, job.answerId);
+    if (existing?.status === 'streaming' && attemptOf(existing) === job.attempt) {
+      await this.o.store
+        .changeMessage({ projectId: pid, sessionId: existing.sessionId, id: job.answerId }, 'message.updated', (m) => {
+          if (m.status !== 'streaming' || attemptOf(m) !== job.attempt) throw new NotMine();
+          const { owner: _owner, ...metadata } = m.metadata ?? {};
+          return { ...m, status: 'failed', metadata: { ...metadata, error: 'The AI PM could not finish this answer. Press Retry.' } };
+        })
+        .catch((err: unknown) => {
+          if (!isNotMine(err)) throw err;
+        });
+    }
+    await this.o.redis.pipeline().xack(keys.aiJobs(pid), GROUP, entryId).xdel(keys.aiJobs(pid), entryId).exec();
+    this.stats.failed++;
+  }
+
   private spawn(pid: string, entryId: string, fields: string[], reclaimed: boolean): void {
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-    const job: AiJob = {
-      questionId: f.u ?? '',
-      sessionId: f.s ?? '',
-      questionSeq: Number(f.q),
-      askerId: f.a ?? '',
-      answerId: f.m ?? '',
-      attempt: Number(f.n ?? 1),
-    };
+    const job = parseJob(fields);
     if (this.running.has(job.answerId)) return; // this process is writing it (a renewed claim)
     if (reclaimed) this.stats.reclaimed++;
     const run: Running = { ctl: new AbortController(), reason: null };
@@ -506,6 +533,19 @@ export class AiWorker {
     const body = await this.o.redis.hget(keys.messages(pid, sid), seq);
     return body ? decodeMessage(pid, sid, Number(seq), body) : null;
   }
+}
+
+function parseJob(fields: string[]): AiJob {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return {
+    questionId: f.u ?? '',
+    sessionId: f.s ?? '',
+    questionSeq: Number(f.q),
+    askerId: f.a ?? '',
+    answerId: f.m ?? '',
+    attempt: Number(f.n ?? 1),
+  };
 }
 
 function attemptOf(m: { metadata?: Record<string, unknown> | undefined }): number {
