@@ -81,6 +81,23 @@ test.describe('with the AI PM on', () => {
     await expect(second.getByText('Needs verification')).toBeVisible();
     await expect(messageLog(page).getByRole('article')).toHaveCount(4);
   });
+
+  test('in "mention" mode only messages that mention @pm get an answer', async ({ page }) => {
+    await startChat(page);
+    const mode = page.getByRole('combobox', { name: 'AI PM participation' });
+    await expect(mode).toHaveValue('always');
+    await mode.selectOption('mention');
+    await expect(mode).toHaveValue('mention');
+    await page.reload();
+    await expect(page.getByRole('combobox', { name: 'AI PM participation' })).toHaveValue('mention');
+
+    await send(page, 'Just between us');
+    await send(page, 'Hey @pm, what is next?');
+    await expect(answer(page).getByText('82% confidence')).toBeVisible();
+    // The first message was stored (and would have been queued) before the second: one answer only.
+    await expect(messageLog(page).getByRole('article')).toHaveCount(3);
+    await expect(messageLog(page).getByRole('article').nth(2)).toContainText('AI PM');
+  });
 });
 
 test('with the AI PM off, the session header says so and the chat works', async ({ page }) => {
