@@ -330,3 +330,25 @@ describe('a job that cannot be processed', () => {
     }
   });
 });
+
+describe('a worker that shuts down mid-stream', () => {
+  it('hands its job back: another worker finishes the same answer without waiting out the claim', async () => {
+    // A claim that would take a minute to expire: only the hand-back can make the job claimable now.
+    configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 60_000, sweepMs: 200, timeoutMs: 20_000 });
+    try {
+      ai.enqueue({ tokens: ['Part ', 'one', ' never'], holdAfter: 2 }, { tokens: ['Whole answer.'] });
+      const first = startWorker();
+      const ref = await projectWithSession(alice);
+      const q = await ask(alice, ref);
+      await streamingWith(ref, q, 'Part one');
+      await first.close();
+      const second = startWorker();
+      const answer = await settled(ref, q);
+      expect(answer).toMatchObject({ status: 'delivered', content: 'Whole answer.' });
+      expect(second.stats.reclaimed).toBe(1);
+      expect((await allMessages(alice, ref)).filter((m) => m.role === 'ai_pm')).toHaveLength(1);
+    } finally {
+      configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
+    }
+  });
+});

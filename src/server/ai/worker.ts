@@ -58,6 +58,9 @@ type EndReason = 'stop' | 'timeout' | 'lost' | 'shutdown';
 interface Running {
   ctl: AbortController;
   reason: EndReason | null;
+  /** Where its job is: handed back on close. */
+  pid: string;
+  entryId: string;
 }
 
 /** The answer is no longer this worker's to write (another worker took the job over, or it ended). */
@@ -110,13 +113,22 @@ export class AiWorker {
     log.info({ worker: this.name }, 'AI PM worker started');
   }
 
-  /** Stops taking jobs; answers being written are abandoned unfinished (another worker reclaims them). */
+  /**
+   * Stops taking jobs. Answers being written are left unfinished and their jobs handed back: marked
+   * idle for claimIdleMs already, so another worker's next sweep takes them over at once instead of
+   * waiting out the claim (a crash cannot do this; then the claim expires).
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sub?.disconnect();
-    for (const run of this.running.values()) this.end(run, 'shutdown');
+    const handed = [...this.running.values()];
+    for (const run of handed) this.end(run, 'shutdown');
     await Promise.allSettled([...this.tasks]);
+    const idle = aiSettings().claimIdleMs;
+    await Promise.allSettled(
+      handed.map((run) => this.o.redis.xclaim(keys.aiJobs(run.pid), GROUP, this.name, 0, run.entryId, 'IDLE', idle, 'JUSTID')),
+    );
   }
 
   /** Looks at every project's job stream (new jobs and ones a dead worker left). */
@@ -215,7 +227,7 @@ export class AiWorker {
     const job = parseJob(fields);
     if (this.running.has(job.answerId)) return; // this process is writing it (a renewed claim)
     if (reclaimed) this.stats.reclaimed++;
-    const run: Running = { ctl: new AbortController(), reason: null };
+    const run: Running = { ctl: new AbortController(), reason: null, pid, entryId };
     this.running.set(job.answerId, run);
     this.track(this.process(pid, entryId, job, run).finally(() => this.running.delete(job.answerId)));
   }
