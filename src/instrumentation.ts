@@ -7,6 +7,9 @@
  */
 export async function register() {
   if (process.env.NEXT_RUNTIME === 'nodejs') {
+    // Before any request is served: the per-IP limits need the TCP peer's address (see client-ip.ts).
+    const { recordPeerAddress } = await import('./server/client-ip');
+    recordPeerAddress();
     const { startDurableTier } = await import('./server/durable/boot');
     await startDurableTier();
     const { startAiWorker } = await import('./server/ai/boot');

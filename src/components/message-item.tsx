@@ -84,6 +84,11 @@ export const PendingMessage = memo(function PendingMessage({
         <div className="msg-body">
           <Markdown text={entry.content} />
         </div>
+        {!failed && entry.error && (
+          <p className="small muted" role="status">
+            {entry.error}
+          </p>
+        )}
         {failed && (
           <div className="msg-retry">
             {entry.error && <span className="small">{entry.error}</span>}

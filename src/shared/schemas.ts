@@ -6,6 +6,12 @@ import { z } from 'zod';
 import { AI_PM_MODES } from './ai';
 import { LIMITS } from './limits';
 
+// In the browser zod must not compile parsers with `new Function`: the Content-Security-Policy has no
+// 'unsafe-eval' (src/proxy.ts), and even zod's probe for it is reported as a violation. The server
+// keeps the faster compiled parsers. Every schema the browser parses comes from this module, so this
+// runs before any of them.
+if (typeof window !== 'undefined') z.config({ jitless: true });
+
 /**
  * Text must be storable everywhere it goes: PostgreSQL rejects NUL characters and unpaired UTF-16
  * surrogates, so such text would be acknowledged by Redis and then never persisted. Refuse it up front.
@@ -31,12 +37,18 @@ export const usernameSchema = z
   .max(LIMITS.usernameMax, { error: `Username must be at most ${LIMITS.usernameMax} characters` })
   .regex(/^[a-zA-Z0-9_.-]+$/, { error: 'Username may use letters, digits, "_", "." and "-" only' });
 
+/**
+ * Bounded on both sides before anything hashes it: argon2 over a megabyte-long password would be a
+ * denial of service, so zod refuses it in the procedure's input, ahead of the auth service.
+ */
+export const passwordSchema = z
+  .string()
+  .min(LIMITS.passwordMin, { error: `Password must be at least ${LIMITS.passwordMin} characters` })
+  .max(LIMITS.passwordMax, { error: `Password must be at most ${LIMITS.passwordMax} characters` });
+
 export const credentialsInput = z.object({
   username: usernameSchema,
-  password: z
-    .string()
-    .min(LIMITS.passwordMin, { error: `Password must be at least ${LIMITS.passwordMin} characters` })
-    .max(LIMITS.passwordMax, { error: `Password must be at most ${LIMITS.passwordMax} characters` }),
+  password: passwordSchema,
 });
 
 export const projectIdInput = z.object({ projectId: idSchema });
@@ -44,6 +56,20 @@ export const projectIdInput = z.object({ projectId: idSchema });
 export const projectCreateInput = z.object({
   name: trimmed('Project name', 1, LIMITS.projectNameMax),
 });
+
+/** `project.list`: a page of the caller's projects (no input at all: the first page). */
+export const projectListInput = z
+  .object({
+    limit: z
+      .number()
+      .int()
+      .min(1, { error: 'limit must be at least 1' })
+      .max(LIMITS.projectPageMax, { error: `limit must be at most ${LIMITS.projectPageMax}` })
+      .default(LIMITS.projectPageDefault),
+    /** How many projects earlier pages held (0, the default: the first page). */
+    cursor: z.number().int().min(0).nullish(),
+  })
+  .optional();
 
 export const projectAddMemberInput = z.object({
   projectId: idSchema,
@@ -116,13 +142,21 @@ export const messageRefInput = sessionRefInput.extend({ id: idSchema });
 
 export const messageEditInput = messageRefInput.extend({ content: messageContentSchema });
 
-export const messageReactInput = messageRefInput.extend({
-  emoji: z
-    .string()
-    .min(1, { error: 'Reaction must not be empty' })
-    .max(16, { error: 'Reaction must be at most 16 characters' })
-    .refine(storableText, STORABLE_TEXT_ERROR),
-});
+/**
+ * One emoji: a pictographic character with an optional variation selector or skin-tone modifier,
+ * optionally joined (ZWJ) to more such characters (👍, ❤️, 👍🏽, 👩‍💻), or a flag (two regional
+ * indicators). Nothing else: no words, no runs of emoji.
+ */
+const EMOJI_PART = String.raw`\p{Extended_Pictographic}(?:️|\p{Emoji_Modifier})?`;
+const EMOJI = new RegExp(String.raw`^(?:${EMOJI_PART}(?:‍${EMOJI_PART})*|\p{Regional_Indicator}{2})$`, 'u');
+
+export const emojiSchema = z
+  .string()
+  .min(1, { error: 'Reaction must not be empty' })
+  .max(LIMITS.reactionMaxLength, { error: `Reaction must be at most ${LIMITS.reactionMaxLength} characters` })
+  .regex(EMOJI, { error: 'Reaction must be a single emoji' });
+
+export const messageReactInput = messageRefInput.extend({ emoji: emojiSchema });
 
 export const chatHistoryInput = z.object({
   projectId: idSchema,

@@ -8,6 +8,7 @@ import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
 import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type {
+  InvitationDTO,
   MemberDTO,
   MessageDTO,
   MessagePage,
@@ -174,6 +175,125 @@ export class ChatStore {
     // Idempotent, so safe to repeat when a crash hit between the two slots.
     await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId));
     return added === 1;
+  }
+
+  // ---------------------------------------------------------------- invitations and leaving
+
+  /**
+   * Invites a user to a project (issue 14 item 6): a pending invitation they accept or decline, never
+   * a membership by itself. Returns 'already_member' when they are one, else 'invited' (also when an
+   * invitation was pending already).
+   */
+  async invite(
+    projectId: string,
+    invitee: MemberDTO,
+    inviter: Author,
+    maxPending: number,
+  ): Promise<'invited' | 'already_member'> {
+    const invitedAt = Date.now();
+    const invitation = { inviterId: inviter.id, inviterName: inviter.username, invitedAt: new Date(invitedAt).toISOString() };
+    const result = await this.run(() =>
+      this.redis.parleyInviteMember(
+        keys.project(projectId),
+        keys.members(projectId),
+        keys.invites(projectId),
+        invitee.id,
+        JSON.stringify(invitation),
+        maxPending,
+      ),
+    );
+    if (result === 0) return 'already_member';
+    // The invitee's list lives in their own slot: second, idempotent; a stale entry is skipped on read.
+    await this.run(() => this.redis.zadd(keys.userInvites(invitee.id), 'NX', invitedAt, projectId));
+    return 'invited';
+  }
+
+  /** The user's pending invitations, newest first (answered or withdrawn ones are dropped on the way). */
+  async listInvitations(userId: string): Promise<InvitationDTO[]> {
+    const pids = await this.run(() => this.redis.zrevrange(keys.userInvites(userId), 0, 199));
+    if (pids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const pid of pids) pipeline.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name');
+    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const out: InvitationDTO[] = [];
+    const stale: string[] = [];
+    pids.forEach((pid, i) => {
+      const [e1, invitation] = results[2 * i] ?? [null, null];
+      const [e2, name] = results[2 * i + 1] ?? [null, null];
+      if (e1 || e2) throw toAppError(e1 ?? e2);
+      if (typeof invitation !== 'string' || typeof name !== 'string') {
+        stale.push(pid);
+        return;
+      }
+      const parsed = JSON.parse(invitation) as { inviterName: string; invitedAt: string };
+      out.push({ projectId: pid, projectName: name, inviterName: parsed.inviterName, invitedAt: parsed.invitedAt });
+    });
+    if (stale.length > 0) await this.run(() => this.redis.zrem(keys.userInvites(userId), ...stale));
+    return out;
+  }
+
+  /**
+   * Accepts an invitation: the member joins through one script that also appends `member.added`.
+   * Refused (BAD_REQUEST) when the user already belongs to `maxProjects` projects. Returns false on a
+   * repeated accept (already a member).
+   */
+  async acceptInvite(projectId: string, member: MemberDTO, maxProjects: number): Promise<boolean> {
+    const count = await this.run(() => this.redis.zcard(keys.userProjects(member.id)));
+    if (count >= maxProjects) {
+      throw new AppError('BAD_REQUEST', `You are in ${count} projects, the most allowed (${maxProjects}); leave one first`);
+    }
+    const joinedAt = Date.now();
+    const joined = await this.run(() =>
+      this.redis.parleyAcceptInvite(
+        ...withOutbox(
+          this.outboxKey,
+          [
+            keys.project(projectId),
+            keys.members(projectId),
+            keys.invites(projectId),
+            keys.leftMembers(projectId),
+            keys.events(projectId),
+          ],
+          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, joinedAt],
+        ),
+      ),
+    );
+    await this.run(() =>
+      this.redis
+        .multi()
+        .zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId)
+        .zrem(keys.userInvites(member.id), projectId)
+        .exec(),
+    );
+    return joined === 1;
+  }
+
+  /** Declines (drops) an invitation; nothing happens when there is none. */
+  async declineInvite(projectId: string, userId: string): Promise<void> {
+    await this.run(() => this.redis.hdel(keys.invites(projectId), userId));
+    await this.run(() => this.redis.zrem(keys.userInvites(userId), projectId));
+  }
+
+  /**
+   * Leaves a project: out of the member set (access ends with the next call; open streams end on the
+   * `member.removed` event), the event appended, and the project out of the user's list.
+   */
+  async leaveProject(projectId: string, member: MemberDTO): Promise<void> {
+    await this.run(() =>
+      this.redis.parleyLeaveProject(
+        ...withOutbox(
+          this.outboxKey,
+          [keys.project(projectId), keys.members(projectId), keys.leftMembers(projectId), keys.events(projectId)],
+          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, Date.now()],
+        ),
+      ),
+    );
+    await this.run(() => this.redis.zrem(keys.userProjects(member.id), projectId));
+  }
+
+  /** How many projects the user belongs to (their index; the cap on projects per user reads it). */
+  async countProjectsOf(userId: string): Promise<number> {
+    return this.run(() => this.redis.zcard(keys.userProjects(userId)));
   }
 
   // ---------------------------------------------------------------- sessions

@@ -14,6 +14,14 @@ export const keys = {
   project: (pid: string) => `project:{${pid}}`,
   /** SET of member user ids */
   members: (pid: string) => `project:{${pid}}:members`,
+  /** HASH invited user id -> JSON {inviterId, inviterName, invitedAt}: pending invitations */
+  invites: (pid: string) => `project:{${pid}}:invites`,
+  /**
+   * SET of user ids who left the project: a re-hydration from PostgreSQL (which may still list them
+   * until the outbox delivers the removal) must not make them members again. Accepting a new
+   * invitation takes the id out.
+   */
+  leftMembers: (pid: string) => `project:{${pid}}:left`,
   /** ZSET session id scored by last activity (ms): most recent first via ZREVRANGE */
   sessions: (pid: string) => `project:{${pid}}:sessions`,
   /** HASH session metadata and counters (messageCount, lastSeq, lastMessageAt, ...) */
@@ -51,8 +59,18 @@ export const keys = {
   username: (name: string) => `username:${name.toLowerCase()}`,
   /** ZSET project id scored by join time: the projects a user belongs to */
   userProjects: (uid: string) => `user:${uid}:projects`,
-  /** STRING counter of failed sign-ins for a username, expiring: brute-force throttling */
-  signInFailures: (name: string) => `auth:failures:${name.toLowerCase()}`,
+  /**
+   * STRING counter of sign-in attempts for a username from one client IP that have not succeeded,
+   * expiring: brute-force throttling. Counted BEFORE the password is checked, so concurrent guesses
+   * cannot all slip through; keyed with the IP too, so a stranger cannot lock the owner out.
+   */
+  signInFailures: (name: string, ip: string) => `auth:failures:${name.toLowerCase()}:${ip}`,
+  /** Prefix of rate-limiter-flexible's counters for one limit window (it appends `:<user id or IP>`). */
+  rateLimit: (rule: string, windowSeconds: number) => `limit:${rule}:${windowSeconds}s`,
+  /** Pub/sub channel announcing revoked logins (token hashes), so every process ends their streams. */
+  loginRevoked: 'auth:revoked',
+  /** ZSET project id -> invited at (ms): the invitations a user has not answered yet */
+  userInvites: (uid: string) => `user:${uid}:invites`,
   /**
    * STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256.
    * After sign-out: a revocation tombstone (LOGIN_REVOKED) until the login would have expired.

@@ -2,6 +2,7 @@ import 'server-only';
 import { sessionCreateInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
 import type { SessionDTO } from '~/shared/types';
 import { projectProcedure, router } from '../init';
+import { rateLimit } from '../limits';
 
 export const sessionRouter = router({
   /** Most recent activity first. */
@@ -9,6 +10,7 @@ export const sessionRouter = router({
 
   create: projectProcedure
     .input(sessionCreateInput)
+    .use(rateLimit('sessionCreate'))
     .mutation(({ ctx, input }): Promise<SessionDTO> =>
       ctx.store.createSession({ ...input, createdBy: ctx.user.id }),
     ),
