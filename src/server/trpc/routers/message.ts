@@ -71,14 +71,19 @@ export const messageRouter = router({
   /** Stops the AI PM's answer being written (`id`: the answer); its partial text stays, marked stopped. */
   stopGeneration: projectProcedure
     .input(messageRefInput)
+    .use(rateLimit('change'))
     .mutation(({ ctx, input }): Promise<MessageDTO> => stopGeneration(ctx, input)),
 
   /** Regenerates a failed AI PM answer in place (the same message). */
-  retry: projectProcedure.input(messageRefInput).mutation(({ ctx, input }): Promise<MessageDTO> => retryAnswer(ctx, input)),
+  retry: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => retryAnswer(ctx, input)),
 
   /** Marks an AI PM answer verified by the caller ("Verified by <name>"). */
   verify: projectProcedure
     .input(messageRefInput)
+    .use(rateLimit('change'))
     .mutation(({ ctx, input }): Promise<MessageDTO> => verifyAnswer(ctx, input, ctx.user)),
 });
 
