@@ -14,10 +14,13 @@ export function ChatView({
   projectId,
   sessionId,
   viewer,
+  aiOn,
 }: {
   projectId: string;
   sessionId: string;
   viewer: { id: string; username: string };
+  /** A model server is configured (the AI PM can answer). */
+  aiOn: boolean;
 }) {
   const trpc = useTRPC();
   const live = useLiveCache();
@@ -38,7 +41,7 @@ export function ChatView({
 
   return (
     <main className="chat">
-      <SessionHeader projectId={projectId} sessionId={sessionId} />
+      <SessionHeader projectId={projectId} sessionId={sessionId} aiOn={aiOn} />
       <MessageLog
         items={items}
         viewer={viewer}

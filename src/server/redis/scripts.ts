@@ -29,7 +29,7 @@ import type { Redis } from 'ioredis';
  *       8 wake channel, 9 project id
  * Returns {created (1|0), seq, body, eventId|false, outboxId|false}
  */
-const APPEND_MESSAGE = `
+export const APPEND_MESSAGE = `
 local existing = redis.call('HGET', KEYS[3], ARGV[1])
 if existing then
   local sep = string.find(existing, ':', 1, true)
@@ -71,7 +71,7 @@ return {1, seq, ARGV[2], eid, oid}
  *       8 wake channel, 9 project id
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
-const REPLACE_MESSAGE = `
+export const REPLACE_MESSAGE = `
 if redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end

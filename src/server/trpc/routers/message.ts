@@ -1,5 +1,6 @@
 import 'server-only';
 import { TRPCError } from '@trpc/server';
+import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
@@ -66,6 +67,24 @@ export const messageRouter = router({
       return { ...m, reactions: next };
     }),
   ),
+
+  /** Stops the AI PM's answer being written (`id`: the answer); its partial text stays, marked stopped. */
+  stopGeneration: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => stopGeneration(ctx, input)),
+
+  /** Regenerates a failed AI PM answer in place (the same message). */
+  retry: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => retryAnswer(ctx, input)),
+
+  /** Marks an AI PM answer verified by the caller ("Verified by <name>"). */
+  verify: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => verifyAnswer(ctx, input, ctx.user)),
 });
 
 function assertEditable(m: StoredMessage, user: AuthedUser) {

@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { messageListInput, messageListPaging, signInPath } from '~/client/queries';
 import { ChatView } from '~/components/chat-view';
+import { aiEnabled } from '~/server/ai/settings';
 import { getProjectAccess, getQueryClient, HydrateClient, isNotFoundError, trpc } from '~/server/trpc/rsc';
 
 interface Params {
@@ -42,7 +43,7 @@ export default async function SessionPage({ params }: { params: Promise<Params> 
   );
   return (
     <HydrateClient>
-      <ChatView projectId={p.projectId} sessionId={p.sessionId} viewer={access.viewer} />
+      <ChatView projectId={p.projectId} sessionId={p.sessionId} viewer={access.viewer} aiOn={aiEnabled()} />
     </HydrateClient>
   );
 }
