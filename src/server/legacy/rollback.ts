@@ -1,0 +1,144 @@
+import 'server-only';
+import type { Redis } from 'ioredis';
+import { keys } from '~/server/redis/keys';
+
+/**
+ * Removes exactly what the migration added, as its ledger records it, and nothing else:
+ * - a session the migration created is deleted whole (record, bodies, ids, place in the session list
+ *   and in the recent list), in one script that first checks every message in it is one the migration
+ *   added; a session someone has written to since is kept, and reported;
+ * - a project the migration created is deleted once it has no session left (with its members' index
+ *   entries); a project with other sessions is kept, and reported;
+ * - messages the migration added to a session it did not create cannot be removed without leaving a
+ *   gap in that session's seqs: they are reported and left.
+ * The event log is not rewritten: tabs that read an entry whose message is gone refetch (resync).
+ */
+
+const DELETE_SESSION = `
+local allowed = {}
+for i = 2, #ARGV do allowed[ARGV[i]] = true end
+local bodies = redis.call('HVALS', KEYS[2])
+local ids = {}
+for _, b in ipairs(bodies) do
+  local id = cjson.decode(b).id
+  if not allowed[id] then return {0, id} end
+  ids[#ids + 1] = id
+end
+for i = 1, #ids, 1000 do
+  redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 999, #ids)))
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local prefix = ARGV[1] .. ':'
+for _, r in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
+  if string.sub(r, 1, #prefix) == prefix then redis.call('LREM', KEYS[5], 0, r) end
+end
+return {1, #ids}
+`;
+
+const DELETE_PROJECT = `
+if redis.call('ZCARD', KEYS[3]) > 0 then return {0} end
+local members = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+return {1, members}
+`;
+
+export interface RollbackReport {
+  sessionsRemoved: number;
+  messagesRemoved: number;
+  projectsRemoved: number;
+  /** Things the migration added that were kept, with why: the operator decides. */
+  kept: string[];
+}
+
+export async function rollback(target: Redis): Promise<RollbackReport> {
+  const ledger = await readLedger(target);
+  const report: RollbackReport = { sessionsRemoved: 0, messagesRemoved: 0, projectsRemoved: 0, kept: [] };
+
+  const messagesBySession = new Map<string, string[]>();
+  for (const [pid, mids] of ledger.messages) {
+    for (const [mid, sid] of mids) {
+      const k = `${pid}:${sid}`;
+      messagesBySession.set(k, [...(messagesBySession.get(k) ?? []), mid]);
+    }
+  }
+  const done: string[] = [];
+  for (const [pid, sid] of ledger.sessions) {
+    const mids = messagesBySession.get(`${pid}:${sid}`) ?? [];
+    messagesBySession.delete(`${pid}:${sid}`);
+    const [deleted, detail] = (await target.eval(
+      DELETE_SESSION,
+      5,
+      keys.session(pid, sid),
+      keys.messages(pid, sid),
+      keys.messageIds(pid),
+      keys.sessions(pid),
+      keys.recent(pid),
+      sid,
+      ...mids,
+    )) as [0 | 1, string | number];
+    if (deleted === 0) {
+      report.kept.push(`session ${sid} of project ${pid}: message ${detail} was not added by the migration`);
+      continue;
+    }
+    report.sessionsRemoved++;
+    report.messagesRemoved += Number(detail);
+    done.push(`s:${pid}:${sid}`, ...mids.map((m) => `m:${pid}:${m}`));
+  }
+  for (const [k, mids] of messagesBySession) {
+    const [pid, sid] = k.split(':') as [string, string];
+    report.kept.push(`${mids.length} message(s) added to session ${sid} of project ${pid}, which existed before the migration`);
+  }
+  for (const pid of ledger.projects) {
+    const [deleted, members] = (await target.eval(
+      DELETE_PROJECT,
+      6,
+      keys.project(pid),
+      keys.members(pid),
+      keys.sessions(pid),
+      keys.messageIds(pid),
+      keys.recent(pid),
+      keys.events(pid),
+    )) as [0 | 1, string[] | undefined];
+    if (deleted === 0) {
+      report.kept.push(`project ${pid}: it has sessions the migration did not add`);
+      continue;
+    }
+    // Members' project indexes live in their own slots: cleaned after the project is gone.
+    for (const uid of members ?? []) await target.zrem(keys.userProjects(uid), pid);
+    report.projectsRemoved++;
+    done.push(`p:${pid}`);
+  }
+  for (let i = 0; i < done.length; i += 1000) await target.hdel(keys.legacyLedger, ...done.slice(i, i + 1000));
+  return report;
+}
+
+interface Ledger {
+  projects: string[];
+  sessions: Array<[pid: string, sid: string]>;
+  /** pid -> (message id -> session id) */
+  messages: Map<string, Map<string, string>>;
+}
+
+async function readLedger(redis: Redis): Promise<Ledger> {
+  const ledger: Ledger = { projects: [], sessions: [], messages: new Map() };
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.legacyLedger, cursor, 'COUNT', 2000);
+    cursor = next;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const field = flat[i]!;
+      const [kind, pid, id] = field.split(':') as [string, string, string | undefined];
+      if (kind === 'p') ledger.projects.push(pid);
+      else if (kind === 's' && id) ledger.sessions.push([pid, id]);
+      else if (kind === 'm' && id) {
+        let m = ledger.messages.get(pid);
+        if (!m) ledger.messages.set(pid, (m = new Map<string, string>()));
+        m.set(id, flat[i + 1]!);
+      }
+    }
+  } while (cursor !== '0');
+  ledger.projects = [...new Set(ledger.projects)];
+  ledger.sessions = [...new Map(ledger.sessions.map((s) => [s.join(':'), s])).values()];
+  return ledger;
+}
