@@ -10,7 +10,7 @@ import type { Author } from './store';
 
 /**
  * The import entry point of the ChatStore: how history from elsewhere (the old product's Redis, old
- * browsers' localStorage) enters Parley. It is separate from ChatStore.appendMessage on purpose, so the
+ * browsers' storage) enters Parley. It is separate from ChatStore.appendMessage on purpose, so the
  * send path keeps its behaviour (and anything the send path triggers, such as AI replies, is not
  * triggered by imports), while using the very same atomic, idempotent append script: the seq, body,
  * counters, recency and `message.created` event (and, with the durable tier on, the outbox entry that
