@@ -10,6 +10,7 @@ import 'server-only';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { createPool } from '~/server/durable/pg';
 import { env } from '~/server/env';
 import { createRedis } from '~/server/redis/client';
 import { keys } from '~/server/redis/keys';
@@ -109,14 +110,14 @@ async function main(): Promise<number> {
         return report.ok ? 0 : 1;
       }
       case 'rollback': {
-        const report = await rollback(target);
+        // With the durable tier on, the same rows leave PostgreSQL too (else read-through brings them back).
+        const pool = env.DATABASE_URL ? createPool(env.DATABASE_URL, { max: 1 }) : null;
+        const report = await rollback(target, pool ? { pg: pool } : {}).finally(() => pool?.end());
         console.log(
-          `Removed ${report.messagesRemoved} messages, ${report.sessionsRemoved} sessions and ${report.projectsRemoved} projects the migration had added. The source was not touched.`,
+          `Removed ${report.messagesRemoved} messages, ${report.sessionsRemoved} sessions and ${report.projectsRemoved} projects the migration had added` +
+            `${pool ? ' (from Redis and PostgreSQL)' : ''}. The source was not touched.`,
         );
         for (const k of report.kept) console.log(`  kept: ${k}`);
-        if (env.DATABASE_URL) {
-          console.log('  note: with the durable tier on, remove the same rows from PostgreSQL too (README, "Migrating from the old storage").');
-        }
         return report.kept.length > 0 ? 1 : 0;
       }
       case 'restore': {

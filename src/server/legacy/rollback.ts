@@ -1,5 +1,6 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import type { Queryable } from '~/server/durable/pg';
 import { keys } from '~/server/redis/keys';
 
 /**
@@ -12,6 +13,10 @@ import { keys } from '~/server/redis/keys';
  * - messages the migration added to a session it did not create cannot be removed without leaving a
  *   gap in that session's seqs: they are reported and left.
  * The event log is not rewritten: tabs that read an entry whose message is gone refetch (resync).
+ *
+ * With the durable tier on (`pg` given), the same rows leave PostgreSQL too, or a later read-through
+ * would bring them back into Redis. That needs an empty outbox first (an entry still on its way would
+ * write a removed row again after the delete), so rollback refuses while the outbox holds anything.
  */
 
 const DELETE_SESSION = `
@@ -51,7 +56,17 @@ export interface RollbackReport {
   kept: string[];
 }
 
-export async function rollback(target: Redis): Promise<RollbackReport> {
+export async function rollback(target: Redis, opts: { pg?: Queryable } = {}): Promise<RollbackReport> {
+  const { pg } = opts;
+  if (pg) {
+    const backlog = await target.xlen(keys.outbox);
+    if (backlog > 0) {
+      throw new Error(
+        `The outbox still holds ${backlog} entries on their way to PostgreSQL; roll back once it is empty ` +
+          '(GET /api/health shows the lag). Nothing was changed.',
+      );
+    }
+  }
   const ledger = await readLedger(target);
   const report: RollbackReport = { sessionsRemoved: 0, messagesRemoved: 0, projectsRemoved: 0, kept: [] };
 
@@ -81,6 +96,8 @@ export async function rollback(target: Redis): Promise<RollbackReport> {
       report.kept.push(`session ${sid} of project ${pid}: message ${detail} was not added by the migration`);
       continue;
     }
+    await pg?.query('DELETE FROM messages WHERE project_id = $1 AND session_id = $2', [pid, sid]);
+    await pg?.query('DELETE FROM sessions WHERE project_id = $1 AND id = $2', [pid, sid]);
     report.sessionsRemoved++;
     report.messagesRemoved += Number(detail);
     done.push(`s:${pid}:${sid}`, ...mids.map((m) => `m:${pid}:${m}`));
@@ -106,6 +123,8 @@ export async function rollback(target: Redis): Promise<RollbackReport> {
     }
     // Members' project indexes live in their own slots: cleaned after the project is gone.
     for (const uid of members ?? []) await target.zrem(keys.userProjects(uid), pid);
+    await pg?.query('DELETE FROM project_members WHERE project_id = $1', [pid]);
+    await pg?.query('DELETE FROM projects WHERE id = $1', [pid]);
     report.projectsRemoved++;
     done.push(`p:${pid}`);
   }
