@@ -67,10 +67,23 @@ async function main(): Promise<number> {
   if (!args.from && step !== 'rollback') return usage('--from redis://... (the old Redis) is required.');
   if (step === 'apply' && !args.owner) return usage('--apply needs --owner <username> (a Parley account: it owns the imported projects).');
 
-  const source = args.from ? new Redis(args.from, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1 }) : null;
-  const target = createRedis(args.to ?? env.REDIS_URL, { commandTimeout: 60_000 });
+  // The old Redis: one connection attempt, no reconnect loop; a failure ends the run with its reason.
+  const source = args.from
+    ? new Redis(args.from, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+    : null;
+  let sourceError: Error | null = null;
+  source?.on('error', (err: Error) => (sourceError ??= err));
+  // Parley's Redis, only for the steps that use it (long commands: a 10,000-message session in one script).
+  const target = step === 'apply' || step === 'validate' || step === 'rollback' ? createRedis(args.to ?? env.REDIS_URL, { commandTimeout: 60_000 }) : null;
   try {
-    await source?.connect();
+    try {
+      await source?.connect();
+    } catch (err) {
+      throw new Error(`cannot reach the old Redis at ${labelOf(args.from!)}: ${(sourceError ?? (err as Error)).message}`, { cause: err });
+    }
+    if (target && (await target.ping().catch(() => null)) !== 'PONG') {
+      throw new Error(`cannot reach Parley's Redis at ${labelOf(args.to ?? env.REDIS_URL)}`);
+    }
     switch (step) {
       case 'dry-run': {
         const report = await dryRun(source!, { project: args.project });
@@ -81,7 +94,7 @@ async function main(): Promise<number> {
       case 'apply': {
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const backupFile = path.resolve(args['backup-dir'] ?? 'legacy-backups', `legacy-backup-${stamp}.jsonl`);
-        const report = await apply(source!, target, {
+        const report = await apply(source!, target!, {
           project: args.project,
           owner: args.owner!,
           backupFile,
@@ -103,7 +116,7 @@ async function main(): Promise<number> {
         return report.conflicts.length > 0 ? 1 : 0;
       }
       case 'validate': {
-        const report = await validate(source!, target, { project: args.project });
+        const report = await validate(source!, target!, { project: args.project });
         console.log(formatValidateTable(report));
         for (const p of report.problems) console.log(`  ${p}`);
         console.log(report.ok ? '\nValid: every source message is in Parley exactly once, unchanged, in order.' : '\nDIFFERENCES found (see above).');
@@ -112,7 +125,7 @@ async function main(): Promise<number> {
       case 'rollback': {
         // With the durable tier on, the same rows leave PostgreSQL too (else read-through brings them back).
         const pool = env.DATABASE_URL ? createPool(env.DATABASE_URL, { max: 1 }) : null;
-        const report = await rollback(target, pool ? { pg: pool } : {}).finally(() => pool?.end());
+        const report = await rollback(target!, pool ? { pg: pool } : {}).finally(() => pool?.end());
         console.log(
           `Removed ${report.messagesRemoved} messages, ${report.sessionsRemoved} sessions and ${report.projectsRemoved} projects the migration had added` +
             `${pool ? ' (from Redis and PostgreSQL)' : ''}. The source was not touched.`,
@@ -131,7 +144,7 @@ async function main(): Promise<number> {
     }
   } finally {
     source?.disconnect();
-    target.disconnect();
+    target?.disconnect();
   }
 }
 
