@@ -40,6 +40,12 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.delete': (u, pid) => u.caller.message.delete({ projectId: pid, sessionId, id: messageId }),
   'message.react': (u, pid) => u.caller.message.react({ projectId: pid, sessionId, id: messageId, emoji: '👍' }),
   'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
+  'legacy.importLocal': (u, pid) =>
+    u.caller.legacy.importLocal({
+      projectId: pid,
+      legacySessionId: 'old',
+      messages: [{ id: randomUUID(), content: 'old', role: 'user', createdAt: new Date().toISOString() }],
+    }),
   'events.subscribe': async (u, pid) => {
     const it = await u.caller.events.subscribe({ projectId: pid });
     for await (const ev of it) return ev;
