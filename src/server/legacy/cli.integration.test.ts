@@ -11,7 +11,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
 import { createHarness, testRedisUrl, type Harness } from '~/server/testing/harness';
-import { oldMessage, oldSession, pyIso, storeChatMessage, storeChatSession } from '~/server/testing/legacy-fixtures';
+import {
+  oldMessage,
+  oldSession,
+  pyIso,
+  storeChatMessage,
+  storeChatMessagesFast,
+  storeChatSession,
+} from '~/server/testing/legacy-fixtures';
 import { parleyIdFor } from './ids';
 
 let h: Harness;
@@ -31,17 +38,25 @@ afterAll(async () => {
   await h.close();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+function cli(
+  args: string[],
+  onOutput?: (out: string, kill: () => void) => void,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=react-server', '--import', 'tsx', 'src/server/legacy/cli.ts', ...args], {
       env: { ...process.env, REDIS_URL: testRedisUrl(), LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const kill = () => child.kill('SIGKILL');
+    const collect = (d: Buffer) => {
+      out += d.toString();
+      onOutput?.(out, kill);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out }));
+    child.on('exit', (code, signal) => resolve({ code, signal, out }));
   });
 }
 
@@ -86,5 +101,39 @@ describe('npm run migrate:legacy', () => {
     expect(undone.code).toBe(0);
     expect(undone.out).toContain('Removed 3 messages, 1 sessions and 1 projects');
     expect(await h.redis.exists(keys.project(projectId))).toBe(0);
+  });
+
+  it('kill -9 in the middle of --apply: the rerun finishes the import with nothing duplicated', { timeout: 180_000 }, async () => {
+    await old.flushdb();
+    await h.redis.del(keys.legacyLedger);
+    const owner = await h.user();
+    const pid = `kill${randomUUID().slice(0, 6)}`;
+    const sid = randomUUID();
+    await storeChatSession(old, oldSession({ id: sid, project_id: pid, title: 'Killed' }));
+    const t0 = Date.parse('2024-06-01T12:00:00Z');
+    const messages = Array.from({ length: 10_000 }, (_, i) =>
+      oldMessage({ project_id: pid, session_id: sid, content: `k${i}`, created_at: pyIso(t0 + i * 10) }),
+    );
+    await storeChatMessagesFast(old, messages);
+    const from = ['--from', oldUrl];
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-legacy-kill-'));
+
+    // The progress lines (stderr, one per 10% when not on a terminal) show the import is under way.
+    const killed = await cli([...from, '--apply', '--owner', owner.username, '--backup-dir', dir], (out, kill) => {
+      if (/^1000\/10000 messages$/m.test(out)) kill();
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const projectId = parleyIdFor('project', pid);
+    const sessionId = parleyIdFor('session', sid, pid);
+    const partial = await h.redis.hlen(keys.messages(projectId, sessionId));
+    expect(partial).toBeLessThan(10_000);
+
+    const rerun = await cli([...from, '--apply', '--owner', owner.username, '--backup-dir', dir]);
+    expect(rerun.code).toBe(0);
+    expect(rerun.out).toContain(`Imported ${10_000 - partial} messages (${partial} already imported by an earlier run`);
+    const valid = await cli([...from, '--validate']);
+    expect(valid.code).toBe(0);
+    expect(await h.redis.hlen(keys.messages(projectId, sessionId))).toBe(10_000);
+    expect(Number(await h.redis.hget(keys.session(projectId, sessionId), 'messageCount'))).toBe(10_000);
   });
 });
