@@ -26,6 +26,7 @@ import { countMessages, readSource, type SourceMessage, type SourceSession, type
 
 export const AI_PM_AUTHOR: Author = { id: 'ai_pm', username: 'AI PM' };
 const BATCH = 500;
+const SESSIONS_AT_ONCE = 4;
 
 export interface Progress {
   start(total: number): void;
@@ -143,6 +144,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
     seconds: 0,
   };
   progress.start(plan.messages);
+  const jobs: Array<{ legacyProjectId: string; projectId: string; session: SourceSession }> = [];
   for (const p of snap.projects.values()) {
     const projectId = parleyIdFor('project', p.legacyProjectId);
     const sessions = [...p.sessions.values()].sort((a, b) => firstTime(a) - firstTime(b));
@@ -155,53 +157,73 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
         report.projectsCreated++;
       }
     }
-    for (const s of sessions) {
-      const sessionId = parleyIdFor('session', s.legacySessionId, p.legacyProjectId);
-      if ((await target.exists(keys.session(projectId, sessionId))) === 0) {
-        await target.hset(keys.legacyLedger, `s:${projectId}:${sessionId}`, JSON.stringify({ legacyId: s.legacySessionId }));
-        const created = await importer.ensureSession({
-          projectId,
-          id: sessionId,
-          title: cleanText(s.title),
-          description: s.description ? cleanText(s.description) : undefined,
-          createdAt: sessionCreatedAt(s),
-          createdBy: owner.id,
-          metadata: { importedFrom: 'legacy-redis', legacyId: s.legacySessionId },
+    for (const session of sessions) jobs.push({ legacyProjectId: p.legacyProjectId, projectId, session });
+  }
+
+  let failed = false;
+  const importSession = async ({ legacyProjectId, projectId, session: s }: (typeof jobs)[number]) => {
+    const sessionId = parleyIdFor('session', s.legacySessionId, legacyProjectId);
+    if ((await target.exists(keys.session(projectId, sessionId))) === 0) {
+      await target.hset(keys.legacyLedger, `s:${projectId}:${sessionId}`, JSON.stringify({ legacyId: s.legacySessionId }));
+      const created = await importer.ensureSession({
+        projectId,
+        id: sessionId,
+        title: cleanText(s.title),
+        description: s.description ? cleanText(s.description) : undefined,
+        createdAt: sessionCreatedAt(s),
+        createdBy: owner.id,
+        metadata: { importedFrom: 'legacy-redis', legacyId: s.legacySessionId },
+      });
+      if (created) report.sessionsCreated++;
+    }
+    // Batches of one session one after the other: that is what keeps the old order in the seqs.
+    for (let i = 0; i < s.messages.length && !failed; i += BATCH) {
+      const chunk = s.messages.slice(i, i + BATCH);
+      const ids = chunk.map((m) => parleyIdFor('message', m.legacyId, legacyProjectId));
+      const [[e1, present], [e2, ledgered]] = (await target
+        .pipeline()
+        .hmget(keys.messageIds(projectId), ...ids)
+        .hmget(keys.legacyLedger, ...ids.map((id) => `m:${projectId}:${id}`))
+        .exec()) as [[Error | null, (string | null)[]], [Error | null, (string | null)[]]];
+      const err = e1 ?? e2;
+      if (err) throw err;
+      const toImport: ImportedMessage[] = [];
+      for (const [j, m] of chunk.entries()) {
+        if (present[j] !== null) {
+          if (ledgered[j] !== null) report.alreadyImported++;
+          else report.alreadyPresent++;
+          continue;
+        }
+        toImport.push({
+          ...(await toImported(target, m, { projectId, sessionId, id: ids[j]!, owner, authors })),
+          intent: { key: keys.legacyLedger, field: `m:${projectId}:${ids[j]!}`, value: sessionId },
         });
-        if (created) report.sessionsCreated++;
       }
-      for (let i = 0; i < s.messages.length; i += BATCH) {
-        const chunk = s.messages.slice(i, i + BATCH);
-        const ids = chunk.map((m) => parleyIdFor('message', m.legacyId, p.legacyProjectId));
-        const [[e1, present], [e2, ledgered]] = (await target
-          .pipeline()
-          .hmget(keys.messageIds(projectId), ...ids)
-          .hmget(keys.legacyLedger, ...ids.map((id) => `m:${projectId}:${id}`))
-          .exec()) as [[Error | null, (string | null)[]], [Error | null, (string | null)[]]];
-        const err = e1 ?? e2;
-        if (err) throw err;
-        const toImport: ImportedMessage[] = [];
-        for (const [j, m] of chunk.entries()) {
-          if (present[j] !== null) {
-            if (ledgered[j] !== null) report.alreadyImported++;
-            else report.alreadyPresent++;
-            continue;
-          }
-          toImport.push({
-            ...(await toImported(target, m, { projectId, sessionId, id: ids[j]!, owner, authors })),
-            intent: { key: keys.legacyLedger, field: `m:${projectId}:${ids[j]!}`, value: sessionId },
-          });
-        }
-        for (const outcome of await importer.importMessages(toImport)) {
-          if (outcome.outcome === 'created') report.imported++;
-          else if (outcome.outcome === 'existing') report.alreadyImported++;
-          else if (outcome.outcome === 'conflict') report.conflicts.push({ id: outcome.id, reason: outcome.reason });
-        }
-        progress.advance(chunk.length);
-        await opts.afterBatch?.(report.imported);
+      for (const outcome of await importer.importMessages(toImport)) {
+        if (outcome.outcome === 'created') report.imported++;
+        else if (outcome.outcome === 'existing') report.alreadyImported++;
+        else if (outcome.outcome === 'conflict') report.conflicts.push({ id: outcome.id, reason: outcome.reason });
+      }
+      progress.advance(chunk.length);
+      await opts.afterBatch?.(report.imported);
+    }
+  };
+  // Several sessions at once, so one session's round trips overlap another's work. On a failure the
+  // others stop after their current batch, and the first error is what the caller sees.
+  let next = 0;
+  const worker = async () => {
+    while (!failed && next < jobs.length) {
+      try {
+        await importSession(jobs[next++]!);
+      } catch (err) {
+        failed = true;
+        throw err;
       }
     }
-  }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(SESSIONS_AT_ONCE, jobs.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
   progress.finish();
   report.seconds = (performance.now() - started) / 1000;
   return report;
