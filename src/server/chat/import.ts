@@ -4,8 +4,8 @@ import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
-import type { ReactionDTO, Role } from '~/shared/types';
-import { encodeMessage, type StoredMessage } from './codec';
+import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
+import { decodeMessage, encodeMessage, type StoredMessage } from './codec';
 import type { Author } from './store';
 
 /**
@@ -51,6 +51,46 @@ export interface ImportOptions {
   /** The outbox stream when the durable tier is on (imports then reach PostgreSQL like sends). */
   outboxKey: string | null;
 }
+
+/**
+ * Removes a session an import created, whole, if every message in it is one of `allowed` (checked in
+ * the same script, so a message someone sends meanwhile keeps the session).
+ * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent. ARGV: 1 session id, 2.. allowed ids
+ * Returns {1, removed count} or {0, the first id not allowed}.
+ */
+const REMOVE_IMPORTED_SESSION = `
+local allowed = {}
+for i = 2, #ARGV do allowed[ARGV[i]] = true end
+local bodies = redis.call('HVALS', KEYS[2])
+local ids = {}
+for _, b in ipairs(bodies) do
+  local id = cjson.decode(b).id
+  if not allowed[id] then return {0, id} end
+  ids[#ids + 1] = id
+end
+for i = 1, #ids, 1000 do
+  redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 999, #ids)))
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local prefix = ARGV[1] .. ':'
+for _, r in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
+  if string.sub(r, 1, #prefix) == prefix then redis.call('LREM', KEYS[5], 0, r) end
+end
+return {1, #ids}
+`;
+
+/**
+ * Removes a project an import created, once it has no session left.
+ * KEYS: 1 project, 2 members, 3 sessions, 4 messageIds, 5 recent, 6 events
+ * Returns {1, member ids} or {0} while sessions remain.
+ */
+const REMOVE_IMPORTED_PROJECT = `
+if redis.call('ZCARD', KEYS[3]) > 0 then return {0} end
+local members = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+return {1, members}
+`;
 
 type ImportPipeline = ChainableCommander & {
   parleyAppendMessage(...args: (string | number)[]): ChainableCommander;
@@ -166,6 +206,67 @@ export class ChatImport {
       out.push({ id: m.id, outcome: created === 1 ? 'created' : 'existing', seq });
     }
     return out;
+  }
+
+  /** Whether Parley holds this project / session (a migration creates only what is absent). */
+  async projectExists(projectId: string): Promise<boolean> {
+    return (await this.redis.exists(keys.project(projectId))) === 1;
+  }
+
+  async sessionExists(projectId: string, sessionId: string): Promise<boolean> {
+    return (await this.redis.exists(keys.session(projectId, sessionId))) === 1;
+  }
+
+  /** For each id: whether the project already holds a message with it (in any session). */
+  async messagesPresent(projectId: string, ids: string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    return (await this.redis.hmget(keys.messageIds(projectId), ...ids)).map((v) => v !== null);
+  }
+
+  /** Every message stored in a session, in seq order (for comparing an import with its source). */
+  async sessionMessages(projectId: string, sessionId: string): Promise<MessageDTO[]> {
+    const stored = await this.redis.hgetall(keys.messages(projectId, sessionId));
+    return Object.entries(stored)
+      .map(([seq, body]) => decodeMessage(projectId, sessionId, Number(seq), body))
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  /** See REMOVE_IMPORTED_SESSION. The event log is not rewritten: readers of a removed message resync. */
+  async removeImportedSession(
+    projectId: string,
+    sessionId: string,
+    allowedIds: string[],
+  ): Promise<{ removed: true; messages: number } | { removed: false; foreignId: string }> {
+    const [removed, detail] = (await this.redis.eval(
+      REMOVE_IMPORTED_SESSION,
+      5,
+      keys.session(projectId, sessionId),
+      keys.messages(projectId, sessionId),
+      keys.messageIds(projectId),
+      keys.sessions(projectId),
+      keys.recent(projectId),
+      sessionId,
+      ...allowedIds,
+    )) as [0 | 1, string | number];
+    return removed === 1 ? { removed: true, messages: Number(detail) } : { removed: false, foreignId: String(detail) };
+  }
+
+  /** See REMOVE_IMPORTED_PROJECT; also drops it from its members' project lists. False while sessions remain. */
+  async removeImportedProject(projectId: string): Promise<boolean> {
+    const [removed, members] = (await this.redis.eval(
+      REMOVE_IMPORTED_PROJECT,
+      6,
+      keys.project(projectId),
+      keys.members(projectId),
+      keys.sessions(projectId),
+      keys.messageIds(projectId),
+      keys.recent(projectId),
+      keys.events(projectId),
+    )) as [0 | 1, string[] | undefined];
+    if (removed === 0) return false;
+    // Members' project indexes live in their own slots: cleaned after the project is gone.
+    for (const uid of members ?? []) await this.redis.zrem(keys.userProjects(uid), projectId);
+    return true;
   }
 
   private appendTo(pipeline: ImportPipeline, m: ImportedMessage): void {

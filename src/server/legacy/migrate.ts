@@ -149,7 +149,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
     const projectId = parleyIdFor('project', p.legacyProjectId);
     const sessions = [...p.sessions.values()].sort((a, b) => firstTime(a) - firstTime(b));
     const earliest = sessions.length > 0 ? isoOfMicros(firstTime(sessions[0]!)) : new Date().toISOString();
-    if ((await target.exists(keys.project(projectId))) === 0) {
+    if (!(await importer.projectExists(projectId))) {
       await target.hset(keys.legacyLedger, `p:${projectId}`, JSON.stringify({ legacyId: p.legacyProjectId }));
       if (
         await importer.ensureProject({ id: projectId, name: `Imported ${p.legacyProjectId}`.slice(0, 100), owner, createdAt: earliest })
@@ -163,7 +163,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
   let failed = false;
   const importSession = async ({ legacyProjectId, projectId, session: s }: (typeof jobs)[number]) => {
     const sessionId = parleyIdFor('session', s.legacySessionId, legacyProjectId);
-    if ((await target.exists(keys.session(projectId, sessionId))) === 0) {
+    if (!(await importer.sessionExists(projectId, sessionId))) {
       await target.hset(keys.legacyLedger, `s:${projectId}:${sessionId}`, JSON.stringify({ legacyId: s.legacySessionId }));
       const created = await importer.ensureSession({
         projectId,
@@ -180,16 +180,13 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
     for (let i = 0; i < s.messages.length && !failed; i += BATCH) {
       const chunk = s.messages.slice(i, i + BATCH);
       const ids = chunk.map((m) => parleyIdFor('message', m.legacyId, legacyProjectId));
-      const [[e1, present], [e2, ledgered]] = (await target
-        .pipeline()
-        .hmget(keys.messageIds(projectId), ...ids)
-        .hmget(keys.legacyLedger, ...ids.map((id) => `m:${projectId}:${id}`))
-        .exec()) as [[Error | null, (string | null)[]], [Error | null, (string | null)[]]];
-      const err = e1 ?? e2;
-      if (err) throw err;
+      const [present, ledgered] = await Promise.all([
+        importer.messagesPresent(projectId, ids),
+        target.hmget(keys.legacyLedger, ...ids.map((id) => `m:${projectId}:${id}`)),
+      ]);
       const toImport: ImportedMessage[] = [];
       for (const [j, m] of chunk.entries()) {
-        if (present[j] !== null) {
+        if (present[j]) {
           if (ledgered[j] !== null) report.alreadyImported++;
           else report.alreadyPresent++;
           continue;

@@ -1,7 +1,9 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import { ChatImport } from '~/server/chat/import';
 import type { Queryable } from '~/server/durable/pg';
 import { keys } from '~/server/redis/keys';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 
 /**
  * Removes exactly what the migration added, as its ledger records it, and nothing else:
@@ -19,35 +21,6 @@ import { keys } from '~/server/redis/keys';
  * write a removed row again after the delete), so rollback refuses while the outbox holds anything.
  */
 
-const DELETE_SESSION = `
-local allowed = {}
-for i = 2, #ARGV do allowed[ARGV[i]] = true end
-local bodies = redis.call('HVALS', KEYS[2])
-local ids = {}
-for _, b in ipairs(bodies) do
-  local id = cjson.decode(b).id
-  if not allowed[id] then return {0, id} end
-  ids[#ids + 1] = id
-end
-for i = 1, #ids, 1000 do
-  redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 999, #ids)))
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
-local prefix = ARGV[1] .. ':'
-for _, r in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
-  if string.sub(r, 1, #prefix) == prefix then redis.call('LREM', KEYS[5], 0, r) end
-end
-return {1, #ids}
-`;
-
-const DELETE_PROJECT = `
-if redis.call('ZCARD', KEYS[3]) > 0 then return {0} end
-local members = redis.call('SMEMBERS', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
-return {1, members}
-`;
-
 export interface RollbackReport {
   sessionsRemoved: number;
   messagesRemoved: number;
@@ -56,8 +29,9 @@ export interface RollbackReport {
   kept: string[];
 }
 
-export async function rollback(target: Redis, opts: { pg?: Queryable } = {}): Promise<RollbackReport> {
+export async function rollback(target: ScriptedRedis, opts: { pg?: Queryable } = {}): Promise<RollbackReport> {
   const { pg } = opts;
+  const store = new ChatImport(target, { eventLogMaxLen: 0, outboxKey: null });
   if (pg) {
     const backlog = await target.xlen(keys.outbox);
     if (backlog > 0) {
@@ -81,25 +55,15 @@ export async function rollback(target: Redis, opts: { pg?: Queryable } = {}): Pr
   for (const [pid, sid] of ledger.sessions) {
     const mids = messagesBySession.get(`${pid}:${sid}`) ?? [];
     messagesBySession.delete(`${pid}:${sid}`);
-    const [deleted, detail] = (await target.eval(
-      DELETE_SESSION,
-      5,
-      keys.session(pid, sid),
-      keys.messages(pid, sid),
-      keys.messageIds(pid),
-      keys.sessions(pid),
-      keys.recent(pid),
-      sid,
-      ...mids,
-    )) as [0 | 1, string | number];
-    if (deleted === 0) {
-      report.kept.push(`session ${sid} of project ${pid}: message ${detail} was not added by the migration`);
+    const removed = await store.removeImportedSession(pid, sid, mids);
+    if (!removed.removed) {
+      report.kept.push(`session ${sid} of project ${pid}: message ${removed.foreignId} was not added by the migration`);
       continue;
     }
     await pg?.query('DELETE FROM messages WHERE project_id = $1 AND session_id = $2', [pid, sid]);
     await pg?.query('DELETE FROM sessions WHERE project_id = $1 AND id = $2', [pid, sid]);
     report.sessionsRemoved++;
-    report.messagesRemoved += Number(detail);
+    report.messagesRemoved += removed.messages;
     done.push(`s:${pid}:${sid}`, ...mids.map((m) => `m:${pid}:${m}`));
   }
   for (const [k, mids] of messagesBySession) {
@@ -107,22 +71,10 @@ export async function rollback(target: Redis, opts: { pg?: Queryable } = {}): Pr
     report.kept.push(`${mids.length} message(s) added to session ${sid} of project ${pid}, which existed before the migration`);
   }
   for (const pid of ledger.projects) {
-    const [deleted, members] = (await target.eval(
-      DELETE_PROJECT,
-      6,
-      keys.project(pid),
-      keys.members(pid),
-      keys.sessions(pid),
-      keys.messageIds(pid),
-      keys.recent(pid),
-      keys.events(pid),
-    )) as [0 | 1, string[] | undefined];
-    if (deleted === 0) {
+    if (!(await store.removeImportedProject(pid))) {
       report.kept.push(`project ${pid}: it has sessions the migration did not add`);
       continue;
     }
-    // Members' project indexes live in their own slots: cleaned after the project is gone.
-    for (const uid of members ?? []) await target.zrem(keys.userProjects(uid), pid);
     await pg?.query('DELETE FROM project_members WHERE project_id = $1', [pid]);
     await pg?.query('DELETE FROM projects WHERE id = $1', [pid]);
     report.projectsRemoved++;

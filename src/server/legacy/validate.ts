@@ -1,7 +1,8 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
-import { decodeMessage } from '~/server/chat/codec';
-import { keys } from '~/server/redis/keys';
+import { ChatImport } from '~/server/chat/import';
+import type { ScriptedRedis } from '~/server/redis/scripts';
+import type { MessageDTO } from '~/shared/types';
 import { legacyTimeToIso } from './format';
 import { parleyIdFor } from './ids';
 import { readSource } from './source';
@@ -32,8 +33,13 @@ export interface ValidateReport {
   problems: string[];
 }
 
-export async function validate(source: Redis, target: Redis, opts: { project?: string | undefined } = {}): Promise<ValidateReport> {
+export async function validate(
+  source: Redis,
+  target: ScriptedRedis,
+  opts: { project?: string | undefined } = {},
+): Promise<ValidateReport> {
   const snap = await readSource(source, opts);
+  const store = new ChatImport(target, { eventLogMaxLen: 0, outboxKey: null });
   const rows: ValidateRow[] = [];
   const problems: string[] = [];
   const note = (s: string) => {
@@ -43,18 +49,15 @@ export async function validate(source: Redis, target: Redis, opts: { project?: s
     const projectId = parleyIdFor('project', p.legacyProjectId);
     for (const s of p.sessions.values()) {
       const sessionId = parleyIdFor('session', s.legacySessionId, p.legacyProjectId);
-      const stored = await target.hgetall(keys.messages(projectId, sessionId));
-      const byId = new Map<string, Array<ReturnType<typeof decodeMessage>>>();
-      for (const [seq, body] of Object.entries(stored)) {
-        const m = decodeMessage(projectId, sessionId, Number(seq), body);
-        byId.set(m.id, [...(byId.get(m.id) ?? []), m]);
-      }
+      const stored = await store.sessionMessages(projectId, sessionId);
+      const byId = new Map<string, MessageDTO[]>();
+      for (const m of stored) byId.set(m.id, [...(byId.get(m.id) ?? []), m]);
       const row: ValidateRow = {
         project: p.legacyProjectId,
         session: s.legacySessionId,
         source: s.messages.length,
         expired: s.expired.length,
-        target: Object.keys(stored).length,
+        target: stored.length,
         missing: 0,
         duplicated: 0,
         changed: 0,
