@@ -94,6 +94,13 @@ export const keys = {
   outbox: 'parley:outbox',
   /** STREAM: outbox entries that failed too often to persist, with the last error (for an operator). */
   outboxDead: 'parley:outbox:dead',
+
+  /**
+   * HASH: the ledger of `npm run migrate:legacy -- --apply` (src/server/legacy): one field per project,
+   * session and message the migration added (`p:<pid>`, `s:<pid>:<sid>`, `m:<pid>:<mid>`), written
+   * before the thing itself, so `--rollback` can remove exactly what the migration added.
+   */
+  legacyLedger: 'parley:legacy:ledger',
 } as const;
 
 /**

@@ -46,6 +46,12 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.retry': (u, pid) => u.caller.message.retry({ projectId: pid, sessionId, id: messageId }),
   'message.verify': (u, pid) => u.caller.message.verify({ projectId: pid, sessionId, id: messageId }),
   'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
+  'legacy.importLocal': (u, pid) =>
+    u.caller.legacy.importLocal({
+      projectId: pid,
+      legacySessionId: 'old',
+      messages: [{ id: randomUUID(), content: 'old', role: 'user', createdAt: new Date().toISOString() }],
+    }),
   'events.subscribe': async (u, pid) => {
     const it = await u.caller.events.subscribe({ projectId: pid });
     for await (const ev of it) return ev;
