@@ -2,7 +2,7 @@ import 'server-only';
 import type { ChainableCommander } from 'ioredis';
 import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
 import { decodeMessage, encodeMessage, type StoredMessage } from './codec';
@@ -286,29 +286,15 @@ export class ChatImport {
     if (m.reactions && m.reactions.length > 0) stored.reactions = m.reactions;
     const { projectId: pid, sessionId: sid } = m;
     pipeline.parleyAppendMessage(
-      ...withOutbox(
-        this.opts.outboxKey,
-        [
-          keys.session(pid, sid),
-          keys.messages(pid, sid),
-          keys.messageIds(pid),
-          keys.sessions(pid),
-          keys.recent(pid),
-          keys.events(pid),
-          keys.project(pid),
-        ],
-        [
-          m.id,
-          encodeMessage(stored),
-          m.createdAt,
-          Date.parse(m.createdAt),
-          sid,
-          this.opts.eventLogMaxLen,
-          LIMITS.projectRecentMax,
-          keys.wakeChannel(pid),
-          pid,
-        ],
-      ),
+      ...appendMessageArgs({
+        outboxKey: this.opts.outboxKey,
+        projectId: pid,
+        sessionId: sid,
+        id: m.id,
+        body: encodeMessage(stored),
+        createdAt: m.createdAt,
+        eventLogMaxLen: this.opts.eventLogMaxLen,
+      }),
     );
   }
 }

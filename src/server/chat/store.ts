@@ -5,7 +5,7 @@ import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type {
   InvitationDTO,
@@ -427,29 +427,15 @@ export class ChatStore {
     // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
     const job = aiJobFor(input);
     const [created, seq, body, eventId, outboxId] = await this.run(() => {
-      const args = withOutbox(
-        this.outboxKey,
-        [
-          keys.session(pid, sid),
-          keys.messages(pid, sid),
-          keys.messageIds(pid),
-          keys.sessions(pid),
-          keys.recent(pid),
-          keys.events(pid),
-          keys.project(pid),
-        ],
-        [
-          input.id,
-          encodeMessage(stored),
-          iso,
-          now.getTime(),
-          sid,
-          this.opts.eventLogMaxLen,
-          LIMITS.projectRecentMax,
-          keys.wakeChannel(pid),
-          pid,
-        ],
-      );
+      const args = appendMessageArgs({
+        outboxKey: this.outboxKey,
+        projectId: pid,
+        sessionId: sid,
+        id: input.id,
+        body: encodeMessage(stored),
+        createdAt: iso,
+        eventLogMaxLen: this.opts.eventLogMaxLen,
+      });
       return job
         ? aiScripts(this.redis).parleyAiAppendWithJob(...wrapArgs(job.keys, job.args, args))
         : this.redis.parleyAppendMessage(...args);

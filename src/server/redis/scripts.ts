@@ -1,5 +1,7 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import { LIMITS } from '~/shared/limits';
+import { keys } from './keys';
 
 /**
  * Every chat write is ONE Lua script: the data change, its counters and the event that announces it
@@ -700,6 +702,37 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
 export function withOutbox(outboxKey: string | null, scriptKeys: string[], args: Arg[]): Arg[] {
   const all = outboxKey ? [...scriptKeys, outboxKey] : scriptKeys;
   return [all.length, ...all, ...args];
+}
+
+/**
+ * Arguments for `parleyAppendMessage` (the one append of a message: the send path, the AI PM's answer
+ * and the legacy import all go through it), named so that no caller lays KEYS/ARGV out by hand.
+ */
+export function appendMessageArgs(a: {
+  outboxKey: string | null;
+  projectId: string;
+  sessionId: string;
+  id: string;
+  /** The encoded stored message (codec.encodeMessage). */
+  body: string;
+  /** ISO-8601 creation time; also the session's last activity. */
+  createdAt: string;
+  eventLogMaxLen: number;
+}): Arg[] {
+  const { projectId: pid, sessionId: sid } = a;
+  return withOutbox(
+    a.outboxKey,
+    [
+      keys.session(pid, sid),
+      keys.messages(pid, sid),
+      keys.messageIds(pid),
+      keys.sessions(pid),
+      keys.recent(pid),
+      keys.events(pid),
+      keys.project(pid),
+    ],
+    [a.id, a.body, a.createdAt, Date.parse(a.createdAt), sid, a.eventLogMaxLen, LIMITS.projectRecentMax, keys.wakeChannel(pid), pid],
+  );
 }
 
 /** Registers the scripts (EVALSHA with an automatic EVAL fallback after a Redis restart). */
