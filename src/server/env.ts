@@ -53,6 +53,20 @@ const envSchema = z.object({
   OUTBOX_CLAIM_IDLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** Failed deliveries after which an entry moves to the dead-letter stream. */
   OUTBOX_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
+  /**
+   * With the durable tier on: the PostgreSQL text search configuration of message search (`\\dF` lists
+   * them). 'simple' (default) lower-cases words and nothing else, safe for mixed languages; 'english'
+   * and the like stem ("launching" finds "launch") and drop stop words. A change re-indexes stale rows after the first search.
+   */
+  SEARCH_LANGUAGE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a text search configuration name, e.g. simple or english' })
+    .default('simple'),
+  /**
+   * Without the durable tier, search scans messages in Redis, newest first: at most this many per
+   * project and page (the answer says when it stopped there, and the next page goes on).
+   */
+  SEARCH_SCAN_MAX_MESSAGES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** pino level for the server's structured JSON logs. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   /** When set, GET /api/metrics requires `Authorization: Bearer <this>`. */

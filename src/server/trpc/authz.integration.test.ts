@@ -39,6 +39,7 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.edit': (u, pid) => u.caller.message.edit({ projectId: pid, sessionId, id: messageId, content: 'x' }),
   'message.delete': (u, pid) => u.caller.message.delete({ projectId: pid, sessionId, id: messageId }),
   'message.react': (u, pid) => u.caller.message.react({ projectId: pid, sessionId, id: messageId, emoji: '👍' }),
+  'message.search': (u, pid) => u.caller.message.search({ projectId: pid, query: 'classified' }),
   'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
   'events.subscribe': async (u, pid) => {
     const it = await u.caller.events.subscribe({ projectId: pid });

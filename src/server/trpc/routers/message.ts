@@ -4,7 +4,9 @@ import type { StoredMessage } from '~/server/chat/codec';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
 import type { MessageDTO, MessagePage } from '~/shared/types';
-import { projectProcedure, router } from '../init';
+import { searchMessages } from '~/server/search/service';
+import { messageSearchInput, type SearchPageDTO } from '~/shared/search';
+import { authedProcedure, projectProcedure, router } from '../init';
 
 export const messageRouter = router({
   /** Newest page first; `cursor` is the seq to read below (the previous page's `nextCursor`). */
@@ -34,6 +36,14 @@ export const messageRouter = router({
       return { ...rest, content: '', deleted: true };
     }),
   ),
+
+  /**
+   * Full-text search in one project or (no projectId) all of the caller's projects; members only.
+   * Not a projectProcedure because projectId is optional: searchMessages checks membership itself.
+   */
+  search: authedProcedure
+    .input(messageSearchInput)
+    .query(({ ctx, input }): Promise<SearchPageDTO> => searchMessages(ctx, ctx.user, input)),
 
   /** Toggles the caller's reaction with this emoji. */
   react: projectProcedure.input(messageReactInput).mutation(({ ctx, input }): Promise<MessageDTO> =>

@@ -1,0 +1,176 @@
+import 'server-only';
+import { query, type Pool } from '~/server/durable/pg';
+import { AppError } from '~/server/errors';
+import { errorFields, logger } from '~/server/log';
+import type { SearchHitDTO, SearchSort } from '~/shared/search';
+import { snippetFromMarked } from './snippet';
+
+/**
+ * Search with the durable tier: PostgreSQL full-text search over the `search_tsv` column (kept current
+ * by a trigger, see migrations/*_message-search.sql) with its GIN index. The query goes to
+ * `websearch_to_tsquery` unchanged, so quotes, `-word` and `or` mean what they mean on the web;
+ * `ts_headline` cuts the snippet. Messages reach PostgreSQL through the outbox, so a message is
+ * searchable once persisted (normally well under a second after it was sent).
+ */
+const log = logger('search');
+
+// ts_headline marks hits with these; they are removed from the text first, so they cannot be forged.
+const START = '\u0001';
+const STOP = '\u0002';
+const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "`;
+
+export interface PgSearchOptions {
+  projectIds: string[];
+  query: string;
+  sessionId?: string | undefined;
+  author?: string | undefined;
+  before?: string | undefined;
+  after?: string | undefined;
+  sort: SearchSort;
+  limit: number;
+  /** newest: the scan key of the last hit of the previous page; relevance: how many came before. */
+  cursor: { key: string } | { offset: number } | null;
+  language: string;
+}
+
+export interface PgSearchResult {
+  items: SearchHitDTO[];
+  next: { key: string } | { offset: number } | null;
+}
+
+interface Row {
+  project_id: string;
+  session_id: string;
+  seq: number;
+  id: string;
+  author_id: string;
+  author_name: string;
+  created_at: Date;
+  is_edited: boolean;
+  title: string | null;
+  headline: string;
+}
+
+export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<PgSearchResult> {
+  await ensureSearchLanguage(pool, o.language);
+  const values: unknown[] = [o.projectIds, o.query, o.language];
+  const where: string[] = ['m.project_id = ANY($1::uuid[])', 'm.search_tsv @@ q.q', 'NOT m.deleted'];
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  if (o.sessionId) where.push(`m.session_id = ${param(o.sessionId)}::uuid`);
+  if (o.author) where.push(`lower(m.author_name) = lower(${param(o.author)})`);
+  if (o.before) where.push(`m.created_at < ${param(o.before)}::timestamptz`);
+  if (o.after) where.push(`m.created_at > ${param(o.after)}::timestamptz`);
+  let order: string;
+  let offset = 0;
+  if (o.sort === 'newest') {
+    order = 'm.created_at DESC, m.session_id DESC, m.seq DESC';
+    if (o.cursor && 'key' in o.cursor) {
+      const [at, sid, seq] = o.cursor.key.split('|');
+      where.push(`(m.created_at, m.session_id, m.seq) < (${param(at)}::timestamptz, ${param(sid)}::uuid, ${param(Number(seq))}::int)`);
+    }
+  } else {
+    order = 'rank DESC, m.created_at DESC, m.session_id DESC, m.seq DESC';
+    if (o.cursor && 'offset' in o.cursor) offset = o.cursor.offset;
+  }
+  const limitParam = param(o.limit + 1);
+  const offsetParam = param(offset);
+  // The inner query finds and orders the page through the GIN index; ts_headline (the expensive part)
+  // runs only for the page's rows.
+  const sql = `
+    WITH q AS (SELECT websearch_to_tsquery($3::regconfig, $2) AS q),
+    page AS (
+      SELECT m.project_id, m.session_id, m.seq, m.id, m.author_id, m.author_name, m.created_at, m.is_edited,
+             m.content, ts_rank_cd(m.search_tsv, q.q) AS rank
+      FROM messages m CROSS JOIN q
+      WHERE ${where.join(' AND ')}
+      ORDER BY ${order}
+      LIMIT ${limitParam} OFFSET ${offsetParam}
+    )
+    SELECT p.project_id, p.session_id, p.seq, p.id, p.author_id, p.author_name, p.created_at, p.is_edited,
+           s.title,
+           ts_headline($3::regconfig, translate(p.content, E'\\x01\\x02', ''), q.q, '${HEADLINE_OPTIONS}') AS headline
+    FROM page p CROSS JOIN q LEFT JOIN sessions s ON s.id = p.session_id
+    ORDER BY ${order.replaceAll('m.', 'p.')}`;
+  const r = await query<Row>(pool, 'search.messages', sql, values);
+  const rows = r.rows.slice(0, o.limit);
+  const items = rows.map(
+    (row): SearchHitDTO => ({
+      projectId: row.project_id,
+      sessionId: row.session_id,
+      sessionTitle: row.title ?? '',
+      seq: row.seq,
+      messageId: row.id,
+      authorId: row.author_id,
+      authorName: row.author_name,
+      createdAt: row.created_at.toISOString(),
+      isEdited: row.is_edited,
+      snippet: snippetFromMarked(row.headline, START, STOP),
+    }),
+  );
+  let next: PgSearchResult['next'] = null;
+  if (r.rows.length > o.limit) {
+    const last = items[items.length - 1]!;
+    next =
+      o.sort === 'newest'
+        ? { key: `${last.createdAt}|${last.sessionId}|${String(last.seq).padStart(10, '0')}` }
+        : { offset: offset + o.limit };
+  }
+  return { items, next };
+}
+
+const applied = new WeakMap<Pool, Map<string, Promise<void>>>();
+
+/**
+ * Makes the stored configuration the one asked for, once per pool and language: the trigger then
+ * indexes new text with it, and rows indexed with another one are re-indexed in the background, in
+ * batches (searches meanwhile may miss some of those rows; the log says when it is done).
+ */
+export function ensureSearchLanguage(pool: Pool, language: string): Promise<void> {
+  let byLang = applied.get(pool);
+  if (!byLang) applied.set(pool, (byLang = new Map<string, Promise<void>>()));
+  let done = byLang.get(language);
+  if (!done) {
+    done = applyLanguage(pool, language);
+    byLang.set(language, done);
+    done.catch(() => byLang.delete(language));
+  }
+  return done;
+}
+
+async function applyLanguage(pool: Pool, language: string): Promise<void> {
+  const known = await query(pool, 'search.config', 'SELECT 1 FROM pg_ts_config WHERE cfgname = $1', [language]);
+  if (known.rowCount === 0) {
+    throw new AppError(
+      'UNAVAILABLE',
+      `SEARCH_LANGUAGE=${language} is not a text search configuration of this PostgreSQL (psql \\dF lists them)`,
+    );
+  }
+  await query(pool, 'search.config', 'UPDATE search_settings SET config = $1::regconfig WHERE config <> $1::regconfig', [
+    language,
+  ]);
+  void reindexStale(pool, language);
+}
+
+async function reindexStale(pool: Pool, language: string): Promise<void> {
+  let total = 0;
+  try {
+    for (;;) {
+      // Touching the row fires the trigger, which re-computes the vector with the current setting.
+      const r = await query(
+        pool,
+        'search.reindex',
+        `UPDATE messages SET content = content WHERE (project_id, id) IN (
+           SELECT project_id, id FROM messages WHERE search_config IS DISTINCT FROM $1::regconfig LIMIT 2000)`,
+        [language],
+      );
+      total += r.rowCount ?? 0;
+      if ((r.rowCount ?? 0) === 0) break;
+    }
+    if (total > 0) log.info({ language, messages: total }, 'search index rebuilt for the new language');
+  } catch (err) {
+    log.warn({ language, ...errorFields(err) }, 'search re-index stopped; it resumes on the next start');
+  }
+}
