@@ -17,7 +17,11 @@ const log = logger('search');
 // ts_headline marks hits with these; they are removed from the text first, so they cannot be forged.
 const START = '\u0001';
 const STOP = '\u0002';
-const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "`;
+const MARKS = `StartSel=${START}, StopSel=${STOP}`;
+// A short message is shown whole; a long one as up to two fragments around its hits.
+const SHORT_MESSAGE_CHARS = 200;
+const HEADLINE_SHORT = `${MARKS}, HighlightAll=true`;
+const HEADLINE_LONG = `${MARKS}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "`;
 
 export interface PgSearchOptions {
   projectIds: string[];
@@ -91,7 +95,8 @@ export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<Pg
     )
     SELECT p.project_id, p.session_id, p.seq, p.id, p.author_id, p.author_name, p.created_at, p.is_edited,
            s.title,
-           ts_headline($3::regconfig, translate(p.content, E'\\x01\\x02', ''), q.q, '${HEADLINE_OPTIONS}') AS headline
+           ts_headline($3::regconfig, translate(p.content, E'\\x01\\x02', ''), q.q,
+             CASE WHEN length(p.content) <= ${SHORT_MESSAGE_CHARS} THEN '${HEADLINE_SHORT}' ELSE '${HEADLINE_LONG}' END) AS headline
     FROM page p CROSS JOIN q LEFT JOIN sessions s ON s.id = p.session_id
     ORDER BY ${order.replaceAll('m.', 'p.')}`;
   const r = await query<Row>(pool, 'search.messages', sql, values);
@@ -121,22 +126,21 @@ export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<Pg
   return { items, next };
 }
 
-const applied = new WeakMap<Pool, Map<string, Promise<void>>>();
+const applied = new WeakMap<Pool, { language: string; done: Promise<void> }>();
 
 /**
- * Makes the stored configuration the one asked for, once per pool and language: the trigger then
- * indexes new text with it, and rows indexed with another one are re-indexed in the background, in
- * batches (searches meanwhile may miss some of those rows; the log says when it is done).
+ * Makes the stored configuration the one asked for, once per pool (again when the language changes):
+ * the trigger then indexes new text with it, and rows indexed with another one are re-indexed in the
+ * background, in batches (searches meanwhile may miss some of those rows; the log says when it is done).
  */
 export function ensureSearchLanguage(pool: Pool, language: string): Promise<void> {
-  let byLang = applied.get(pool);
-  if (!byLang) applied.set(pool, (byLang = new Map<string, Promise<void>>()));
-  let done = byLang.get(language);
-  if (!done) {
-    done = applyLanguage(pool, language);
-    byLang.set(language, done);
-    done.catch(() => byLang.delete(language));
-  }
+  const current = applied.get(pool);
+  if (current?.language === language) return current.done;
+  const done = applyLanguage(pool, language);
+  applied.set(pool, { language, done });
+  done.catch(() => {
+    if (applied.get(pool)?.done === done) applied.delete(pool);
+  });
   return done;
 }
 
