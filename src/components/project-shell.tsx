@@ -7,6 +7,7 @@ import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { ConnectionStatus } from './connection-status';
 import { MembersPanel } from './members-panel';
+import { SearchPanel } from './search-panel';
 import { SessionsNav } from './sessions-nav';
 import { SignOutButton } from './sign-out-button';
 
@@ -59,6 +60,7 @@ export function ProjectShell({
           </div>
         </div>
         <div id="sidebar-panels" className="sidebar-panels">
+          <SearchPanel projectId={projectId} />
           <SessionsNav projectId={projectId} />
           <MembersPanel projectId={projectId} viewer={viewer} />
           <div className="sidebar-foot">
