@@ -2,6 +2,8 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
+import { isTRPCClientError } from '@trpc/client';
+import { errorMessage } from '~/client/errors';
 import { useTRPC } from '~/client/trpc';
 import { SEARCH_LIMITS, type SearchHitDTO, type SearchPageDTO } from '~/shared/search';
 import { When } from './when';
@@ -23,6 +25,8 @@ export function SearchPanel({ projectId }: { projectId: string }) {
         getNextPageParam: (last: SearchPageDTO) => last.nextCursor,
         initialCursor: null,
         staleTime: 30_000,
+        // A refused query (BAD_REQUEST) stays refused: say why at once instead of retrying it.
+        retry: (failures, error) => failures < 2 && !(isTRPCClientError(error) && (error.data as { httpStatus?: number } | undefined)?.httpStatus === 400),
       },
     ),
   );
@@ -57,7 +61,7 @@ export function SearchPanel({ projectId }: { projectId: string }) {
           {results.isPending && <p className="muted small">Searching…</p>}
           {results.isError && (
             <p role="alert" className="small error-text">
-              {results.error.message}
+              {errorMessage(results.error)}
             </p>
           )}
           {results.isSuccess && hits.length === 0 && !results.hasNextPage && <p className="muted small">No messages found.</p>}
