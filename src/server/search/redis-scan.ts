@@ -24,7 +24,7 @@ import type { ParsedQuery } from './query';
  * KEYS: 1 sessions zset
  * ARGV: 1 session key prefix, 2 messages suffix, 3 session id or '', 4 start key ('' = newest; scan
  *       keys strictly below it), 5 after ISO ('' = none; stop at messages created at or before it),
- *       6 author name lower-cased or '', 7 budget, 8 limit, 9 JSON {r = [[[forms]]], x = [[forms]]}
+ *       6 author name lower-cased or '', 7 budget, 8 limit, 9 JSON {r = [[[forms]]], x = [[forms]], raw}
  * Returns {scanned, stopKey or '', reason ('done'|'limit'|'budget'), sid1, seq1, score1, key1, body1, ...}
  */
 const SEARCH_SCAN = `
@@ -32,8 +32,8 @@ local prefix, suffix, onlySid, startKey, after, author = ARGV[1], ARGV[2], ARGV[
 local budget, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 local spec = cjson.decode(ARGV[9])
 
-local function keyOf(m, sid, seq)
-  return tostring(m.createdAt) .. '|' .. sid .. '|' .. string.format('%010d', seq)
+local function keyOf(at, sid, seq)
+  return at .. '|' .. sid .. '|' .. string.format('%010d', seq)
 end
 
 local function count(text, forms)
@@ -52,7 +52,24 @@ local function count(text, forms)
 end
 
 -- 0 when the message does not match, else the number of term occurrences (the relevance score).
-local function score(m)
+local function score(h)
+  -- Cheap rejection first: when the terms are written the same in JSON (spec.raw), a body that does
+  -- not hold a form of every required term anywhere cannot hold them in its text.
+  if spec.raw then
+    local lb = string.lower(h.body)
+    for _, group in ipairs(spec.r) do
+      local any = false
+      for _, forms in ipairs(group) do
+        for _, f in ipairs(forms) do
+          if string.find(lb, f, 1, true) then any = true break end
+        end
+        if any then break end
+      end
+      if not any then return 0 end
+    end
+  end
+  local ok, m = pcall(cjson.decode, h.body)
+  if not ok or type(m) ~= 'table' then return 0 end
   if m.deleted or type(m.content) ~= 'string' then return 0 end
   if author ~= '' and string.lower(tostring(m.authorName)) ~= author then return 0 end
   local text = string.lower(m.content)
@@ -69,14 +86,20 @@ local function score(m)
   return total
 end
 
--- The head of one session: its message at seq, decoded (skipping seqs with no body).
+-- The head of one session: its message at seq (skipping seqs with no body). Only the time is read
+-- (a string match: encodeMessage and cjson both write "createdAt":"..." and escape quotes inside
+-- strings, so the pattern cannot match message text); the body is decoded only when it may match.
 local function head(sid, mkey, seq)
   while seq >= 1 do
     local body = redis.call('HGET', mkey, seq)
     if body then
-      local ok, m = pcall(cjson.decode, body)
-      if ok and type(m) == 'table' then
-        return {key = keyOf(m, sid, seq), sid = sid, mkey = mkey, seq = seq, m = m, body = body}
+      local at = string.match(body, '"createdAt":"([^"]*)"')
+      if not at then
+        local ok, m = pcall(cjson.decode, body)
+        if ok and type(m) == 'table' then at = tostring(m.createdAt) end
+      end
+      if at then
+        return {key = keyOf(at, sid, seq), at = at, sid = sid, mkey = mkey, seq = seq, body = body}
       end
     end
     seq = seq - 1
@@ -149,11 +172,11 @@ local out = {0, '', 'done'}
 local scanned, stopKey, reason, hits = 0, '', 'done', 0
 while #heap > 0 do
   if scanned >= budget then reason = 'budget' break end
-  if after ~= '' and tostring(heap[1].m.createdAt) <= after then break end
+  if after ~= '' and heap[1].at <= after then break end
   local h = pop()
   scanned = scanned + 1
   stopKey = h.key
-  local sc = score(h.m)
+  local sc = score(h)
   if sc > 0 then
     out[#out + 1] = h.sid
     out[#out + 1] = h.seq
@@ -230,6 +253,9 @@ export function termForms(term: string): string[] {
 export async function scanProject(redis: Redis, o: ScanOptions): Promise<ScanResult> {
   const spec = JSON.stringify({
     r: o.query.require.map((group) => group.map(termForms)),
+    // Terms JSON writes as they are (no quote, backslash, slash - cjson escapes it - or control
+    // character) can be looked for in the raw body before decoding it.
+    raw: o.query.require.flat().every((t) => ![...t].some((c) => c === '"' || c === '\\' || c === '/' || c < ' ')),
     // cjson decodes [] as an empty table either way; an object key keeps it a list for the reader.
     x: o.query.exclude.map(termForms),
   });

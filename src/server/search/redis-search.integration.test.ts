@@ -48,6 +48,19 @@ describe('the bounded Redis scan', () => {
     expect(pages.reduce((n, p) => n + (p.scanned ?? 0), 0)).toBe(30);
   });
 
+  it('finds terms JSON escapes (slash, backslash, quote) by the message text, not its JSON form', async () => {
+    const u = await h.user();
+    const ref = await projectWithSession(u);
+    await u.caller.message.send({ ...ref, id: randomUUID(), content: 'files in C:\\temp and a/b, he said it\'s "done"' });
+    await u.caller.message.send({ ...ref, id: randomUUID(), content: 'nothing to see' });
+    const q = async (query: string) => (await u.caller.message.search({ projectId: ref.projectId, query })).items.length;
+    expect(await q('C:\\temp')).toBe(1);
+    expect(await q('a/b')).toBe(1);
+    expect(await q('done"')).toBe(1);
+    expect(await q('it\'s')).toBe(1);
+    expect(await q('c:\\tmp')).toBe(0);
+  });
+
   it('a message newer than the cursor does not shift later pages', async () => {
     const u = await h.user();
     const ref = await projectWithSession(u);
