@@ -1,5 +1,5 @@
 import 'server-only';
-import { query, type Pool } from '~/server/durable/pg';
+import { query, transaction, type Pool } from '~/server/durable/pg';
 import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import type { SearchHitDTO, SearchSort } from '~/shared/search';
@@ -20,6 +20,8 @@ const STOP = '\u0002';
 const MARKS = `StartSel=${START}, StopSel=${STOP}`;
 // A short message is shown whole; a long one as up to two fragments around its hits.
 const SHORT_MESSAGE_CHARS = 200;
+/** Matches from which a newest-first search walks the time index instead of sorting its matches. */
+const DENSE_MATCHES = 5000;
 const HEADLINE_SHORT = `${MARKS}, HighlightAll=true`;
 const HEADLINE_LONG = `${MARKS}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "`;
 
@@ -58,7 +60,10 @@ interface Row {
 export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<PgSearchResult> {
   await ensureSearchLanguage(pool, o.language);
   const values: unknown[] = [o.projectIds, o.query, o.language];
-  const where: string[] = ['m.project_id = ANY($1::uuid[])', 'm.search_tsv @@ q.q', 'NOT m.deleted'];
+  // One project: an equality, so messages_project_recent_idx (project_id, created_at DESC, seq DESC)
+  // yields messages in page order and a common word can stop after a page instead of sorting every hit.
+  const inProjects = o.projectIds.length === 1 ? 'm.project_id = ($1::uuid[])[1]' : 'm.project_id = ANY($1::uuid[])';
+  const where: string[] = [inProjects, 'm.search_tsv @@ q.q', 'NOT m.deleted'];
   const param = (v: unknown) => {
     values.push(v);
     return `$${values.length}`;
@@ -70,26 +75,29 @@ export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<Pg
   let order: string;
   let offset = 0;
   if (o.sort === 'newest') {
-    order = 'm.created_at DESC, m.session_id DESC, m.seq DESC';
+    // The index's order, then the session id for the (rare) same time and seq in two sessions.
+    order = 'm.created_at DESC, m.seq DESC, m.session_id DESC';
     if (o.cursor && 'key' in o.cursor) {
       const [at, sid, seq] = o.cursor.key.split('|');
-      where.push(`(m.created_at, m.session_id, m.seq) < (${param(at)}::timestamptz, ${param(sid)}::uuid, ${param(Number(seq))}::int)`);
+      where.push(`(m.created_at, m.seq, m.session_id) < (${param(at)}::timestamptz, ${param(Number(seq))}::int, ${param(sid)}::uuid)`);
     }
   } else {
-    order = 'rank DESC, m.created_at DESC, m.session_id DESC, m.seq DESC';
+    order = 'rank DESC, m.created_at DESC, m.seq DESC, m.session_id DESC';
     if (o.cursor && 'offset' in o.cursor) offset = o.cursor.offset;
   }
+  const filter = where.join(' AND ');
+  const filterValues = [...values];
   const limitParam = param(o.limit + 1);
   const offsetParam = param(offset);
-  // The inner query finds and orders the page through the GIN index; ts_headline (the expensive part)
-  // runs only for the page's rows.
+  // The inner query finds and orders the page; ts_headline (the expensive part) runs only for the
+  // page's rows.
   const sql = `
     WITH q AS (SELECT websearch_to_tsquery($3::regconfig, $2) AS q),
     page AS (
       SELECT m.project_id, m.session_id, m.seq, m.id, m.author_id, m.author_name, m.created_at, m.is_edited,
              m.content, ts_rank_cd(m.search_tsv, q.q) AS rank
       FROM messages m CROSS JOIN q
-      WHERE ${where.join(' AND ')}
+      WHERE ${filter}
       ORDER BY ${order}
       LIMIT ${limitParam} OFFSET ${offsetParam}
     )
@@ -99,7 +107,29 @@ export async function searchPostgres(pool: Pool, o: PgSearchOptions): Promise<Pg
              CASE WHEN length(p.content) <= ${SHORT_MESSAGE_CHARS} THEN '${HEADLINE_SHORT}' ELSE '${HEADLINE_LONG}' END) AS headline
     FROM page p CROSS JOIN q LEFT JOIN sessions s ON s.id = p.session_id
     ORDER BY ${order.replaceAll('m.', 'p.')}`;
-  const r = await query<Row>(pool, 'search.messages', sql, values);
+  // Two plans, chosen by counting (PostgreSQL's own estimate for a text query is often far off, and
+  // the wrong plan costs a second at a million messages): a query with few matches is answered from
+  // the GIN index and its matches sorted (index scans off, so the planner cannot walk the time index
+  // instead); a query matching many (a common word, newest first) walks the project's time index and
+  // stops after a page. Relevance must rank every match, so it always takes the GIN path.
+  const r = await transaction(pool, async (tx) => {
+    await tx.query('SET LOCAL enable_indexscan = off');
+    await tx.query('SET LOCAL enable_seqscan = off');
+    if (o.sort === 'newest') {
+      const probe = await query<{ n: string }>(
+        tx,
+        'search.probe',
+        `WITH q AS (SELECT websearch_to_tsquery($3::regconfig, $2) AS q)
+         SELECT count(*) AS n FROM (SELECT 1 FROM messages m CROSS JOIN q WHERE ${filter} LIMIT ${DENSE_MATCHES}) x`,
+        filterValues,
+      );
+      if (Number(probe.rows[0]?.n ?? 0) >= DENSE_MATCHES) {
+        await tx.query('SET LOCAL enable_indexscan = on');
+        await tx.query('SET LOCAL enable_seqscan = on');
+      }
+    }
+    return query<Row>(tx, 'search.messages', sql, values);
+  });
   const rows = r.rows.slice(0, o.limit);
   const items = rows.map(
     (row): SearchHitDTO => ({
