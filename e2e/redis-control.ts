@@ -22,8 +22,14 @@ async function control(action: 'stop' | 'start'): Promise<void> {
   if (!res.ok) throw new Error(`redis control ${action}: HTTP ${res.status} ${await res.text()}`);
 }
 
+/** ioredis prints an unlistened 'error' as "Unhandled error event"; the command that failed rejects anyway. */
+function connectionFailed(err: Error) {
+  console.warn(`redis-control: Redis connection error: ${err.message}`);
+}
+
 async function redisPid(url: string): Promise<number> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', connectionFailed);
   try {
     await redis.connect();
     const info = await redis.info('server');
@@ -57,6 +63,7 @@ export async function takeRedisAway(): Promise<RedisOutage> {
       process.kill(pid, 'SIGCONT');
       // Answering again?
       const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      redis.on('error', connectionFailed);
       try {
         await redis.connect();
         await redis.ping();

@@ -104,7 +104,8 @@ export async function seedMessages(
   ids: { projectId: string; sessionId: string },
   contents: string[],
 ): Promise<void> {
-  const BATCH = 25;
+  // The server takes at most LIMITS.requestBatchMax (10) calls per batch.
+  const BATCH = 10;
   for (let start = 0; start < contents.length; start += BATCH) {
     const chunk = contents.slice(start, start + BATCH);
     const body: Record<string, unknown> = {};

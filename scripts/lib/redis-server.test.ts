@@ -2,6 +2,11 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findFreePort, pingRedis, startRedisServer, type RedisServerHandle } from './redis-server.mjs';
 
+/** A failing command rejects anyway; without a listener ioredis also prints "Unhandled error event". */
+function connectionFailed(err: Error) {
+  console.warn(`test Redis connection error: ${err.message}`);
+}
+
 describe('startRedisServer', () => {
   let server: RedisServerHandle | undefined;
   let client: Redis | undefined;
@@ -19,6 +24,7 @@ describe('startRedisServer', () => {
     const firstPid = server.pid;
 
     client = new Redis(url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on('error', connectionFailed);
     await client.connect();
     expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
@@ -38,6 +44,7 @@ describe('startRedisServer', () => {
     expect(server.dir).toBe(dir);
 
     client = new Redis(url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on('error', connectionFailed);
     await client.connect();
     expect(await client.get('parley:test:durable')).toBe('still here');
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProjectDetailDTO } from '~/shared/types';
 import {
   addMember,
+  removeMember,
   compareEventIds,
   flattenPages,
   hasGapBefore,
@@ -200,6 +201,9 @@ describe('members', () => {
     const once = addMember(project, { id: 'u2', username: 'ada' });
     expect(once.members.map((m) => m.username)).toEqual(['ada', 'bob']);
     expect(addMember(once, { id: 'u2', username: 'ada' })).toBe(once);
+    const gone = removeMember(once, { id: 'u2', username: 'ada' });
+    expect(gone.members.map((m) => m.id)).not.toContain('u2');
+    expect(removeMember(gone, { id: 'u2', username: 'ada' })).toBe(gone);
   });
 });
 

@@ -198,6 +198,11 @@ export function noteMessageInSessions(list: SessionDTO[], message: MessageDTO): 
 
 // ------------------------------------------------------------------------------------ members
 
+export function removeMember(project: ProjectDetailDTO, member: MemberDTO): ProjectDetailDTO {
+  if (!project.members.some((m) => m.id === member.id)) return project;
+  return { ...project, members: project.members.filter((m) => m.id !== member.id) };
+}
+
 export function addMember(project: ProjectDetailDTO, member: MemberDTO): ProjectDetailDTO {
   if (project.members.some((m) => m.id === member.id)) return project;
   const members = [...project.members, member].sort((a, b) => a.username.localeCompare(b.username));

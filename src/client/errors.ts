@@ -20,3 +20,14 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return 'Something went wrong';
 }
+
+/**
+ * Seconds the server asked us to wait when a call was over an abuse limit (TOO_MANY_REQUESTS with
+ * `data.retryAfter`, the same value as the Retry-After header), else null.
+ */
+export function retryAfterSeconds(error: unknown): number | null {
+  if (!isTRPCClientError(error)) return null;
+  const data = error.data as { code?: string; retryAfter?: number | null } | undefined;
+  if (data?.code !== 'TOO_MANY_REQUESTS') return null;
+  return typeof data.retryAfter === 'number' && data.retryAfter > 0 ? data.retryAfter : 1;
+}

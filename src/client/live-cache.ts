@@ -11,7 +11,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import type { TRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import type { AppRouter } from '~/server/trpc/root';
-import type { ChatEvent, MessageDTO, SessionDTO } from '~/shared/types';
+import type { ChatEvent, MessageDTO, ProjectDTO, SessionDTO } from '~/shared/types';
 import {
   addMember,
   hasGapBefore,
@@ -19,6 +19,7 @@ import {
   noteMessageInSession,
   noteMessageInSessions,
   outboxRemove,
+  removeMember,
   upsertMessage,
   upsertSession,
   type MessagePages,
@@ -126,6 +127,9 @@ export class LiveCache {
       case 'member.added':
         qc.setQueryData(trpc.project.get.queryKey({ projectId }), (project) => project && addMember(project, event.member));
         return;
+      case 'member.removed':
+        qc.setQueryData(trpc.project.get.queryKey({ projectId }), (project) => project && removeMember(project, event.member));
+        return;
       case 'ready':
       case 'resync':
         this.refetchAll();
@@ -140,7 +144,8 @@ export class LiveCache {
       trpc.session.get.queryKey({ projectId, sessionId: message.sessionId }),
       (session) => session && noteMessageInSession(session, message),
     );
-    qc.setQueryData(trpc.project.list.queryKey(), (projects) =>
+    // Every page of the list, whatever its input.
+    qc.setQueriesData<ProjectDTO[]>({ queryKey: trpc.project.list.queryKey() }, (projects) =>
       projects?.map((p) =>
         p.id === projectId && p.lastActivityAt < message.createdAt ? { ...p, lastActivityAt: message.createdAt } : p,
       ),

@@ -40,7 +40,11 @@ export function ProjectLive({ projectId, children }: { projectId: string; childr
       onEvent: (event) => live.apply(event),
       onResync: () => live.refetchAll(),
       onStatus: (status) => live.setStatus(status),
-      isUnauthorized: (err) => isTRPCClientError<AppRouter>(err) && err.data?.code === 'UNAUTHORIZED',
+      // Access ended: signed out (UNAUTHORIZED; a sign-out elsewhere ends the stream too) or no longer a
+      // member (NOT_FOUND; left in another tab). Retrying cannot help: go through the sign-in gate,
+      // which signs in, or (still signed in) sends the visitor on to the page, now "Not found".
+      isUnauthorized: (err) =>
+        isTRPCClientError<AppRouter>(err) && (err.data?.code === 'UNAUTHORIZED' || err.data?.code === 'NOT_FOUND'),
       onUnauthorized: () => window.location.assign(signInPath(window.location.pathname)),
     });
     sync.start();

@@ -27,9 +27,9 @@ export function signInPath(path: string): string {
   return `/?next=${encodeURIComponent(path)}`;
 }
 
-/** `next` from the query string, if it is a path on this site (never another origin). */
-export function safeNextPath(next: string | string[] | undefined | null): string | null {
-  const value = Array.isArray(next) ? next[0] : next;
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return null;
-  return value;
-}
+/**
+ * What the home page lists: one page as large as a page may be, which with at most
+ * MAX_PROJECTS_PER_USER projects (default 200) is all of them. Shared by the server's prefetch and the
+ * page, so both use one cache entry.
+ */
+export const HOME_PROJECTS_INPUT = { limit: LIMITS.projectPageMax } as const;

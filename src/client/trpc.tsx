@@ -4,10 +4,11 @@
  * everything else through httpBatchLink; no transformer (the wire is plain JSON, see ARCHITECTURE).
  */
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { useState, type ReactNode } from 'react';
 import type { AppRouter } from '~/server/trpc/root';
+import { LIMITS } from '~/shared/limits';
 import { makeQueryClient } from './query-client';
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
@@ -31,7 +32,13 @@ function makeTRPCClient(): ParleyClient {
       splitLink({
         condition: (op) => op.type === 'subscription',
         true: httpSubscriptionLink({ url: API_URL }),
-        false: httpBatchLink({ url: API_URL }),
+        // The server refuses auth.* calls inside a batch and batches over the cap
+        // (src/server/http/request-guard.ts), so the client never builds either.
+        false: splitLink({
+          condition: (op) => op.path.startsWith('auth.'),
+          true: httpLink({ url: API_URL }),
+          false: httpBatchLink({ url: API_URL, maxItems: LIMITS.requestBatchMax }),
+        }),
       }),
     ],
   });

@@ -5,11 +5,13 @@
  * (same id, now with a seq) goes into the pages by the same rule as the `message.created` event, and
  * the timeline shows one copy per id, so the answer and the event never make two. A failure leaves
  * the entry as "failed"; Retry sends the SAME id again, and the server stores it at most once.
+ * Over the send limit (TOO_MANY_REQUESTS) the entry stays "sending" with a "slow down" note and the
+ * SAME id is sent again by itself once the server's Retry-After has passed.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useCallback } from 'react';
+import { useCallback, useEffect, useRef } from 'react';
 import { outboxAdd, outboxRemove, outboxUpdate, type OutboxEntry } from './cache-updates';
-import { errorMessage } from './errors';
+import { errorMessage, retryAfterSeconds } from './errors';
 import { outboxKey } from './live-cache';
 import { newMessageId } from './ids';
 import { useLiveCache } from './project-live';
@@ -54,11 +56,24 @@ export function useSendMessage(projectId: string, sessionId: string) {
         updateOutbox((list) => outboxRemove(list, message.id));
       },
       onError: (error, input) => {
+        const wait = retryAfterSeconds(error);
+        if (wait !== null) {
+          updateOutbox((list) =>
+            outboxUpdate(list, input.id, { state: 'sending', error: `Slow down: sending again in ${wait} s` }),
+          );
+          setTimeout(() => mutateRef.current?.(input), wait * 1000);
+          return;
+        }
         updateOutbox((list) => outboxUpdate(list, input.id, { state: 'failed', error: errorMessage(error) }));
       },
     }),
   );
   const { mutate } = mutation;
+  // The delayed resend uses the latest mutate (it outlives the render that scheduled it).
+  const mutateRef = useRef<typeof mutate | null>(null);
+  useEffect(() => {
+    mutateRef.current = mutate;
+  }, [mutate]);
 
   const send = useCallback(
     (content: string) => {

@@ -15,11 +15,14 @@ export function ChatView({
   projectId,
   sessionId,
   viewer,
+  aiOn,
   focusSeq,
 }: {
   projectId: string;
   sessionId: string;
   viewer: { id: string; username: string };
+  /** A model server is configured (the AI PM can answer). */
+  aiOn: boolean;
   /** Opened from a search result: show the page around this seq instead of the live log. */
   focusSeq?: number | null;
 }) {
@@ -42,7 +45,7 @@ export function ChatView({
 
   return (
     <main className="chat">
-      <SessionHeader projectId={projectId} sessionId={sessionId} />
+      <SessionHeader projectId={projectId} sessionId={sessionId} aiOn={aiOn} />
       {focusSeq ? (
         <FocusedLog projectId={projectId} sessionId={sessionId} seq={focusSeq} viewer={viewer} />
       ) : (

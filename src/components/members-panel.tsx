@@ -1,7 +1,7 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
-import { addMember } from '~/client/cache-updates';
 import { errorMessage } from '~/client/errors';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
@@ -12,15 +12,25 @@ import type { ViewerProps } from './project-shell';
 
 export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: ViewerProps }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const hydrated = useHydrated();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const leave = useMutation(
+    trpc.project.leave.mutationOptions({
+      onSuccess: async () => {
+        await queryClient.invalidateQueries({ queryKey: trpc.project.list.queryKey() });
+        router.push('/');
+      },
+      onError: (err) => setFeedback({ ok: false, text: errorMessage(err) }),
+    }),
+  );
   const [feedback, setFeedback] = useState<{ ok: boolean; text: string } | null>(null);
   const invite = useMutation(
     trpc.project.addMember.mutationOptions({
-      onSuccess: ({ member, added }, _input) => {
-        queryClient.setQueryData(trpc.project.get.queryKey({ projectId }), (p) => p && addMember(p, member));
-        setFeedback({ ok: true, text: added ? `${member.username} can now join in` : `${member.username} is already a member` });
+      // The same answer whether or not the name exists (no probing for usernames); they join on accepting.
+      onSuccess: ({ status }, { username }) => {
+        setFeedback({ ok: true, text: status === 'invited' ? 'Invitation sent' : `${username} is already a member` });
       },
       onError: (err) => setFeedback({ ok: false, text: errorMessage(err) }),
     }),
@@ -71,6 +81,17 @@ export function MembersPanel({ projectId, viewer }: { projectId: string; viewer:
       <p className={`small ${feedback?.ok === false ? 'form-error' : 'muted'}`} aria-live="polite">
         {feedback?.text}
       </p>
+      <button
+        type="button"
+        className="button small"
+        disabled={!hydrated || leave.isPending || leave.isSuccess}
+        onClick={() => {
+          setFeedback(null);
+          leave.mutate({ projectId });
+        }}
+      >
+        Leave project
+      </button>
     </section>
   );
 }

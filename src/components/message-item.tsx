@@ -1,13 +1,15 @@
 'use client';
 import { memo } from 'react';
 import { isProvisional, type OutboxEntry } from '~/client/cache-updates';
+import { AI_VERIFY_BELOW } from '~/shared/ai';
 import type { MessageDTO } from '~/shared/types';
+import { AiAnswerControls } from './ai-answer-controls';
 import { Avatar } from './avatar';
 import { Markdown } from './markdown';
 import { When } from './when';
 
 /** The AI PM's answers below this confidence are marked for a human to check (seed rule). */
-export const VERIFY_BELOW = 0.7;
+export const VERIFY_BELOW = AI_VERIFY_BELOW;
 
 export const StoredMessage = memo(function StoredMessage({ message, mine }: { message: MessageDTO; mine: boolean }) {
   const ai = message.role === 'ai_pm';
@@ -44,10 +46,15 @@ export const StoredMessage = memo(function StoredMessage({ message, mine }: { me
         {message.deleted ? (
           <p className="msg-body deleted">This message was deleted.</p>
         ) : (
-          <div className="msg-body">
-            <Markdown text={message.content} />
+          <div className="msg-body" aria-busy={message.status === 'streaming'}>
+            {ai && message.status === 'streaming' && message.content === '' ? (
+              <p className="muted">…</p>
+            ) : (
+              <Markdown text={message.content} />
+            )}
           </div>
         )}
+        {ai && !message.deleted && <AiAnswerControls message={message} />}
       </div>
     </article>
   );
@@ -77,6 +84,11 @@ export const PendingMessage = memo(function PendingMessage({
         <div className="msg-body">
           <Markdown text={entry.content} />
         </div>
+        {!failed && entry.error && (
+          <p className="small muted" role="status">
+            {entry.error}
+          </p>
+        )}
         {failed && (
           <div className="msg-retry">
             {entry.error && <span className="small">{entry.error}</span>}

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useState, type ReactNode } from 'react';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
+import { LegacyImportOffer } from '~/client/legacy-import';
 import { useTRPC } from '~/client/trpc';
 import { ConnectionStatus } from './connection-status';
 import { MembersPanel } from './members-panel';
@@ -69,7 +70,10 @@ export function ProjectShell({
           </div>
         </div>
       </aside>
-      <div className="shell-main">{children}</div>
+      <div className="shell-main">
+        <LegacyImportOffer projectId={projectId} />
+        {children}
+      </div>
     </div>
   );
 }

@@ -1,19 +1,21 @@
 'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
+import { HOME_PROJECTS_INPUT } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { projectCreateInput } from '~/shared/schemas';
+import type { InvitationDTO } from '~/shared/types';
 import { SignOutButton } from './sign-out-button';
 import { When } from './when';
 
 export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
   const trpc = useTRPC();
   const router = useRouter();
-  const projects = useQuery(trpc.project.list.queryOptions());
+  const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
   const create = useMutation(
@@ -67,6 +69,7 @@ export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
             {errorMessage(projects.error)}
           </p>
         )}
+        <Invitations />
         {list.length === 0 && projects.isSuccess ? (
           <p className="empty">No projects yet. Name one above to start talking.</p>
         ) : (
@@ -85,5 +88,84 @@ export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
         )}
       </main>
     </div>
+  );
+}
+
+/**
+ * Invitations waiting for an answer: nobody becomes a member of a project without accepting. There is
+ * no live event for them (they belong to no project yet), so the list is re-read every half minute
+ * and whenever the window regains focus.
+ */
+function Invitations() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const invitations = useQuery(trpc.project.invitations.queryOptions(undefined, { refetchInterval: 30_000 }));
+  const [error, setError] = useState<string | null>(null);
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.project.invitations.queryKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.project.list.queryKey() }),
+    ]);
+  const accept = useMutation(
+    trpc.project.acceptInvite.mutationOptions({
+      onSuccess: async (_result, { projectId }) => {
+        await refresh();
+        router.push(`/p/${projectId}`);
+      },
+      onError: (err) => setError(errorMessage(err)),
+    }),
+  );
+  const decline = useMutation(
+    trpc.project.declineInvite.mutationOptions({
+      onSuccess: () => refresh(),
+      onError: (err) => setError(errorMessage(err)),
+    }),
+  );
+  const items: InvitationDTO[] = invitations.data ?? [];
+  if (items.length === 0 && !error && !invitations.isError) return null;
+  const busy = accept.isPending || decline.isPending;
+  return (
+    <section className="invitations" aria-labelledby="invitations-heading">
+      <h2 id="invitations-heading">Invitations</h2>
+      {(error ?? invitations.isError) && (
+        <p className="form-error" role="alert">
+          {error ?? errorMessage(invitations.error)}
+        </p>
+      )}
+      <ul className="project-list">
+        {items.map((inv) => (
+          <li key={inv.projectId} className="project-item">
+            <span>
+              <strong>{inv.projectName}</strong> <span className="muted small">from {inv.inviterName}</span>
+            </span>
+            <span className="row">
+              <button
+                type="button"
+                className="button primary small"
+                disabled={busy}
+                onClick={() => {
+                  setError(null);
+                  accept.mutate({ projectId: inv.projectId });
+                }}
+              >
+                Accept
+              </button>
+              <button
+                type="button"
+                className="button small"
+                disabled={busy}
+                onClick={() => {
+                  setError(null);
+                  decline.mutate({ projectId: inv.projectId });
+                }}
+              >
+                Decline
+              </button>
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }

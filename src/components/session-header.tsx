@@ -7,9 +7,10 @@ import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { LIMITS } from '~/shared/limits';
+import { AiPmSetting } from './ai-pm-setting';
 import { plural } from './format';
 
-export function SessionHeader({ projectId, sessionId }: { projectId: string; sessionId: string }) {
+export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: string; sessionId: string; aiOn: boolean }) {
   const trpc = useTRPC();
   const live = useLiveCache();
   const { data: session } = useQuery(trpc.session.get.queryOptions({ projectId, sessionId }, LIVE_QUERY_OPTIONS));
@@ -73,6 +74,7 @@ export function SessionHeader({ projectId, sessionId }: { projectId: string; ses
             <h1>{session?.title}</h1>
             {session && <span className="muted small">{plural(session.messageCount, 'message')}</span>}
           </div>
+          <AiPmSetting session={session} aiOn={aiOn} />
           <button
             ref={renameButton}
             type="button"

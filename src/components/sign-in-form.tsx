@@ -4,6 +4,8 @@ import { useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
+import { LIMITS } from '~/shared/limits';
+import { safeNextPath } from '~/shared/safe-path';
 import { credentialsInput } from '~/shared/schemas';
 
 /** Signed-out home: one form that signs in or creates an account. */
@@ -12,7 +14,9 @@ export function SignInForm({ next }: { next: string | null }) {
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
   // A full page load afterwards: the new user starts with an empty cache and fresh server render.
-  const done = () => window.location.assign(next ?? '/');
+  // `next` was checked by the server already; the same check again here keeps this navigation safe
+  // whoever renders the form.
+  const done = () => window.location.assign(safeNextPath(next) ?? '/');
   const signIn = useMutation(trpc.auth.signIn.mutationOptions({ onSuccess: done }));
   const signUp = useMutation(trpc.auth.signUp.mutationOptions({ onSuccess: done }));
   const busy = !hydrated || signIn.isPending || signUp.isPending || signIn.isSuccess || signUp.isSuccess;
@@ -48,8 +52,19 @@ export function SignInForm({ next }: { next: string | null }) {
           </label>
           <label className="field">
             <span>Password</span>
-            <input name="password" readOnly={!hydrated} type="password" autoComplete="current-password" required />
+            <input
+              name="password"
+              readOnly={!hydrated}
+              type="password"
+              autoComplete="current-password"
+              aria-describedby="password-rule"
+              required
+            />
           </label>
+          {/* No maxLength on the input: the browser would cut a long paste silently; zod says why instead. */}
+          <p id="password-rule" className="muted small">
+            {LIMITS.passwordMin} to {LIMITS.passwordMax} characters.
+          </p>
           {error && (
             <p className="form-error" role="alert">
               {error}

@@ -10,6 +10,7 @@ import { metrics } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
+import { limitsFromEnv, RateLimits, type LimitsConfig } from '~/server/limits/rate-limits';
 
 /**
  * The server's services, built once per process around the shared Redis connection. Tests build their
@@ -26,16 +27,25 @@ export interface Services {
   hub: EventHub;
   /** The durable tier (PostgreSQL), or null when DATABASE_URL is not set. */
   durable: DurableTier | null;
+  /** Abuse limits: rate-limit counters (in Redis) and this process's stream slots. */
+  limits: RateLimits;
 }
 
-export function createServices(redis: ScriptedRedis, hub: EventHub, durable: DurableTier | null = null): Services {
-  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable };
+export function createServices(
+  redis: ScriptedRedis,
+  hub: EventHub,
+  durable: DurableTier | null = null,
+  limits: LimitsConfig = limitsFromEnv(),
+): Services {
+  const rateLimits = new RateLimits(redis, limits);
+  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits };
   return {
     redis,
     store: new TieredChatStore(new ChatStore(redis), null),
     auth: new TieredAuthService(new AuthService(redis), null),
     hub,
     durable: null,
+    limits: rateLimits,
   };
 }
 

@@ -14,14 +14,23 @@ export type AppErrorCode =
   | 'UNAVAILABLE';
 
 export class AppError extends Error {
+  /** With TOO_MANY_REQUESTS: whole seconds to wait (the Retry-After header and `data.retryAfter`). */
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly code: AppErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = 'AppError';
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+}
+
+/** Over an abuse limit: tells the caller when to try again (at least one second). */
+export function tooManyRequests(message: string, retryAfterMs: number): AppError {
+  return new AppError('TOO_MANY_REQUESTS', message, { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 }
 
 /** What a non-member sees for a project: exactly what they would see if it did not exist. */

@@ -10,6 +10,25 @@ export const LIMITS = {
   passwordMax: 256,
   pageSizeDefault: 50,
   pageSizeMax: 200,
+  /** A reaction is one emoji; a ZWJ family sequence is 11 UTF-16 units, so this leaves room. */
+  reactionMaxLength: 32,
+  /** Reactions one user may have on one message (different emoji). */
+  reactionsPerUserPerMessage: 10,
+  /** Different emoji on one message, all users together. */
+  distinctReactionsPerMessage: 20,
+  /** Projects per page of `project.list`. */
+  projectPageDefault: 50,
+  projectPageMax: 200,
   /** How many recent messages per project `chat.history` can reach across sessions. */
   projectRecentMax: 1000,
+  /**
+   * Calls in one batched HTTP request to /api/trpc (the browser's batch link splits at this size).
+   * Auth procedures never share a batch with anything (see src/server/http/request-guard.ts).
+   */
+  requestBatchMax: 10,
+  /**
+   * Bytes in one request body to /api/trpc. A full batch of maximal messages whose every character
+   * JSON-escapes to 6 bytes is about 480 KB, so no honest request comes near it.
+   */
+  requestBodyMaxBytes: 1024 * 1024,
 } as const;

@@ -84,8 +84,18 @@ export type ChatEvent =
   | { type: 'session.created'; session: SessionDTO }
   | { type: 'session.updated'; session: SessionDTO }
   | { type: 'member.added'; projectId: string; member: MemberDTO }
+  /** A member left: they lose access at once (their open streams end after this event). */
+  | { type: 'member.removed'; projectId: string; member: MemberDTO }
   /** First event of a fresh subscription (no lastEventId): the log position the tab now follows. */
   | { type: 'ready'; projectId: string }
   /** The tab's lastEventId fell out of the trimmed log: refetch everything shown for this project. */
   | { type: 'resync'; projectId: string };
 
+
+/** An invitation the signed-in user has not answered yet (`project.invitations`). */
+export interface InvitationDTO {
+  projectId: string;
+  projectName: string;
+  inviterName: string;
+  invitedAt: string;
+}

@@ -1,14 +1,19 @@
 import 'server-only';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import { AppError, toAppError } from '~/server/errors';
+import { env } from '~/server/env';
+import { AppError, tooManyRequests, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
 
-/** Failed sign-ins allowed per username within the window before sign-in is refused for a while. */
-export const SIGN_IN_MAX_FAILURES = 10;
-const SIGN_IN_FAILURE_WINDOW_SECONDS = 15 * 60;
+/**
+ * Sign-in attempts per username from one client IP that may fail within the window; beyond it that
+ * username + IP pair waits for the window to pass. Keyed with the IP so a stranger guessing from
+ * elsewhere cannot lock the owner out (the per-IP rate limit bounds guesses across usernames).
+ */
+export const SIGN_IN_MAX_FAILURES = env.SIGN_IN_MAX_FAILURES;
+export const SIGN_IN_FAILURE_WINDOW_SECONDS = 15 * 60;
 
 /** Login sessions expire (chat data never does). */
 export const LOGIN_SESSION_TTL_SECONDS = 30 * 24 * 3600;
@@ -112,27 +117,37 @@ export class AuthService {
    * Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names).
    * `findRecord` defaults to the Redis lookup; the durable tier passes one that reads through to
    * PostgreSQL when Redis lost the account.
+   *
+   * The attempt is counted (INCR, atomically) BEFORE the password is checked and the count decides:
+   * 40 concurrent guesses get counts 1..40 and all beyond SIGN_IN_MAX_FAILURES are refused unchecked.
+   * A success clears the count; a failure leaves it counted; an outage gives the attempt back.
    */
   async verifyCredentials(
     username: string,
     password: string,
+    clientIp: string | null,
     findRecord: (username: string) => Promise<UserRecord | null> = (name) => this.userRecordByName(name),
   ): Promise<UserDTO> {
-    const failuresKey = keys.signInFailures(username);
-    const failures = Number((await run(() => this.redis.get(failuresKey))) ?? 0);
-    if (failures >= SIGN_IN_MAX_FAILURES) {
-      throw new AppError('TOO_MANY_REQUESTS', 'Too many failed sign-ins for this username; try again in 15 minutes');
+    const failuresKey = keys.signInFailures(username, clientIp ?? 'local');
+    const counted = await run(() =>
+      this.redis.multi().incr(failuresKey).expire(failuresKey, SIGN_IN_FAILURE_WINDOW_SECONDS, 'NX').pttl(failuresKey).exec(),
+    );
+    const [[incrErr, attempts], , [, ttlMs]] = counted as [[Error | null, number], unknown, [Error | null, number]];
+    if (incrErr) throw toAppError(incrErr);
+    if (attempts > SIGN_IN_MAX_FAILURES) {
+      throw tooManyRequests('Too many failed sign-ins for this username; try again later', ttlMs > 0 ? ttlMs : 1000);
     }
+    let user: UserDTO;
     try {
-      return await checkPassword(await findRecord(username), password);
+      user = await checkPassword(await findRecord(username), password);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHORIZED') {
-        await run(() =>
-          this.redis.multi().incr(failuresKey).expire(failuresKey, SIGN_IN_FAILURE_WINDOW_SECONDS, 'NX').exec(),
-        );
+      if (!(err instanceof AppError && err.code === 'UNAUTHORIZED')) {
+        await this.redis.decr(failuresKey).catch(() => undefined);
       }
       throw err;
     }
+    await run(() => this.redis.del(failuresKey));
+    return user;
   }
 
   /** The stored account with this username (case-insensitive), or null. */
@@ -216,6 +231,9 @@ export class AuthService {
         ),
       ),
     );
+    // Every process ends the streams this login holds open (EventHub.watchLogin). Best effort: a
+    // stream that misses it is refused at its next reconnect, which checks the login.
+    if (result === 1) await this.redis.publish(keys.loginRevoked, tokenHash).catch(() => undefined);
     return result === 1 ? 'revoked' : result === 2 ? 'already_revoked' : 'absent';
   }
 

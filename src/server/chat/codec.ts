@@ -134,6 +134,7 @@ function decodeEventStrict(projectId: string, [, flat]: StreamEntry): ChatEvent 
     case 'session.updated':
       return { type, session: decodeSession(projectId, JSON.parse(data) as Record<string, string>) };
     case 'member.added':
+    case 'member.removed':
       return { type, projectId, member: JSON.parse(data) as MemberDTO };
     case 'ready':
     case 'resync':

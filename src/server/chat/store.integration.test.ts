@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
-import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
 
 let h: Harness;
 let alice: TestUser;
@@ -134,7 +134,7 @@ describe('message.edit / delete / react', () => {
     expect(edited.updatedAt >= m.updatedAt).toBe(true);
 
     const bob = await h.user();
-    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await addToProject(alice, ref.projectId, bob);
     await expect(bob.caller.message.edit({ ...ref, id: m.id, content: 'mine now' })).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });

@@ -1,14 +1,18 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
+import { aiJobFor } from '~/server/ai/enqueue';
+import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type {
+  InvitationDTO,
   MemberDTO,
   MessageDTO,
   MessagePage,
+  MessageStatus,
   ProjectDTO,
   Role,
   SessionDTO,
@@ -38,6 +42,8 @@ export interface AppendMessageInput {
   confidence?: number;
   aiResponse?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** Default `delivered`; the AI PM's answer starts as `streaming`. */
+  status?: MessageStatus;
   /**
    * When the message was written (ISO). Defaults to now; set when replaying a message that was sent
    * while Redis was down, so it keeps the time its author sent it.
@@ -171,6 +177,125 @@ export class ChatStore {
     return added === 1;
   }
 
+  // ---------------------------------------------------------------- invitations and leaving
+
+  /**
+   * Invites a user to a project (issue 14 item 6): a pending invitation they accept or decline, never
+   * a membership by itself. Returns 'already_member' when they are one, else 'invited' (also when an
+   * invitation was pending already).
+   */
+  async invite(
+    projectId: string,
+    invitee: MemberDTO,
+    inviter: Author,
+    maxPending: number,
+  ): Promise<'invited' | 'already_member'> {
+    const invitedAt = Date.now();
+    const invitation = { inviterId: inviter.id, inviterName: inviter.username, invitedAt: new Date(invitedAt).toISOString() };
+    const result = await this.run(() =>
+      this.redis.parleyInviteMember(
+        keys.project(projectId),
+        keys.members(projectId),
+        keys.invites(projectId),
+        invitee.id,
+        JSON.stringify(invitation),
+        maxPending,
+      ),
+    );
+    if (result === 0) return 'already_member';
+    // The invitee's list lives in their own slot: second, idempotent; a stale entry is skipped on read.
+    await this.run(() => this.redis.zadd(keys.userInvites(invitee.id), 'NX', invitedAt, projectId));
+    return 'invited';
+  }
+
+  /** The user's pending invitations, newest first (answered or withdrawn ones are dropped on the way). */
+  async listInvitations(userId: string): Promise<InvitationDTO[]> {
+    const pids = await this.run(() => this.redis.zrevrange(keys.userInvites(userId), 0, 199));
+    if (pids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const pid of pids) pipeline.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name');
+    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const out: InvitationDTO[] = [];
+    const stale: string[] = [];
+    pids.forEach((pid, i) => {
+      const [e1, invitation] = results[2 * i] ?? [null, null];
+      const [e2, name] = results[2 * i + 1] ?? [null, null];
+      if (e1 || e2) throw toAppError(e1 ?? e2);
+      if (typeof invitation !== 'string' || typeof name !== 'string') {
+        stale.push(pid);
+        return;
+      }
+      const parsed = JSON.parse(invitation) as { inviterName: string; invitedAt: string };
+      out.push({ projectId: pid, projectName: name, inviterName: parsed.inviterName, invitedAt: parsed.invitedAt });
+    });
+    if (stale.length > 0) await this.run(() => this.redis.zrem(keys.userInvites(userId), ...stale));
+    return out;
+  }
+
+  /**
+   * Accepts an invitation: the member joins through one script that also appends `member.added`.
+   * Refused (BAD_REQUEST) when the user already belongs to `maxProjects` projects. Returns false on a
+   * repeated accept (already a member).
+   */
+  async acceptInvite(projectId: string, member: MemberDTO, maxProjects: number): Promise<boolean> {
+    const count = await this.run(() => this.redis.zcard(keys.userProjects(member.id)));
+    if (count >= maxProjects) {
+      throw new AppError('BAD_REQUEST', `You are in ${count} projects, the most allowed (${maxProjects}); leave one first`);
+    }
+    const joinedAt = Date.now();
+    const joined = await this.run(() =>
+      this.redis.parleyAcceptInvite(
+        ...withOutbox(
+          this.outboxKey,
+          [
+            keys.project(projectId),
+            keys.members(projectId),
+            keys.invites(projectId),
+            keys.leftMembers(projectId),
+            keys.events(projectId),
+          ],
+          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, joinedAt],
+        ),
+      ),
+    );
+    await this.run(() =>
+      this.redis
+        .multi()
+        .zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId)
+        .zrem(keys.userInvites(member.id), projectId)
+        .exec(),
+    );
+    return joined === 1;
+  }
+
+  /** Declines (drops) an invitation; nothing happens when there is none. */
+  async declineInvite(projectId: string, userId: string): Promise<void> {
+    await this.run(() => this.redis.hdel(keys.invites(projectId), userId));
+    await this.run(() => this.redis.zrem(keys.userInvites(userId), projectId));
+  }
+
+  /**
+   * Leaves a project: out of the member set (access ends with the next call; open streams end on the
+   * `member.removed` event), the event appended, and the project out of the user's list.
+   */
+  async leaveProject(projectId: string, member: MemberDTO): Promise<void> {
+    await this.run(() =>
+      this.redis.parleyLeaveProject(
+        ...withOutbox(
+          this.outboxKey,
+          [keys.project(projectId), keys.members(projectId), keys.leftMembers(projectId), keys.events(projectId)],
+          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, Date.now()],
+        ),
+      ),
+    );
+    await this.run(() => this.redis.zrem(keys.userProjects(member.id), projectId));
+  }
+
+  /** How many projects the user belongs to (their index; the cap on projects per user reads it). */
+  async countProjectsOf(userId: string): Promise<number> {
+    return this.run(() => this.redis.zcard(keys.userProjects(userId)));
+  }
+
   // ---------------------------------------------------------------- sessions
 
   async createSession(input: {
@@ -255,8 +380,11 @@ export class ChatStore {
     title?: string | undefined;
     description?: string | undefined;
     status?: SessionStatus | undefined;
+    /** Replaces the session's metadata (callers merge: read, change, write). */
+    metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
     const changes: string[] = [];
+    if (input.metadata !== undefined) changes.push('metadata', JSON.stringify(input.metadata));
     if (input.title !== undefined) changes.push('title', input.title);
     if (input.description !== undefined) changes.push('description', input.description);
     if (input.status !== undefined) changes.push('status', input.status);
@@ -293,35 +421,25 @@ export class ChatStore {
     if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
     if (input.aiResponse) stored.aiResponse = input.aiResponse;
     if (input.confidence !== undefined) stored.confidence = input.confidence;
+    if (input.status && input.status !== 'delivered') stored.status = input.status;
 
     const { projectId: pid, sessionId: sid } = input;
-    const [created, seq, body, eventId, outboxId] = await this.run(() =>
-      this.redis.parleyAppendMessage(
-        ...withOutbox(
-          this.outboxKey,
-          [
-            keys.session(pid, sid),
-            keys.messages(pid, sid),
-            keys.messageIds(pid),
-            keys.sessions(pid),
-            keys.recent(pid),
-            keys.events(pid),
-            keys.project(pid),
-          ],
-          [
-            input.id,
-            encodeMessage(stored),
-            iso,
-            now.getTime(),
-            sid,
-            this.opts.eventLogMaxLen,
-            LIMITS.projectRecentMax,
-            keys.wakeChannel(pid),
-            pid,
-          ],
-        ),
-      ),
-    );
+    // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
+    const job = aiJobFor(input);
+    const [created, seq, body, eventId, outboxId] = await this.run(() => {
+      const args = appendMessageArgs({
+        outboxKey: this.outboxKey,
+        projectId: pid,
+        sessionId: sid,
+        id: input.id,
+        body: encodeMessage(stored),
+        createdAt: iso,
+        eventLogMaxLen: this.opts.eventLogMaxLen,
+      });
+      return job
+        ? aiScripts(this.redis).parleyAiAppendWithJob(...wrapArgs(job.keys, job.args, args))
+        : this.redis.parleyAppendMessage(...args);
+    });
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');

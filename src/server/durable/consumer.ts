@@ -8,7 +8,7 @@ import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { decodeOutboxEntry, MalformedEntryError, type OutboxEntry, type RawEntry } from './outbox';
 import { persistEntries } from './persist';
-import { isPgUnavailable, transaction, type Pool } from './pg';
+import { isPgPermanent, isPgUnavailable, transaction, type Pool } from './pg';
 
 const log = logger('outbox');
 
@@ -57,6 +57,9 @@ export interface OutboxConsumerStats {
  * else (a constraint the data violates, a malformed entry) -> the batch is retried entry by entry so
  * the good ones go through, and an entry that keeps failing moves to `parley:outbox:dead` after
  * `maxDeliveries` tries, with its error, and is acknowledged (visible in /api/health and metrics).
+ * An entry whose data PostgreSQL refuses outright (isPgPermanent) moves there at its first failure.
+ * Only that entry: entries are full snapshots, so a later version of the same record that can be
+ * stored is applied as usual and PostgreSQL catches up.
  */
 export class OutboxConsumer {
   readonly name: string;
@@ -279,7 +282,9 @@ export class OutboxConsumer {
       } catch (err) {
         if (this.stopping) throw err;
         attempts++;
-        if (attempts > this.o.maxDeliveries) {
+        // Data PostgreSQL refuses will be refused again: set it aside now instead of sleeping on it
+        // while everything behind it (including later, storable versions of its record) waits.
+        if (attempts > this.o.maxDeliveries || isPgPermanent(err)) {
           await this.deadLetter(raw, (err as Error).message, attempts);
           return;
         }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useDurableTestEnv } from '~/server/testing/durable';
-import { allMessages, type TestUser } from '~/server/testing/harness';
+import { allMessages, type TestUser, addToProject } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
 import { waitFor } from '~/server/testing/wait';
 import type { MessageDTO } from '~/shared/types';
@@ -33,7 +33,7 @@ async function timedCall<T>(fn: () => Promise<T>): Promise<[T, number]> {
 describe('redis-server killed during a load of sends', () => {
   it('serves reads from PostgreSQL, keeps every send, and reconciles exactly once when Redis returns', async () => {
     const project = await alice.caller.project.create({ name: 'Failover' });
-    await alice.caller.project.addMember({ projectId: project.id, username: bob.username });
+    await addToProject(alice, project.id, bob);
     const session = await alice.caller.session.create({ projectId: project.id, title: 'Incident' });
     const ref = { projectId: project.id, sessionId: session.id };
     for (let i = 0; i < 50; i++) await alice.caller.message.send({ ...ref, id: randomUUID(), content: `before ${i}` });

@@ -56,7 +56,12 @@ export class Hydrator {
 
   /** Re-indexes a user's projects (user:<id>:projects). Returns how many entries PostgreSQL had. */
   async userProjects(userId: string): Promise<number> {
-    const memberships = await this.pg.projectsOfUser(userId);
+    const listed = await this.pg.projectsOfUser(userId);
+    // Projects the user left whose removal PostgreSQL has not received yet stay out of the index.
+    const pipeline = this.redis.pipeline();
+    for (const m of listed) pipeline.sismember(keys.leftMembers(m.projectId), userId);
+    const left = listed.length > 0 ? ((await this.run(() => pipeline.exec())) ?? []) : [];
+    const memberships = listed.filter((_, i) => left[i]?.[1] !== 1);
     if (memberships.length === 0) return 0;
     const args = memberships.flatMap((m) => [m.joinedAtMs, m.projectId]);
     await this.run(() => this.redis.zadd(keys.userProjects(userId), 'NX', ...args));
@@ -162,7 +167,10 @@ export class Hydrator {
       const whole = await this.run(() => this.redis.hexists(keys.session(projectId, sid), 'id'));
       if (whole === 0) await this.session(projectId, sid);
     }
-    const { project, members, recent } = snapshot;
+    const { project, recent } = snapshot;
+    // Who left is not brought back, even while PostgreSQL (the outbox behind) still lists them.
+    const left = new Set(await this.run(() => this.redis.smembers(keys.leftMembers(projectId))));
+    const members = snapshot.members.filter((m) => !left.has(m.userId));
     await this.run(() =>
       this.redis.parleyHydrateProject(
         keys.project(projectId),

@@ -18,6 +18,8 @@ export async function migrateUntilDone(databaseUrl: string, opts: { signal?: Abo
         // The server runs from the project root (`next start`, `next dev`); migrations/ sits there.
         dir: path.join(process.cwd(), 'migrations'),
         log: (message) => log.debug({ message }, 'node-pg-migrate'),
+        // The failed statement rejects too (and is retried below); this only says why.
+        onConnectionError: (err) => log.warn({ host: hostOf(databaseUrl), ...errorFields(err) }, 'migration connection failed'),
       });
       log.info({ host: hostOf(databaseUrl), applied: ran }, ran.length > 0 ? 'migrations applied' : 'schema up to date');
       return;

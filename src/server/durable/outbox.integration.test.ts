@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { keys } from '~/server/redis/keys';
-import { createHarness, projectWithSession } from '~/server/testing/harness';
+import { createHarness, projectWithSession, addToProject } from '~/server/testing/harness';
 import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
 import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
@@ -68,7 +68,7 @@ describe('write-behind', () => {
   it('persists every acknowledged change: accounts, projects, members, sessions, messages, edits', async () => {
     const bob = await h.user();
     const ref = await projectWithSession(alice);
-    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await addToProject(alice, ref.projectId, bob);
     await alice.caller.session.update({ ...ref, title: 'Renamed', status: 'archived' });
     const sent = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
@@ -204,6 +204,35 @@ describe('write-behind', () => {
   });
 });
 
+describe('leaving a project (issue 14 item 6)', () => {
+  it('reaches PostgreSQL, and a re-hydration meanwhile does not make the member again', async () => {
+    const [owner, guest] = [await h.user(), await h.user()];
+    const ref = await projectWithSession(owner);
+    await addToProject(owner, ref.projectId, guest);
+    let consumer = await h.consumer();
+    await waitFor(drained, 15_000, 'membership persisted');
+    await consumer.stop();
+    const pgMembers = async () =>
+      (await h.pool.query<{ user_id: string }>('SELECT user_id FROM project_members WHERE project_id = $1', [ref.projectId])).rows
+        .map((r) => r.user_id)
+        .sort();
+    expect(await pgMembers()).toEqual([owner.id, guest.id].sort());
+
+    await guest.caller.project.leave({ projectId: ref.projectId });
+    // PostgreSQL still lists them (the removal waits in the outbox); the membership check reads
+    // through to it and re-hydrates the project, which must not re-add who left.
+    expect(await pgMembers()).toEqual([owner.id, guest.id].sort());
+    await expect(guest.caller.project.get({ projectId: ref.projectId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await h.redis.sismember(keys.members(ref.projectId), guest.id)).toBe(0);
+    expect(await guest.caller.project.list()).toEqual([]);
+
+    consumer = await h.consumer();
+    await waitFor(drained, 15_000, 'removal persisted');
+    await consumer.stop();
+    expect(await pgMembers()).toEqual([owner.id]);
+  });
+});
+
 describe('switching the tier on for a Redis that already holds data', () => {
   it('backfills accounts, logins, projects, members, sessions and messages, once', async () => {
     // Written with the tier off (no outbox), on this file's Redis.
@@ -211,7 +240,7 @@ describe('switching the tier on for a Redis that already holds data', () => {
     try {
       const [carol, dan] = await Promise.all([plain.user(), plain.user()]);
       const ref = await projectWithSession(carol, { project: 'Durable', session: 'Ops' });
-      await carol.caller.project.addMember({ projectId: ref.projectId, username: dan.username });
+      await addToProject(carol, ref.projectId, dan);
       const sent = [];
       for (let i = 0; i < 30; i++) sent.push(await dan.caller.message.send({ ...ref, id: randomUUID(), content: `old ${i}` }));
       await dan.caller.message.edit({ ...ref, id: sent[0]!.id, content: 'old, edited' });

@@ -12,6 +12,7 @@ export type OutboxChange =
   | { kind: 'session'; projectId: string; session: Record<string, string> }
   | { kind: 'project'; project: { id: string; name: string; ownerId: string; createdAt: string } }
   | { kind: 'member'; projectId: string; userId: string; joinedAt: number }
+  | { kind: 'member_removed'; projectId: string; userId: string; at: number }
   | { kind: 'user'; user: { id: string; username: string; passwordHash: string; createdAt: string } }
   | { kind: 'login'; tokenHash: string; userId: string; username: string; expiresAt: number }
   | { kind: 'logout'; tokenHash: string; at: number };
@@ -79,6 +80,8 @@ export function decodeOutboxEntry([id, flat]: RawEntry): OutboxEntry {
         id,
         change: { kind, projectId: need(f, id, 'p'), userId: need(f, id, 'u'), joinedAt: int(f, id, 'at') },
       };
+    case 'member_removed':
+      return { id, change: { kind, projectId: need(f, id, 'p'), userId: need(f, id, 'u'), at: int(f, id, 'at') } };
     case 'user':
       return { id, change: { kind, user: json(f, id, 'd') } };
     case 'login':

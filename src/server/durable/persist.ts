@@ -15,6 +15,7 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
     session: 0,
     project: 0,
     member: 0,
+    member_removed: 0,
     user: 0,
     login: 0,
     logout: 0,
@@ -22,7 +23,8 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
   const messages = new Map<string, MessageRow>();
   const sessions = new Map<string, SessionRow>();
   const projects = new Map<string, ProjectRow>();
-  const members = new Map<string, MemberRow>();
+  // Per (project, user), the last change in the batch wins: joined (a row) or left (null).
+  const members = new Map<string, MemberRow | null>();
   const users = new Map<string, UserRow>();
   const logins = new Map<string, LoginRow>();
   const logouts = new Map<string, LogoutRow>();
@@ -73,6 +75,9 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
           joined_at: new Date(change.joinedAt).toISOString(),
         });
         break;
+      case 'member_removed':
+        members.set(`${change.projectId}/${change.userId}`, null);
+        break;
       case 'user': {
         const u = change.user;
         keepNewest(users, u.id, {
@@ -102,7 +107,10 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
 
   if (users.size > 0) await upsertUsers(db, [...users.values()]);
   if (projects.size > 0) await upsertProjects(db, [...projects.values()]);
-  if (members.size > 0) await insertMembers(db, [...members.values()]);
+  const joined = [...members.values()].filter((m): m is MemberRow => m !== null);
+  const left = [...members.entries()].filter(([, m]) => m === null).map(([k]) => k.split('/') as [string, string]);
+  if (joined.length > 0) await insertMembers(db, joined);
+  if (left.length > 0) await deleteMembers(db, left);
   if (sessions.size > 0) await upsertSessions(db, [...sessions.values()]);
   if (messages.size > 0) await upsertMessages(db, [...messages.values()]);
   if (logins.size > 0) await insertLogins(db, [...logins.values()]);
@@ -356,6 +364,17 @@ async function insertMembers(db: Queryable, rows: MemberRow[]) {
      FROM jsonb_to_recordset($1::jsonb) AS x(project_id uuid, user_id uuid, joined_at timestamptz)
      ON CONFLICT (project_id, user_id) DO NOTHING`,
     [JSON.stringify(rows)],
+  );
+}
+
+async function deleteMembers(db: Queryable, pairs: [projectId: string, userId: string][]) {
+  await query(
+    db,
+    'outbox.members.delete',
+    `DELETE FROM project_members pm
+     USING jsonb_to_recordset($1::jsonb) AS x(project_id uuid, user_id uuid)
+     WHERE pm.project_id = x.project_id AND pm.user_id = x.user_id`,
+    [JSON.stringify(pairs.map(([project_id, user_id]) => ({ project_id, user_id })))],
   );
 }
 

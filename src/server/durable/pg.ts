@@ -27,13 +27,17 @@ export function createPool(databaseUrl: string, opts: { max?: number; statementT
     application_name: 'parley',
   });
   // An idle client whose connection dies emits on the pool; without a listener that crashes Node.
-  let lastLoggedAt = 0;
-  pool.on('error', (err) => {
-    if (Date.now() - lastLoggedAt < 5000) return;
-    lastLoggedAt = Date.now();
-    log.warn({ host: hostOf(databaseUrl), ...errorFields(err) }, 'idle PostgreSQL connection failed');
-  });
+  // (A checked-out client emits on itself instead: see withClient.)
+  pool.on('error', (err) => logConnectionError(err, 'idle PostgreSQL connection failed', databaseUrl));
   return pool;
+}
+
+let lastLoggedAt = 0;
+/** One log line per 5 s while PostgreSQL is down (every pooled connection fails at once), not one per connection. */
+function logConnectionError(err: Error, msg: string, databaseUrl?: string) {
+  if (Date.now() - lastLoggedAt < 5000) return;
+  lastLoggedAt = Date.now();
+  log.warn({ ...(databaseUrl ? { host: hostOf(databaseUrl) } : {}), ...errorFields(err) }, msg);
 }
 
 const UNAVAILABLE_CODES = new Set([
@@ -75,6 +79,19 @@ export function isPgUnavailable(err: unknown): boolean {
   return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
 }
 
+/**
+ * True when PostgreSQL refused a statement because of the DATA it carries, so the same data will be
+ * refused every time: a data exception (class 22: a NUL or broken Unicode in text, a bad date, a number
+ * out of range) or a NOT NULL / CHECK violation. Retrying such an outbox entry only holds up the
+ * entries behind it; the consumer dead-letters it on the first failure. (Unique and foreign-key
+ * violations are left out: a race or an ordering can cause those, and a retry may then succeed.)
+ */
+export function isPgPermanent(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof AppError) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514');
+}
+
 /** PostgreSQL cannot serve right now (told apart from a Redis outage by the durable tier). */
 export class PostgresUnavailableError extends AppError {
   constructor(cause: unknown) {
@@ -98,30 +115,67 @@ export async function query<R extends pg.QueryResultRow>(
   }
 }
 
+/**
+ * Runs `fn` with one pooled connection checked out, and returns it (or drops it, when it broke).
+ *
+ * While a client is checked out, pg-pool takes its own 'error' listener off it, and a connection that
+ * dies (PostgreSQL restarted, the backend was terminated, the network cut) emits 'error' on the CLIENT
+ * - even in the middle of a query, after failing that query. With no listener that event is an
+ * uncaught exception that ends the Node process. So every checked-out client gets a listener here for
+ * as long as it is held: it logs, and the failed query (or the next one) rejects, so the caller sees
+ * the outage as an error it already handles (the consumer and the tier retry). Errors of `fn` pass
+ * through unchanged; a failed checkout is a PostgresUnavailableError.
+ */
+export async function withClient<T>(
+  pool: Pool,
+  fn: (client: PoolClient, markBroken: () => void) => Promise<T>,
+): Promise<T> {
+  let failed = false;
+  const onError = (err: Error) => {
+    failed = true;
+    logConnectionError(err, 'PostgreSQL connection failed while checked out');
+  };
+  const client = await new Promise<PoolClient>((resolve, reject) => {
+    // The callback form, not `await pool.connect()`: the listener must be on the client before control
+    // leaves pg. A promise resumes us a microtask later, and by then pg may already have parsed the
+    // rest of the socket chunk that completed the connection - e.g. the FATAL "terminating
+    // connection" of a backend killed right after start-up - and emitted 'error' with nobody listening.
+    pool.connect((err, c) => {
+      if (err || !c) {
+        reject(new PostgresUnavailableError(err));
+        return;
+      }
+      c.on('error', onError);
+      resolve(c);
+    });
+  });
+  try {
+    return await fn(client, () => {
+      failed = true;
+    });
+  } finally {
+    client.removeListener('error', onError);
+    // A broken connection must not go back to the pool. (release() re-attaches the pool's own
+    // listener synchronously, so the client is never without one.)
+    client.release(failed);
+  }
+}
+
 /** Runs `fn` in a transaction on one pooled connection. */
 export async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  let client: PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw new PostgresUnavailableError(err);
-  }
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
+  return withClient(pool, async (client, markBroken) => {
     try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true; // the connection itself failed: do not return it to the pool
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // If ROLLBACK fails too, the connection itself is gone or stuck: do not return it to the pool
+      // (PostgreSQL rolls back a transaction whose connection is gone).
+      await client.query('ROLLBACK').catch(markBroken);
+      throw isPgUnavailable(err) && !(err instanceof AppError) ? new PostgresUnavailableError(err) : err;
     }
-    throw isPgUnavailable(err) && !(err instanceof AppError) ? new PostgresUnavailableError(err) : err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (ms * 1e9 + n). */

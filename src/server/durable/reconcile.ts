@@ -1,11 +1,10 @@
 import 'server-only';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AppendMessageInput, AppendResult } from '~/server/chat/store';
-import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import type { MessageDTO } from '~/shared/types';
-import { isPgUnavailable, type Pool } from './pg';
+import { isPgUnavailable, withClient, type Pool } from './pg';
 import type { PgStore } from './pg-store';
 import { isRedisDown } from './tiered';
 
@@ -31,16 +30,12 @@ export class Reconciler {
 
   /** Replays until nothing is pending. Returns how many it replayed (0 if another process holds the lock). */
   async replayAll(): Promise<number> {
-    let client;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw new AppError('UNAVAILABLE', 'PostgreSQL is unavailable for the replay', { cause: err });
-    }
     let replayed = 0;
-    try {
+    // The lock's connection is held across Redis appends (seconds while Redis struggles): withClient
+    // keeps an 'error' listener on it, so PostgreSQL restarting meanwhile fails this pass, not the process.
+    await withClient(this.pool, async (client, markBroken) => {
       const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [REPLAY_LOCK]);
-      if (!locked.rows[0]?.ok) return 0;
+      if (!locked.rows[0]?.ok) return;
       try {
         for (;;) {
           const batch = await this.pg.nextPending(BATCH);
@@ -67,11 +62,11 @@ export class Reconciler {
           }
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [REPLAY_LOCK]).catch(() => undefined);
+        // Not unlocked: drop the connection (ending its session releases the lock) rather than pool it
+        // with the lock still held, which would keep every other replay out.
+        await client.query('SELECT pg_advisory_unlock($1)', [REPLAY_LOCK]).catch(markBroken);
       }
-    } finally {
-      client.release();
-    }
+    });
     if (replayed > 0) log.info({ replayed }, 'messages sent during the Redis outage replayed into Redis');
     return replayed;
   }

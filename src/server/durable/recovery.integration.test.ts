@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
 import { useDurableTestEnv } from '~/server/testing/durable';
-import { allMessages } from '~/server/testing/harness';
+import { allMessages, addToProject } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
 
@@ -27,7 +27,7 @@ describe('Redis restarted empty', () => {
   it('re-hydrates history, projects, members and accounts from PostgreSQL on first read', async () => {
     const [alice, bob] = await Promise.all([env.h.user(), env.h.user()]);
     const project = await alice.caller.project.create({ name: 'Phoenix' });
-    await alice.caller.project.addMember({ projectId: project.id, username: bob.username });
+    await addToProject(alice, project.id, bob);
     const s1 = await alice.caller.session.create({ projectId: project.id, title: 'First', description: 'kickoff' });
     const s2 = await bob.caller.session.create({ projectId: project.id, title: 'Second' });
     const ref1 = { projectId: project.id, sessionId: s1.id };
@@ -112,7 +112,9 @@ describe('Redis restarted empty', () => {
     });
     const project = await again.caller.project.create({ name: 'After' });
     const added = await again.caller.project.addMember({ projectId: project.id, username: dave.username });
-    expect(added.member).toEqual({ id: dave.id, username: dave.username });
+    expect(added).toEqual({ status: 'invited' });
     expect(await env.h.redis.exists(keys.user(dave.id))).toBe(1);
+    const daveAgain = await env.h.signIn(dave.username);
+    expect((await daveAgain.caller.project.invitations()).map((i) => i.projectId)).toEqual([project.id]);
   });
 });

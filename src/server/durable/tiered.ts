@@ -13,7 +13,7 @@ import {
 } from '~/server/auth/service';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AppendMessageInput, AppendResult, ChatStore, ChatStoreApi } from '~/server/chat/store';
-import { AppError, isRedisUnavailable, projectNotFound } from '~/server/errors';
+import { AppError, isRedisUnavailable, projectNotFound, tooManyRequests } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import type {
@@ -21,6 +21,7 @@ import type {
   MessageDTO,
   MessagePage,
   ProjectDTO,
+  InvitationDTO,
   SessionDTO,
   SessionStatus,
   UserDTO,
@@ -262,6 +263,32 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
     );
   }
 
+  // Invitations and leaving need Redis (writes; the invitation list lives only in Redis).
+  invite(...args: Parameters<ChatStore['invite']>): ReturnType<ChatStore['invite']> {
+    const [projectId] = args;
+    return this.write('member.invite', () => this.redis.invite(...args), () => this.tier!.hydrator.project(projectId));
+  }
+
+  listInvitations(userId: string): Promise<InvitationDTO[]> {
+    return this.write('member.invitations', () => this.redis.listInvitations(userId));
+  }
+
+  acceptInvite(...args: Parameters<ChatStore['acceptInvite']>): ReturnType<ChatStore['acceptInvite']> {
+    return this.write('member.accept', () => this.redis.acceptInvite(...args));
+  }
+
+  declineInvite(projectId: string, userId: string): Promise<void> {
+    return this.write('member.decline', () => this.redis.declineInvite(projectId, userId));
+  }
+
+  leaveProject(projectId: string, member: MemberDTO): Promise<void> {
+    return this.write('member.leave', () => this.redis.leaveProject(projectId, member));
+  }
+
+  countProjectsOf(userId: string): Promise<number> {
+    return this.write('project.count', () => this.redis.countProjectsOf(userId));
+  }
+
   createSession(input: {
     projectId: string;
     title: string;
@@ -318,6 +345,7 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
     title?: string | undefined;
     description?: string | undefined;
     status?: SessionStatus | undefined;
+    metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
     return this.write('session.update', () => this.redis.updateSession(input), () =>
       this.tier!.hydrator.session(input.projectId, input.sessionId),
@@ -468,13 +496,15 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
     return this.write('auth.signUp', () => this.auth.signUp(username, password));
   }
 
-  async verifyCredentials(username: string, password: string): Promise<UserDTO> {
-    if (!this.tier) return this.timed('auth.signIn', 'redis', () => this.auth.verifyCredentials(username, password));
+  async verifyCredentials(username: string, password: string, clientIp: string | null): Promise<UserDTO> {
+    if (!this.tier) {
+      return this.timed('auth.signIn', 'redis', () => this.auth.verifyCredentials(username, password, clientIp));
+    }
     const { breaker, pg, hydrator } = this.tier;
     if (breaker.allowsRedis()) {
       try {
         const user = await this.timed('auth.signIn', 'redis', () =>
-          this.auth.verifyCredentials(username, password, async (name) => {
+          this.auth.verifyCredentials(username, password, clientIp, async (name) => {
             const record = await this.auth.userRecordByName(name);
             if (record) return record;
             const stored = await orElse(() => pg.userByName(name), null);
@@ -491,7 +521,7 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
         breaker.recordFailure(err);
       }
     }
-    return this.failover('auth.signIn', () => this.failoverSignIn(username, password));
+    return this.failover('auth.signIn', () => this.failoverSignIn(username, password, clientIp));
   }
 
   async startSession(user: AuthedUser): Promise<string> {
@@ -624,22 +654,25 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
     );
   }
 
-  private async failoverSignIn(username: string, password: string): Promise<UserDTO> {
-    const key = username.toLowerCase();
+  /** Sign-in while Redis is down: the same throttle (counted before checking), in this process. */
+  private async failoverSignIn(username: string, password: string, clientIp: string | null): Promise<UserDTO> {
+    const key = `${username.toLowerCase()} ${clientIp ?? 'local'}`;
     const now = Date.now();
-    const entry = this.failoverFailures.get(key);
-    if (entry && entry.resetAt > now && entry.count >= SIGN_IN_MAX_FAILURES) {
-      throw new AppError('TOO_MANY_REQUESTS', 'Too many failed sign-ins for this username; try again in 15 minutes');
+    const previous = this.failoverFailures.get(key);
+    const entry = previous && previous.resetAt > now ? previous : { count: 0, resetAt: now + FAILOVER_THROTTLE_WINDOW_MS };
+    entry.count++;
+    this.failoverFailures.set(key, entry);
+    if (entry.count > SIGN_IN_MAX_FAILURES) {
+      throw tooManyRequests('Too many failed sign-ins for this username; try again later', entry.resetAt - now);
     }
     try {
-      return await checkPassword(await this.tier!.pg.userByName(username), password);
+      const user = await checkPassword(await this.tier!.pg.userByName(username), password);
+      this.failoverFailures.delete(key);
+      return user;
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHORIZED') {
-        const current = entry && entry.resetAt > now ? entry : { count: 0, resetAt: now + FAILOVER_THROTTLE_WINDOW_MS };
-        current.count++;
-        this.failoverFailures.set(key, current);
-      }
+      if (!(err instanceof AppError && err.code === 'UNAUTHORIZED')) entry.count--;
       throw err;
     }
   }
+
 }

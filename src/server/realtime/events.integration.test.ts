@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatStore } from '~/server/chat/store';
-import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
+import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
 import { compareEventIds } from '~/server/chat/event-log';
 import { waitFor } from '~/server/testing/wait';
@@ -54,7 +54,7 @@ describe('events.subscribe', () => {
     await alice.caller.session.create({ projectId: ref.projectId, title: 'Side room' });
     await alice.caller.session.update({ ...ref, description: 'now with a topic' });
     const bob = await h.user();
-    await alice.caller.project.addMember({ projectId: ref.projectId, username: bob.username });
+    await addToProject(alice, ref.projectId, bob);
 
     const again = await openSubscription(
       alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: seen!.id }),
@@ -142,10 +142,13 @@ describe('the per-process hub', () => {
         .filter((line) => line.trim()).length;
     const before = await countPubsub();
     const refs = await Promise.all([projectWithSession(alice), projectWithSession(alice), projectWithSession(alice)]);
+    // Three users with ten streams each (one user holding 30 is over the per-user stream cap).
+    const users = [alice, await h.user(), await h.user()];
+    for (const u of users.slice(1)) for (const ref of refs) await addToProject(alice, ref.projectId, u);
     const subs = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         openSubscription(
-          createCallerFor(local, alice.token).events.subscribe({ projectId: refs[i % 3]!.projectId }),
+          createCallerFor(local, users[Math.floor(i / 10)]!.token).events.subscribe({ projectId: refs[i % 3]!.projectId }),
         ),
       ),
     );

@@ -17,8 +17,14 @@ export type TailItem = { kind: 'entry'; id: string; event: ChatEvent } | { kind:
 type Listener = (item: TailItem) => void;
 
 const READ_BATCH = 500;
-/** Safety net: re-read each followed log this often even without a wake-up (a lost publish). */
-const POLL_INTERVAL_MS = 2000;
+/**
+ * After a failed read (Redis down), the tail retries this often until a read succeeds. There is no
+ * periodic polling otherwise: an idle project costs Redis nothing. A wake-up cannot be lost while the
+ * subscriber connection is up (pub/sub is delivered in order on it), and after a reconnect every tail
+ * reads once ('ready' below), so a read per followed project every few seconds bought nothing but load
+ * (issue 14 item 8: 200 idle streams made Redis serve 300 calls/s).
+ */
+const RETRY_INTERVAL_MS = 1000;
 
 /**
  * A project's log, followed once per process. Whatever the number of local subscriptions, each new
@@ -91,7 +97,12 @@ class ProjectTail {
 export class EventHub {
   private readonly tails = new Map<string, Promise<ProjectTail>>();
   private subscriber: Redis | null = null;
-  private poller: NodeJS.Timeout | null = null;
+  /** Projects whose last read failed, retried on a timer until one succeeds. */
+  private readonly retrying = new Set<string>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Streams to end when their login is signed out, by token hash (see watchLogin). */
+  private readonly loginWatchers = new Map<string, Set<() => void>>();
+  private revocationsSubscribed: Promise<void> | null = null;
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -113,7 +124,7 @@ export class EventHub {
     tail.listeners.add(listener);
     const from = tail.position!;
     // In case a write landed between the tail's start and now.
-    void tail.pull().catch(logTailError(projectId));
+    void this.pullProject(projectId);
     return {
       from,
       stop: () => {
@@ -128,9 +139,37 @@ export class EventHub {
     return this.tails.size;
   }
 
+  /**
+   * Calls `onRevoked` when the login with this token hash is signed out, in any process (AuthService
+   * publishes the hash on keys.loginRevoked). Resolves once this process listens; returns the stop.
+   */
+  async watchLogin(tokenHash: string, onRevoked: () => void): Promise<() => void> {
+    let set = this.loginWatchers.get(tokenHash);
+    if (!set) this.loginWatchers.set(tokenHash, (set = new Set()));
+    set.add(onRevoked);
+    const stop = () => {
+      set.delete(onRevoked);
+      if (set.size === 0 && this.loginWatchers.get(tokenHash) === set) this.loginWatchers.delete(tokenHash);
+    };
+    try {
+      this.revocationsSubscribed ??= this.ensureSubscriber()
+        .subscribe(keys.loginRevoked)
+        .then(() => undefined);
+      await this.revocationsSubscribed;
+    } catch (err) {
+      this.revocationsSubscribed = null;
+      stop();
+      throw toAppError(err);
+    }
+    return stop;
+  }
+
   async close(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = null;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = null;
+    this.retrying.clear();
+    this.loginWatchers.clear();
+    this.revocationsSubscribed = null;
     this.tails.clear();
     const sub = this.subscriber;
     this.subscriber = null;
@@ -177,20 +216,20 @@ export class EventHub {
   private ensureSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
     const sub = this.createSubscriber();
-    sub.on('message', (channel: string) => {
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === keys.loginRevoked) {
+        for (const onRevoked of [...(this.loginWatchers.get(message) ?? [])]) onRevoked();
+        return;
+      }
       const projectId = projectIdOfWakeChannel(channel);
       if (projectId) void this.pullProject(projectId);
     });
     // After a reconnect ioredis re-subscribes by itself; wake-ups sent meanwhile were lost, so read.
+    // (A sign-out published meanwhile is missed too; such a stream ends at its next reconnect, which
+    // checks the login again.)
     sub.on('ready', () => {
       for (const projectId of this.tails.keys()) void this.pullProject(projectId);
     });
-    this.poller = setInterval(() => {
-      for (const [projectId, pending] of this.tails) {
-        void pending.then((tail) => tail.pull()).catch(logTailError(projectId));
-      }
-    }, POLL_INTERVAL_MS);
-    this.poller.unref();
     this.subscriber = sub;
     return sub;
   }
@@ -198,7 +237,29 @@ export class EventHub {
   private async pullProject(projectId: string) {
     const pending = this.tails.get(projectId);
     if (!pending) return;
-    await pending.then((tail) => tail.pull()).catch(logTailError(projectId));
+    try {
+      await (await pending).pull();
+    } catch (err) {
+      logTailError(projectId)(err);
+      this.retryLater(projectId);
+    }
+  }
+
+  /** A failed read is retried on a timer (only while some read is failing: no idle polling). */
+  private retryLater(projectId: string) {
+    this.retrying.add(projectId);
+    if (this.retryTimer) return;
+    this.retryTimer = setInterval(() => {
+      const due = [...this.retrying];
+      this.retrying.clear();
+      if (due.length === 0 && this.retryTimer) {
+        clearInterval(this.retryTimer);
+        this.retryTimer = null;
+        return;
+      }
+      for (const pid of due) void this.pullProject(pid);
+    }, RETRY_INTERVAL_MS);
+    this.retryTimer.unref();
   }
 }
 
@@ -209,7 +270,7 @@ function projectIdOfWakeChannel(channel: string): string | null {
 
 function logTailError(projectId: string) {
   return (err: unknown) => {
-    // The poller retries; subscribers stay attached and get everything once Redis answers again.
+    // The hub retries; subscribers stay attached and get everything once Redis answers again.
     logger('realtime').warn({ projectId, ...errorFields(err) }, 'reading the project log failed; will retry');
   };
 }

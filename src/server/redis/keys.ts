@@ -14,6 +14,14 @@ export const keys = {
   project: (pid: string) => `project:{${pid}}`,
   /** SET of member user ids */
   members: (pid: string) => `project:{${pid}}:members`,
+  /** HASH invited user id -> JSON {inviterId, inviterName, invitedAt}: pending invitations */
+  invites: (pid: string) => `project:{${pid}}:invites`,
+  /**
+   * SET of user ids who left the project: a re-hydration from PostgreSQL (which may still list them
+   * until the outbox delivers the removal) must not make them members again. Accepting a new
+   * invitation takes the id out.
+   */
+  leftMembers: (pid: string) => `project:{${pid}}:left`,
   /** ZSET session id scored by last activity (ms): most recent first via ZREVRANGE */
   sessions: (pid: string) => `project:{${pid}}:sessions`,
   /** HASH session metadata and counters (messageCount, lastSeq, lastMessageAt, ...) */
@@ -35,19 +43,46 @@ export const keys = {
   /** Pub/sub channel nudged by every write, so per-process tails read the log right away */
   wakeChannel: (pid: string) => `project:{${pid}}:wake`,
 
+  /**
+   * STREAM with consumer group `ai`: the project's AI PM reply jobs. Appended by the same script that
+   * stores the user's message (same slot); an entry is deleted once its answer is finished.
+   */
+  aiJobs: (pid: string) => `project:{${pid}}:ai:jobs`,
+  /** ZSET answer message id -> lease expiry (ms): the project's generations running now (its limit). */
+  aiRunning: (pid: string) => `project:{${pid}}:ai:running`,
+  /** SET of answer message ids a member asked to stop (read by whichever worker writes them). */
+  aiStops: (pid: string) => `project:{${pid}}:ai:stops`,
+
   /** HASH id, username, passwordHash, createdAt */
   user: (uid: string) => `user:${uid}`,
   /** STRING lower-cased username -> user id (SET NX makes usernames unique, case-insensitively) */
   username: (name: string) => `username:${name.toLowerCase()}`,
   /** ZSET project id scored by join time: the projects a user belongs to */
   userProjects: (uid: string) => `user:${uid}:projects`,
-  /** STRING counter of failed sign-ins for a username, expiring: brute-force throttling */
-  signInFailures: (name: string) => `auth:failures:${name.toLowerCase()}`,
+  /**
+   * STRING counter of sign-in attempts for a username from one client IP that have not succeeded,
+   * expiring: brute-force throttling. Counted BEFORE the password is checked, so concurrent guesses
+   * cannot all slip through; keyed with the IP too, so a stranger cannot lock the owner out.
+   */
+  signInFailures: (name: string, ip: string) => `auth:failures:${name.toLowerCase()}:${ip}`,
+  /** Prefix of rate-limiter-flexible's counters for one limit window (it appends `:<user id or IP>`). */
+  rateLimit: (rule: string, windowSeconds: number) => `limit:${rule}:${windowSeconds}s`,
+  /** Pub/sub channel announcing revoked logins (token hashes), so every process ends their streams. */
+  loginRevoked: 'auth:revoked',
+  /** ZSET project id -> invited at (ms): the invitations a user has not answered yet */
+  userInvites: (uid: string) => `user:${uid}:invites`,
   /**
    * STRING "<userId> <username>", with an expiry; the token itself is never stored, only its SHA-256.
    * After sign-out: a revocation tombstone (LOGIN_REVOKED) until the login would have expired.
    */
   loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
+
+  /** HASH answer message id -> 1: the AI answers a user asked for on one UTC day (their quota), expiring. */
+  aiQuota: (uid: string, day: string) => `ai:quota:${uid}:${day}`,
+  /** Pub/sub: a project id, published when a job is queued (workers then read that project's jobs). */
+  aiWakeChannel: 'parley:ai:wake',
+  /** Pub/sub: "<projectId> <answer id>", published when a member stops a generation. */
+  aiStopChannel: 'parley:ai:stop',
 
   /**
    * STREAM: the durable tier's outbox (only written when DATABASE_URL is set). Every write script also
@@ -59,6 +94,13 @@ export const keys = {
   outbox: 'parley:outbox',
   /** STREAM: outbox entries that failed too often to persist, with the last error (for an operator). */
   outboxDead: 'parley:outbox:dead',
+
+  /**
+   * HASH: the ledger of `npm run migrate:legacy -- --apply` (src/server/legacy): one field per project,
+   * session and message the migration added (`p:<pid>`, `s:<pid>:<sid>`, `m:<pid>:<mid>`), written
+   * before the thing itself, so `--rollback` can remove exactly what the migration added.
+   */
+  legacyLedger: 'parley:legacy:ledger',
 } as const;
 
 /**
@@ -68,3 +110,6 @@ export const keys = {
  */
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
+
+/** SCAN pattern matching every project's AI job stream (a worker's sweep for jobs nobody announced). */
+export const AI_JOBS_PATTERN = 'project:{*}:ai:jobs';

@@ -1,5 +1,7 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import { LIMITS } from '~/shared/limits';
+import { keys } from './keys';
 
 /**
  * Every chat write is ONE Lua script: the data change, its counters and the event that announces it
@@ -29,7 +31,7 @@ import type { Redis } from 'ioredis';
  *       8 wake channel, 9 project id
  * Returns {created (1|0), seq, body, eventId|false, outboxId|false}
  */
-const APPEND_MESSAGE = `
+export const APPEND_MESSAGE = `
 local existing = redis.call('HGET', KEYS[3], ARGV[1])
 if existing then
   local sep = string.find(existing, ':', 1, true)
@@ -71,7 +73,7 @@ return {1, seq, ARGV[2], eid, oid}
  *       8 wake channel, 9 project id
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
-const REPLACE_MESSAGE = `
+export const REPLACE_MESSAGE = `
 if redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end
@@ -269,6 +271,73 @@ redis.call('PUBLISH', ARGV[4], eid)
 return 1
 `;
 
+
+// ---------------------------------------------------------------- invitations and leaving (issue 14 item 6)
+
+/**
+ * Invites a user: a pending invitation, no membership yet (they must accept).
+ * KEYS: 1 project, 2 members, 3 invites. ARGV: 1 user id, 2 invitation JSON, 3 max pending per project
+ * Returns 1 invited (or already invited), 0 already a member.
+ */
+const INVITE_MEMBER = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('PARLEY_NOT_FOUND project')
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 1 end
+if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[3]) then
+  return redis.error_reply('PARLEY_BAD_REQUEST this project has too many pending invitations (at most ' .. ARGV[3] .. ')')
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * Accepts an invitation: takes it, adds the member and appends member.added, in one step.
+ * KEYS: 1 project, 2 members, 3 invites, 4 left, 5 events, [6 outbox]
+ * ARGV: 1 user id, 2 member JSON, 3 maxlen, 4 wake channel, 5 project id, 6 joined at (ms)
+ * Returns 1 joined, 0 already a member (a repeated accept). No invitation: NOT_FOUND.
+ */
+const ACCEPT_INVITE = `
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 0
+end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HDEL', KEYS[3], ARGV[1]) == 0 then
+  return redis.error_reply('PARLEY_NOT_FOUND project')
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+local eid = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 't', 'member.added', 'd', ARGV[2])
+if KEYS[6] then
+  redis.call('XADD', KEYS[6], '*', 'k', 'member', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
+end
+redis.call('PUBLISH', ARGV[4], eid)
+return 1
+`;
+
+/**
+ * A member leaves. The owner may leave only as the last member (there is no transfer).
+ * KEYS: 1 project, 2 members, 3 left, 4 events, [5 outbox]
+ * ARGV: 1 user id, 2 member JSON, 3 maxlen, 4 wake channel, 5 project id, 6 now (ms)
+ * Not a member: NOT_FOUND project (as for a project that does not exist).
+ */
+const LEAVE_PROJECT = `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
+  return redis.error_reply('PARLEY_NOT_FOUND project')
+end
+if redis.call('HGET', KEYS[1], 'ownerId') == ARGV[1] and redis.call('SCARD', KEYS[2]) > 1 then
+  return redis.error_reply('PARLEY_CONFLICT the owner cannot leave while other members remain')
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+local eid = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 't', 'member.removed', 'd', ARGV[2])
+if KEYS[5] then
+  redis.call('XADD', KEYS[5], '*', 'k', 'member_removed', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
+end
+redis.call('PUBLISH', ARGV[4], eid)
+return 1
+`;
 
 // ---------------------------------------------------------------- accounts (durable tier only)
 // With the tier off, accounts keep their plain commands (AuthService); these scripts add the outbox
@@ -578,6 +647,9 @@ export interface ParleyScripts {
   parleyUpdateSession: ScriptFn<[string, string[]]>;
   parleyCreateProject: ScriptFn<number>;
   parleyAddMember: ScriptFn<number>;
+  parleyInviteMember: ScriptFn<0 | 1>;
+  parleyAcceptInvite: ScriptFn<0 | 1>;
+  parleyLeaveProject: ScriptFn<1>;
   parleySignUp: ScriptFn<0 | 1>;
   parleyStartLogin: ScriptFn<number>;
   parleyEndLogin: ScriptFn<0 | 1 | 2>;
@@ -606,6 +678,9 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyUpdateSession: { lua: UPDATE_SESSION },
   parleyCreateProject: { lua: CREATE_PROJECT },
   parleyAddMember: { lua: ADD_MEMBER },
+  parleyInviteMember: { numberOfKeys: 3, lua: INVITE_MEMBER },
+  parleyAcceptInvite: { lua: ACCEPT_INVITE },
+  parleyLeaveProject: { lua: LEAVE_PROJECT },
   parleySignUp: { numberOfKeys: 3, lua: SIGN_UP },
   parleyStartLogin: { numberOfKeys: 2, lua: START_LOGIN },
   parleyEndLogin: { lua: END_LOGIN },
@@ -627,6 +702,37 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
 export function withOutbox(outboxKey: string | null, scriptKeys: string[], args: Arg[]): Arg[] {
   const all = outboxKey ? [...scriptKeys, outboxKey] : scriptKeys;
   return [all.length, ...all, ...args];
+}
+
+/**
+ * Arguments for `parleyAppendMessage` (the one append of a message: the send path, the AI PM's answer
+ * and the legacy import all go through it), named so that no caller lays KEYS/ARGV out by hand.
+ */
+export function appendMessageArgs(a: {
+  outboxKey: string | null;
+  projectId: string;
+  sessionId: string;
+  id: string;
+  /** The encoded stored message (codec.encodeMessage). */
+  body: string;
+  /** ISO-8601 creation time; also the session's last activity. */
+  createdAt: string;
+  eventLogMaxLen: number;
+}): Arg[] {
+  const { projectId: pid, sessionId: sid } = a;
+  return withOutbox(
+    a.outboxKey,
+    [
+      keys.session(pid, sid),
+      keys.messages(pid, sid),
+      keys.messageIds(pid),
+      keys.sessions(pid),
+      keys.recent(pid),
+      keys.events(pid),
+      keys.project(pid),
+    ],
+    [a.id, a.body, a.createdAt, Date.parse(a.createdAt), sid, a.eventLogMaxLen, LIMITS.projectRecentMax, keys.wakeChannel(pid), pid],
+  );
 }
 
 /** Registers the scripts (EVALSHA with an automatic EVAL fallback after a Redis restart). */

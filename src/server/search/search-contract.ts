@@ -35,6 +35,7 @@ export function searchContract(env: ContractEnv) {
     a = await projectWithSession(owner, { project: 'Rocket', session: 'Launch planning' });
     b = { projectId: a.projectId, sessionId: (await owner.caller.session.create({ projectId: a.projectId, title: 'Budget' })).id };
     await owner.caller.project.addMember({ projectId: a.projectId, username: other.username });
+    await other.caller.project.acceptInvite({ projectId: a.projectId });
     strangerRef = await projectWithSession(stranger, { project: 'Elsewhere' });
 
     await send(owner, a, 'We decided the launch date is March 3rd.');

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createServices, type Services } from '~/server/context';
+import type { LimitsConfig } from '~/server/limits/rate-limits';
 import { createRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
@@ -32,10 +33,11 @@ export interface TestUser {
   caller: ReturnType<typeof createCaller>;
 }
 
-export function createHarness(url = testRedisUrl()): Harness {
+/** `limits`: abuse limits other than the environment's defaults (tests of a limit set it low). */
+export function createHarness(url = testRedisUrl(), opts: { limits?: LimitsConfig } = {}): Harness {
   const redis: ScriptedRedis = createRedis(url);
   const hub = new EventHub(redis, () => createRedis(url));
-  return harnessFor(createServices(redis, hub), async () => {
+  return harnessFor(createServices(redis, hub, null, opts.limits), async () => {
     await hub.close();
     redis.disconnect();
   });
@@ -98,4 +100,13 @@ export async function allMessages(u: TestUser, ref: SessionRef): Promise<Message
     cursor = page.nextCursor;
   } while (cursor !== null);
   return out;
+}
+
+/**
+ * Makes `member` a member of the project the way people do since invitations: `inviter` invites them
+ * by name (project.addMember), they accept.
+ */
+export async function addToProject(inviter: TestUser, projectId: string, member: TestUser): Promise<void> {
+  await inviter.caller.project.addMember({ projectId, username: member.username });
+  await member.caller.project.acceptInvite({ projectId });
 }

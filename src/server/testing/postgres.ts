@@ -40,6 +40,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+  // A connection that dies emits 'error' on the client (uncaught without a listener); the query in
+  // flight rejects as well, and that rejection is what the caller sees.
+  client.on('error', (err) => console.warn(`test PostgreSQL admin connection failed: ${err.message}`));
   try {
     await client.connect();
   } catch (err) {

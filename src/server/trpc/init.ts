@@ -7,6 +7,8 @@ import 'server-only';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { readSessionToken } from '~/server/auth/cookie';
+import { clientIpOf } from '~/server/client-ip';
+import { env } from '~/server/env';
 import type { AuthedUser } from '~/server/auth/service';
 import { getServices, type Services } from '~/server/context';
 import { AppError, projectNotFound, toAppError, type AppErrorCode } from '~/server/errors';
@@ -17,20 +19,31 @@ import { projectIdInput } from '~/shared/schemas';
 export interface Context extends Services {
   /** The login session token from the cookie, if any (not yet checked). */
   sessionToken: string | null;
+  /**
+   * The client's IP address (see clientIpOf: proxy headers are trusted only as far as TRUST_PROXY
+   * says). null for in-process callers (tests), which per-IP limits then leave alone.
+   */
+  clientIp: string | null;
   /** Adds a Set-Cookie header to the response (sign-in and sign-out). */
   setCookie: (cookie: string) => void;
+  /** Sets a response header (Retry-After). */
+  setHeader: (name: string, value: string) => void;
 }
 
 /** The test-friendly part: no HTTP, just services and a token. */
 export function createContextInner(opts: {
   services: Services;
   sessionToken?: string | null;
+  clientIp?: string | null;
   setCookie?: (cookie: string) => void;
+  setHeader?: (name: string, value: string) => void;
 }): Context {
   return {
     ...opts.services,
     sessionToken: opts.sessionToken ?? null,
+    clientIp: opts.clientIp ?? null,
     setCookie: opts.setCookie ?? (() => undefined),
+    setHeader: opts.setHeader ?? (() => undefined),
   };
 }
 
@@ -39,7 +52,9 @@ export function createContext(opts: { req: Request; resHeaders: Headers }): Cont
   return createContextInner({
     services: getServices(),
     sessionToken: readSessionToken(opts.req.headers.get('cookie')),
+    clientIp: clientIpOf(opts.req.headers, env.TRUST_PROXY),
     setCookie: (cookie) => opts.resHeaders.append('Set-Cookie', cookie),
+    setHeader: (name, value) => opts.resHeaders.set(name, value),
   });
 }
 
@@ -50,7 +65,9 @@ const t = initTRPC.context<Context>().create({
       return { ...shape, message: 'Something went wrong on our side', data: { ...shape.data, stack: undefined } };
     }
     const zodIssues = error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null;
-    return { ...shape, data: { ...shape.data, stack: undefined, zodError: zodIssues } };
+    // Over an abuse limit: when to retry, also for a call inside a batch (one Retry-After per response).
+    const retryAfter = error.cause instanceof AppError ? (error.cause.retryAfterSeconds ?? null) : null;
+    return { ...shape, data: { ...shape.data, stack: undefined, zodError: zodIssues, retryAfter } };
   },
   sse: {
     // A comment line every 10 s keeps proxies from closing an idle stream; the client reconnects
@@ -83,7 +100,7 @@ const measure = t.middleware(async ({ next, path, type }) => {
 });
 
 /** Domain errors become tRPC errors here, once, keeping the original as `cause`. */
-const mapErrors = t.middleware(async ({ next, path }) => {
+const mapErrors = t.middleware(async ({ ctx, next, path }) => {
   const result = await next();
   if (!result.ok) {
     if (result.error.cause instanceof z.ZodError) {
@@ -96,6 +113,7 @@ const mapErrors = t.middleware(async ({ next, path }) => {
     }
     const cause = toAppError(result.error.cause ?? result.error);
     if (cause instanceof AppError) {
+      if (cause.retryAfterSeconds !== undefined) ctx.setHeader('Retry-After', String(cause.retryAfterSeconds));
       throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
     }
     if (result.error.code === 'INTERNAL_SERVER_ERROR') {
@@ -113,6 +131,8 @@ function describeIssues(error: z.ZodError): string {
 }
 
 export const router = t.router;
+/** For the middlewares of ./limits.ts (the one other module that defines middlewares). */
+export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(measure).use(mapErrors);
 

@@ -3,16 +3,17 @@ import { clearedSessionCookie, sessionCookie } from '~/server/auth/cookie';
 import { credentialsInput } from '~/shared/schemas';
 import type { UserDTO } from '~/shared/types';
 import { publicProcedure, router } from '../init';
+import { rateLimit } from '../limits';
 
 export const authRouter = router({
-  signUp: publicProcedure.input(credentialsInput).mutation(async ({ ctx, input }): Promise<UserDTO> => {
+  signUp: publicProcedure.use(rateLimit('signUp')).input(credentialsInput).mutation(async ({ ctx, input }): Promise<UserDTO> => {
     const user = await ctx.auth.signUp(input.username, input.password);
     ctx.setCookie(sessionCookie(await ctx.auth.startSession(user)));
     return user;
   }),
 
-  signIn: publicProcedure.input(credentialsInput).mutation(async ({ ctx, input }): Promise<UserDTO> => {
-    const user = await ctx.auth.verifyCredentials(input.username, input.password);
+  signIn: publicProcedure.use(rateLimit('signIn')).input(credentialsInput).mutation(async ({ ctx, input }): Promise<UserDTO> => {
+    const user = await ctx.auth.verifyCredentials(input.username, input.password, ctx.clientIp);
     ctx.setCookie(sessionCookie(await ctx.auth.startSession(user)));
     return user;
   }),

@@ -1,12 +1,15 @@
 import 'server-only';
 import { TRPCError } from '@trpc/server';
+import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
+import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, MessagePage } from '~/shared/types';
 import { searchMessages } from '~/server/search/service';
 import { messageSearchInput, type SearchPageDTO } from '~/shared/search';
 import { authedProcedure, projectProcedure, router } from '../init';
+import { rateLimit } from '../limits';
 
 export const messageRouter = router({
   /** Newest page first; `cursor` is the seq to read below (the previous page's `nextCursor`). */
@@ -15,13 +18,13 @@ export const messageRouter = router({
     .query(({ ctx, input }): Promise<MessagePage> => ctx.store.listMessages(input)),
 
   /** Idempotent by `id`: a repeat returns the stored message and changes nothing. */
-  send: projectProcedure.input(messageSendInput).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
+  send: projectProcedure.input(messageSendInput).use(rateLimit('send')).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
     const { message } = await ctx.store.appendMessage({ ...input, author: ctx.user });
     return message;
   }),
 
   /** The author edits their message's text; everyone sees `message.updated` with the "edited" mark. */
-  edit: projectProcedure.input(messageEditInput).mutation(({ ctx, input }): Promise<MessageDTO> =>
+  edit: projectProcedure.input(messageEditInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
     ctx.store.changeMessage(input, 'message.updated', (m) => {
       assertEditable(m, ctx.user);
       return m.content === input.content ? m : { ...m, content: input.content, isEdited: true };
@@ -29,7 +32,7 @@ export const messageRouter = router({
   ),
 
   /** The author deletes their message: a tombstone keeps its place (seq) but not its text. */
-  delete: projectProcedure.input(messageRefInput).mutation(({ ctx, input }): Promise<MessageDTO> =>
+  delete: projectProcedure.input(messageRefInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
     ctx.store.changeMessage(input, 'message.deleted', (m) => {
       assertEditable(m, ctx.user);
       const { reactions: _r, metadata: _m, aiResponse: _a, ...rest } = m;
@@ -46,18 +49,52 @@ export const messageRouter = router({
     .query(({ ctx, input }): Promise<SearchPageDTO> => searchMessages(ctx, ctx.user, input)),
 
   /** Toggles the caller's reaction with this emoji. */
-  react: projectProcedure.input(messageReactInput).mutation(({ ctx, input }): Promise<MessageDTO> =>
+  react: projectProcedure.input(messageReactInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
     ctx.store.changeMessage(input, 'message.updated', (m) => {
       if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });
       const reactions = m.reactions ?? [];
       const mine = (r: { emoji: string; userId: string }) => r.emoji === input.emoji && r.userId === ctx.user.id;
-      const next = reactions.some(mine)
-        ? reactions.filter((r) => !mine(r))
-        : [...reactions, { emoji: input.emoji, userId: ctx.user.id }];
-      const { reactions: _old, ...rest } = m;
-      return next.length > 0 ? { ...rest, reactions: next } : rest;
+      if (reactions.some(mine)) {
+        const kept = reactions.filter((r) => !mine(r));
+        const { reactions: _old, ...rest } = m;
+        return kept.length > 0 ? { ...rest, reactions: kept } : rest;
+      }
+      // Adding: bounded per user and in distinct emoji, so a message's reactions stay small.
+      if (reactions.filter((r) => r.userId === ctx.user.id).length >= LIMITS.reactionsPerUserPerMessage) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `You can add at most ${LIMITS.reactionsPerUserPerMessage} reactions to one message`,
+        });
+      }
+      const distinct = new Set(reactions.map((r) => r.emoji));
+      if (!distinct.has(input.emoji) && distinct.size >= LIMITS.distinctReactionsPerMessage) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `A message can have at most ${LIMITS.distinctReactionsPerMessage} different reactions`,
+        });
+      }
+      const next = [...reactions, { emoji: input.emoji, userId: ctx.user.id }];
+      return { ...m, reactions: next };
     }),
   ),
+
+  /** Stops the AI PM's answer being written (`id`: the answer); its partial text stays, marked stopped. */
+  stopGeneration: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => stopGeneration(ctx, input)),
+
+  /** Regenerates a failed AI PM answer in place (the same message). */
+  retry: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => retryAnswer(ctx, input)),
+
+  /** Marks an AI PM answer verified by the caller ("Verified by <name>"). */
+  verify: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => verifyAnswer(ctx, input, ctx.user)),
 });
 
 function assertEditable(m: StoredMessage, user: AuthedUser) {

@@ -2,6 +2,7 @@ import 'server-only';
 import { sessionCreateInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
 import type { SessionDTO } from '~/shared/types';
 import { projectProcedure, router } from '../init';
+import { rateLimit } from '../limits';
 
 export const sessionRouter = router({
   /** Most recent activity first. */
@@ -9,6 +10,7 @@ export const sessionRouter = router({
 
   create: projectProcedure
     .input(sessionCreateInput)
+    .use(rateLimit('sessionCreate'))
     .mutation(({ ctx, input }): Promise<SessionDTO> =>
       ctx.store.createSession({ ...input, createdBy: ctx.user.id }),
     ),
@@ -19,5 +21,11 @@ export const sessionRouter = router({
 
   update: projectProcedure
     .input(sessionUpdateInput)
-    .mutation(({ ctx, input }): Promise<SessionDTO> => ctx.store.updateSession(input)),
+    .mutation(async ({ ctx, input }): Promise<SessionDTO> => {
+      const { aiPm, ...rest } = input;
+      if (aiPm === undefined) return ctx.store.updateSession(rest);
+      // The mode lives in the session's metadata (persisted with it, read by the append script).
+      const current = await ctx.store.getSession(input.projectId, input.sessionId);
+      return ctx.store.updateSession({ ...rest, metadata: { ...current.metadata, aiPm } });
+    }),
 });

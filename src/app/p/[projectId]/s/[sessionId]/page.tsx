@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { messageListInput, messageListPaging, signInPath } from '~/client/queries';
 import { ChatView } from '~/components/chat-view';
+import { aiEnabled } from '~/server/ai/settings';
 import { getProjectAccess, getQueryClient, HydrateClient, isNotFoundError, trpc } from '~/server/trpc/rsc';
 
 interface Params {
@@ -51,7 +52,13 @@ export default async function SessionPage({
   );
   return (
     <HydrateClient>
-      <ChatView projectId={p.projectId} sessionId={p.sessionId} viewer={access.viewer} focusSeq={focusSeq} />
+      <ChatView
+        projectId={p.projectId}
+        sessionId={p.sessionId}
+        viewer={access.viewer}
+        aiOn={aiEnabled()}
+        focusSeq={focusSeq}
+      />
     </HydrateClient>
   );
 }

@@ -1,0 +1,139 @@
+import 'server-only';
+import { getErrorShape, TRPCError, type AnyTRPCRouter, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { TRPCErrorShape } from '@trpc/server/rpc';
+import { LIMITS } from '~/shared/limits';
+import { crossSiteRefusal } from './same-origin';
+
+/**
+ * What /api/trpc checks before tRPC sees a request (src/app/api/trpc/[trpc]/route.ts), cheapest
+ * first, so a refused request costs no parsing, no Redis and no argon2:
+ *
+ * 1. CSRF: the same-origin rule (./same-origin.ts) on every call - mutations, queries and the SSE
+ *    subscription alike. 403 FORBIDDEN.
+ * 2. A POST (every mutation) must be `application/json`. tRPC would also accept form data and octet
+ *    streams, which are exactly what a cross-site `<form>` can send without a CORS preflight. 415.
+ * 3. Batches: at most LIMITS.requestBatchMax calls, and an `auth.*` call never shares a batch (one
+ *    POST with 40 auth.signIn calls must not try 40 passwords). 400 BAD_REQUEST.
+ * 4. Body: at most LIMITS.requestBodyMaxBytes, judged from Content-Length and then by counting the
+ *    bytes as they arrive (a chunked body has no length). 413 PAYLOAD_TOO_LARGE, before any parsing.
+ *
+ * Refusals use tRPC's own error shape (one entry per call for a batch), so clients parse them like
+ * any other error.
+ */
+export const TRPC_ENDPOINT = '/api/trpc';
+
+export type GuardResult = { ok: true; req: Request } | { ok: false; response: Response };
+
+interface Calls {
+  paths: string[];
+  isBatch: boolean;
+}
+
+export async function guardTrpcRequest(req: Request, router: AnyTRPCRouter): Promise<GuardResult> {
+  const url = new URL(req.url);
+  const calls = requestedCalls(url);
+  const refuse = (code: TRPC_ERROR_CODE_KEY, message: string): GuardResult => ({
+    ok: false,
+    response: errorResponse(router, calls ?? { paths: [''], isBatch: false }, code, message),
+  });
+
+  const crossSite = crossSiteRefusal(req);
+  if (crossSite) return refuse('FORBIDDEN', crossSite);
+  if (!calls) return refuse('BAD_REQUEST', 'Invalid URL-encoding in the procedure path');
+
+  if (req.method === 'POST' && mediaType(req.headers.get('content-type')) !== 'application/json') {
+    return refuse('UNSUPPORTED_MEDIA_TYPE', 'Requests with a body must be sent as Content-Type: application/json');
+  }
+
+  if (calls.isBatch) {
+    if (calls.paths.length > LIMITS.requestBatchMax) {
+      return refuse(
+        'BAD_REQUEST',
+        `A batch may hold at most ${LIMITS.requestBatchMax} calls; this one has ${calls.paths.length}`,
+      );
+    }
+    if (calls.paths.length > 1 && calls.paths.some((path) => path.startsWith('auth.'))) {
+      return refuse('BAD_REQUEST', 'auth.* procedures cannot be batched with other calls; send each on its own');
+    }
+  }
+
+  if (req.method !== 'POST') return { ok: true, req };
+  const tooLarge = `The request body must be at most ${LIMITS.requestBodyMaxBytes} bytes`;
+  const declared = Number(req.headers.get('content-length') ?? 0);
+  if (declared > LIMITS.requestBodyMaxBytes) return refuse('PAYLOAD_TOO_LARGE', tooLarge);
+  let body: Uint8Array<ArrayBuffer> | null;
+  try {
+    body = await readBodyWithin(req, LIMITS.requestBodyMaxBytes);
+  } catch {
+    return refuse('BAD_REQUEST', 'The request body could not be read');
+  }
+  if (!body) return refuse('PAYLOAD_TOO_LARGE', tooLarge);
+  // The bytes are read now; tRPC gets a request carrying exactly them.
+  return {
+    ok: true,
+    req: new Request(req.url, { method: req.method, headers: req.headers, body, signal: req.signal }),
+  };
+}
+
+/** The procedure paths a request names (comma-separated when `?batch=1`), or null if undecodable. */
+function requestedCalls(url: URL): Calls | null {
+  const raw = url.pathname.slice(TRPC_ENDPOINT.length).replace(/^\/+|\/+$/g, '');
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+  const isBatch = url.searchParams.get('batch') === '1';
+  return { paths: isBatch ? path.split(',') : [path], isBatch };
+}
+
+/** `application/json; charset=utf-8` -> `application/json`; no header -> null. */
+function mediaType(contentType: string | null): string | null {
+  return contentType?.split(';')[0]?.trim().toLowerCase() ?? null;
+}
+
+/** The whole body, or null as soon as it passes `max` bytes (the rest is never read). */
+async function readBodyWithin(req: Request, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function errorResponse(router: AnyTRPCRouter, calls: Calls, code: TRPC_ERROR_CODE_KEY, message: string): Response {
+  const error = new TRPCError({ code, message });
+  const entries = calls.paths.map((path) => ({
+    // The router's own errorFormatter runs here, so the shape is exactly what tRPC would send.
+    error: getErrorShape({
+      config: router._def._config,
+      error,
+      type: 'unknown',
+      path,
+      input: undefined,
+      ctx: undefined,
+    }) as TRPCErrorShape,
+  }));
+  return Response.json(calls.isBatch ? entries : entries[0], {
+    status: getHTTPStatusCodeFromError(error),
+    headers: { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' },
+  });
+}
