@@ -115,6 +115,11 @@ const envSchema = z.object({
   LIMIT_SEND_PER_10MIN: z.coerce.number().int().min(0).default(6000),
   /** message.edit, message.delete and message.react per user per minute. */
   LIMIT_CHANGE_PER_MIN: z.coerce.number().int().min(0).default(300),
+  /**
+   * message.search per user per minute. Without the durable tier a search scans up to
+   * SEARCH_SCAN_MAX_MESSAGES in one Lua script that holds Redis meanwhile, so this bounds one user's share.
+   */
+  LIMIT_SEARCH_PER_MIN: z.coerce.number().int().min(0).default(120),
   /** project.create per user per hour. */
   LIMIT_PROJECT_CREATE_PER_HOUR: z.coerce.number().int().min(0).default(60),
   /** session.create per user per hour. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limitsFromEnv } from '~/server/limits/rate-limits';
 import { createHarness, projectWithSession, type Harness } from '~/server/testing/harness';
 import { messageSearchInput, type SearchPageDTO } from '~/shared/search';
 import { searchContract } from './search-contract';
@@ -71,5 +72,22 @@ describe('the bounded Redis scan', () => {
     const all = [...first.items, ...second.items].map((i) => i.seq);
     expect(all).toEqual([4, 3, 2, 1]);
     expect(second.nextCursor).toBeNull();
+  });
+});
+
+describe('abuse limit', () => {
+  it('message.search counts against LIMIT_SEARCH_PER_MIN (the scan holds Redis while it runs)', async () => {
+    const defaults = limitsFromEnv();
+    const limited = createHarness(undefined, { limits: { ...defaults, rules: { ...defaults.rules, search: [{ points: 3, seconds: 60 }] } } });
+    try {
+      const u = await limited.user();
+      const ref = await projectWithSession(u);
+      for (let i = 0; i < 3; i++) await u.caller.message.search({ projectId: ref.projectId, query: 'anything' });
+      await expect(u.caller.message.search({ projectId: ref.projectId, query: 'anything' })).rejects.toMatchObject({
+        code: 'TOO_MANY_REQUESTS',
+      });
+    } finally {
+      await limited.close();
+    }
   });
 });

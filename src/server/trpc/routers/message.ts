@@ -46,6 +46,7 @@ export const messageRouter = router({
    */
   search: authedProcedure
     .input(messageSearchInput)
+    .use(rateLimit('search'))
     .query(({ ctx, input }): Promise<SearchPageDTO> => searchMessages(ctx, ctx.user, input)),
 
   /** Toggles the caller's reaction with this emoji. */
