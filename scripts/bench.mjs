@@ -39,6 +39,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
+import { benchSearch } from './lib/bench-search.mjs';
 import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
@@ -1064,6 +1065,10 @@ async function main() {
 
   // ---- 10. AI PM: concurrent streamed answers from a model at a fixed token rate. Restarts the app.
   await aiPhase({ Redis });
+
+  // ---- 11. search (issue 12): message.search over HTTP, the Redis scan and PostgreSQL full-text
+  // search, each with its own redis-server, app and database (scripts/lib/bench-search.mjs).
+  for (const row of await benchSearch({ quick: QUICK, progress })) addRow(row.name, row.samples, undefined, row.note);
 
   // ---- ratios and targets
   const pageSpeedupHttp = seedPage.p50 / listHttp.p50;

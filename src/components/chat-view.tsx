@@ -7,6 +7,7 @@ import { messageListInput, messageListPaging } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useOutbox, useSendMessage } from '~/client/use-send-message';
 import { Composer } from './composer';
+import { FocusedLog } from './focused-log';
 import { MessageLog } from './message-log';
 import { SessionHeader } from './session-header';
 
@@ -15,12 +16,15 @@ export function ChatView({
   sessionId,
   viewer,
   aiOn,
+  focusSeq,
 }: {
   projectId: string;
   sessionId: string;
   viewer: { id: string; username: string };
   /** A model server is configured (the AI PM can answer). */
   aiOn: boolean;
+  /** Opened from a search result: show the page around this seq instead of the live log. */
+  focusSeq?: number | null;
 }) {
   const trpc = useTRPC();
   const live = useLiveCache();
@@ -42,14 +46,18 @@ export function ChatView({
   return (
     <main className="chat">
       <SessionHeader projectId={projectId} sessionId={sessionId} aiOn={aiOn} />
-      <MessageLog
-        items={items}
-        viewer={viewer}
-        hasOlder={messages.hasNextPage}
-        loadingOlder={messages.isFetchingNextPage}
-        onLoadOlder={loadOlder}
-        onRetry={retry}
-      />
+      {focusSeq ? (
+        <FocusedLog projectId={projectId} sessionId={sessionId} seq={focusSeq} viewer={viewer} />
+      ) : (
+        <MessageLog
+          items={items}
+          viewer={viewer}
+          hasOlder={messages.hasNextPage}
+          loadingOlder={messages.isFetchingNextPage}
+          onLoadOlder={loadOlder}
+          onRetry={retry}
+        />
+      )}
       <Composer onSend={send} />
     </main>
   );

@@ -8,6 +8,7 @@ import { LegacyImportOffer } from '~/client/legacy-import';
 import { useTRPC } from '~/client/trpc';
 import { ConnectionStatus } from './connection-status';
 import { MembersPanel } from './members-panel';
+import { SearchPanel } from './search-panel';
 import { SessionsNav } from './sessions-nav';
 import { SignOutButton } from './sign-out-button';
 
@@ -60,6 +61,7 @@ export function ProjectShell({
           </div>
         </div>
         <div id="sidebar-panels" className="sidebar-panels">
+          <SearchPanel projectId={projectId} />
           <SessionsNav projectId={projectId} />
           <MembersPanel projectId={projectId} viewer={viewer} />
           <div className="sidebar-foot">

@@ -54,6 +54,21 @@ const envSchema = z.object({
   /** Failed deliveries after which an entry moves to the dead-letter stream. */
   OUTBOX_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
   /**
+   * With the durable tier on: the PostgreSQL text search configuration of message search (`\\dF` lists
+   * them). 'simple' (default) lower-cases words and nothing else, safe for mixed languages; 'english'
+   * and the like stem ("launching" finds "launch") and drop stop words. After a change, the first
+   * search re-indexes the rows made with another one.
+   */
+  SEARCH_LANGUAGE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a text search configuration name, e.g. simple or english' })
+    .default('simple'),
+  /**
+   * Without the durable tier, search scans messages in Redis, newest first: at most this many per
+   * project and page (the answer says when it stopped there, and the next page goes on).
+   */
+  SEARCH_SCAN_MAX_MESSAGES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /**
    * The AI project manager's model server: any OpenAI-compatible chat-completions API (OpenAI, Ollama,
    * llama.cpp's server, vLLM, LM Studio), e.g. http://127.0.0.1:11434/v1. Unset: the AI PM is off
    * (`npm run dev` sets it when a local Ollama answers).
@@ -100,6 +115,11 @@ const envSchema = z.object({
   LIMIT_SEND_PER_10MIN: z.coerce.number().int().min(0).default(6000),
   /** message.edit, message.delete and message.react per user per minute. */
   LIMIT_CHANGE_PER_MIN: z.coerce.number().int().min(0).default(300),
+  /**
+   * message.search per user per minute. Without the durable tier a search scans up to
+   * SEARCH_SCAN_MAX_MESSAGES in one Lua script that holds Redis meanwhile, so this bounds one user's share.
+   */
+  LIMIT_SEARCH_PER_MIN: z.coerce.number().int().min(0).default(120),
   /** project.create per user per hour. */
   LIMIT_PROJECT_CREATE_PER_HOUR: z.coerce.number().int().min(0).default(60),
   /** session.create per user per hour. */

@@ -42,6 +42,7 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.edit': (u, pid) => u.caller.message.edit({ projectId: pid, sessionId, id: messageId, content: 'x' }),
   'message.delete': (u, pid) => u.caller.message.delete({ projectId: pid, sessionId, id: messageId }),
   'message.react': (u, pid) => u.caller.message.react({ projectId: pid, sessionId, id: messageId, emoji: '👍' }),
+  'message.search': (u, pid) => u.caller.message.search({ projectId: pid, query: 'classified' }),
   'message.stopGeneration': (u, pid) => u.caller.message.stopGeneration({ projectId: pid, sessionId, id: messageId }),
   'message.retry': (u, pid) => u.caller.message.retry({ projectId: pid, sessionId, id: messageId }),
   'message.verify': (u, pid) => u.caller.message.verify({ projectId: pid, sessionId, id: messageId }),

@@ -6,7 +6,9 @@ import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, MessagePage } from '~/shared/types';
-import { projectProcedure, router } from '../init';
+import { searchMessages } from '~/server/search/service';
+import { messageSearchInput, type SearchPageDTO } from '~/shared/search';
+import { authedProcedure, projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
 export const messageRouter = router({
@@ -37,6 +39,15 @@ export const messageRouter = router({
       return { ...rest, content: '', deleted: true };
     }),
   ),
+
+  /**
+   * Full-text search in one project or (no projectId) all of the caller's projects; members only.
+   * Not a projectProcedure because projectId is optional: searchMessages checks membership itself.
+   */
+  search: authedProcedure
+    .input(messageSearchInput)
+    .use(rateLimit('search'))
+    .query(({ ctx, input }): Promise<SearchPageDTO> => searchMessages(ctx, ctx.user, input)),
 
   /** Toggles the caller's reaction with this emoji. */
   react: projectProcedure.input(messageReactInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
