@@ -28,14 +28,19 @@ export const messageRouter = router({
     }),
   ),
 
-  /** The author deletes their message: a tombstone keeps its place (seq) but not its text. */
-  delete: projectProcedure.input(messageRefInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
-    ctx.store.changeMessage(input, 'message.deleted', (m) => {
-      assertEditable(m, ctx.user);
+  /**
+   * The author deletes their message, or the project owner any message (moderation): a tombstone
+   * keeps its place (seq) but not its text.
+   */
+  delete: projectProcedure.input(messageRefInput).use(rateLimit('change')).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
+    // Read before the change: ownership never moves, so a check outside the script cannot go stale.
+    const { project } = await ctx.store.getProject(input.projectId);
+    return ctx.store.changeMessage(input, 'message.deleted', (m) => {
+      assertEditable(m, ctx.user, project.ownerId === ctx.user.id);
       const { reactions: _r, metadata: _m, aiResponse: _a, ...rest } = m;
       return { ...rest, content: '', deleted: true };
-    }),
-  ),
+    });
+  }),
 
   /** Toggles the caller's reaction with this emoji. */
   react: projectProcedure.input(messageReactInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
@@ -68,8 +73,8 @@ export const messageRouter = router({
   ),
 });
 
-function assertEditable(m: StoredMessage, user: AuthedUser) {
-  if (m.authorId !== user.id) {
+function assertEditable(m: StoredMessage, user: AuthedUser, moderator = false) {
+  if (m.authorId !== user.id && !moderator) {
     throw new TRPCError({ code: 'FORBIDDEN', message: 'Only the author can change a message' });
   }
   if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });
