@@ -12,7 +12,7 @@
  */
 import type { InfiniteData } from '@tanstack/react-query';
 import { isProvisional } from '~/shared/provisional';
-import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, SessionDTO } from '~/shared/types';
+import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, ReactionDTO, SessionDTO } from '~/shared/types';
 
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
 export type MessagePages = InfiniteData<MessagePage, number | null>;
@@ -250,4 +250,62 @@ export function timeline(stored: MessageDTO[], outbox: OutboxEntry[]): TimelineI
   const items: TimelineItem[] = stored.map((message) => ({ kind: 'stored', message }));
   for (const entry of outbox) if (!ids.has(entry.id)) items.push({ kind: 'outbox', entry });
   return items;
+}
+
+// ------------------------------------------------------------------------------------ message actions
+
+/**
+ * Replaces the cached copy of `message` (same id) whatever its updatedAt: for optimistic changes and
+ * their rollback, which must win over the copy they were made from. A message not cached is left out.
+ */
+export function replaceMessage(data: MessagePages, message: MessageDTO): MessagePages {
+  for (let p = 0; p < data.pages.length; p++) {
+    const page = data.pages[p]!;
+    const i = page.items.findIndex((m) => m.id === message.id);
+    if (i === -1) continue;
+    return replacePage(data, p, { ...page, items: page.items.with(i, message) });
+  }
+  return data;
+}
+
+/** The cached copy of a message, if any. */
+export function findMessage(data: MessagePages | undefined, id: string): MessageDTO | undefined {
+  for (const page of data?.pages ?? []) {
+    const found = page.items.find((m) => m.id === id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** What `message.react` will make of `message` for this user: the same toggle as the server's. */
+export function toggleReaction(message: MessageDTO, emoji: string, userId: string): MessageDTO {
+  const mine = (r: ReactionDTO) => r.emoji === emoji && r.userId === userId;
+  const reactions = message.reactions.some(mine)
+    ? message.reactions.filter((r) => !mine(r))
+    : [...message.reactions, { emoji, userId }];
+  return { ...message, reactions };
+}
+
+export function editedMessage(message: MessageDTO, content: string): MessageDTO {
+  return message.content === content ? message : { ...message, content, isEdited: true };
+}
+
+export function deletedMessage(message: MessageDTO): MessageDTO {
+  return { ...message, content: '', deleted: true, reactions: [], metadata: {}, aiResponse: null };
+}
+
+export interface ReactionGroup {
+  emoji: string;
+  userIds: string[];
+}
+
+/** Reactions grouped by emoji, in the order each emoji was first used (chips keep their place). */
+export function groupReactions(reactions: ReactionDTO[]): ReactionGroup[] {
+  const groups = new Map<string, string[]>();
+  for (const r of reactions) {
+    const users = groups.get(r.emoji) ?? [];
+    if (!users.includes(r.userId)) users.push(r.userId);
+    groups.set(r.emoji, users);
+  }
+  return [...groups].map(([emoji, userIds]) => ({ emoji, userIds }));
 }

@@ -112,7 +112,7 @@ export function MessageLog({
           </div>
           {items.map((item) =>
             item.kind === 'stored' ? (
-              <StoredMessage key={item.message.id} message={item.message} mine={item.message.authorId === viewer.id} />
+              <StoredMessage key={item.message.id} message={item.message} viewerId={viewer.id} />
             ) : (
               <PendingMessage
                 key={item.entry.id}

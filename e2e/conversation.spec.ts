@@ -1,0 +1,92 @@
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { messageArticle, secondUser, send, startChat } from './support';
+
+/** A (the owner, `page`) and B (a member in their own browser context), both on one session. */
+async function twoPeople(page: Page, browser: Browser, projectName: string) {
+  const chat = await startChat(page, projectName);
+  const b = await secondUser(browser, 'bea');
+  await page.getByRole('textbox', { name: 'Invite by username' }).fill(b.username);
+  await page.getByRole('button', { name: 'Add member' }).click();
+  await expect(page.getByRole('region', { name: 'Members' }).getByText('Invitation sent')).toBeVisible();
+  await b.page.goto('/');
+  await b.page
+    .getByRole('region', { name: 'Invitations' })
+    .getByRole('listitem')
+    .filter({ hasText: projectName })
+    .getByRole('button', { name: 'Accept' })
+    .click();
+  await expect(b.page).toHaveURL(new RegExp(chat.projectPath));
+  return { ...chat, b };
+}
+
+test('A reacts, edits and deletes; B sees each change live, and B can react back', async ({ page, browser }) => {
+  const { sessionPath, b } = await twoPeople(page, browser, 'Actions');
+  await send(page, 'First draft of the plan');
+  await b.page.goto(sessionPath);
+  const bMessage = messageArticle(b.page, 'First draft of the plan');
+  await expect(bMessage).toBeVisible();
+
+  // A reacts from the keyboard-reachable toolbar.
+  const aMessage = messageArticle(page, 'First draft of the plan');
+  await aMessage.hover();
+  await aMessage.getByRole('button', { name: 'React', exact: true }).click();
+  await aMessage.getByRole('button', { name: 'React with party' }).click();
+  await expect(aMessage.getByRole('button', { name: /^🎉 1: you$/ })).toHaveAttribute('aria-pressed', 'true');
+  const bChip = bMessage.getByRole('button', { name: /^🎉 1:/ });
+  await expect(bChip).toBeVisible();
+  await expect(bChip).toHaveAttribute('aria-pressed', 'false');
+
+  // B toggles the same reaction on: A sees the count and who.
+  await bChip.click();
+  await expect(aMessage.getByRole('button', { name: /^🎉 2: / })).toBeVisible();
+  await expect(aMessage.getByRole('button', { name: /^🎉 2: / })).toHaveAccessibleName(new RegExp(b.username));
+
+  // A edits in place: Esc cancels, Enter saves, both see "edited".
+  await aMessage.hover();
+  await aMessage.getByRole('button', { name: 'Edit' }).click();
+  const editor = page.getByRole('textbox', { name: 'Edit message' });
+  await editor.fill('Throwaway');
+  await editor.press('Escape');
+  await expect(editor).toHaveCount(0);
+  await expect(aMessage).toContainText('First draft of the plan');
+  await aMessage.hover();
+  await aMessage.getByRole('button', { name: 'Edit' }).click();
+  await editor.fill('Final plan');
+  await editor.press('Enter');
+  const aEdited = messageArticle(page, 'Final plan');
+  await expect(aEdited.getByText('edited', { exact: true })).toBeVisible();
+  const bEdited = messageArticle(b.page, 'Final plan');
+  await expect(bEdited.getByText('edited', { exact: true })).toBeVisible();
+  await expect(b.page.getByText('First draft of the plan')).toHaveCount(0);
+
+  // B may not edit or delete A's message; the toolbar does not offer it.
+  await bEdited.hover();
+  await expect(bEdited.getByRole('button', { name: 'React', exact: true })).toBeVisible();
+  await expect(bEdited.getByRole('button', { name: 'Edit' })).toHaveCount(0);
+  await expect(bEdited.getByRole('button', { name: 'Delete' })).toHaveCount(0);
+
+  // A deletes, after confirming; B sees the tombstone live. A reload shows the same.
+  await aEdited.hover();
+  await aEdited.getByRole('button', { name: 'Delete' }).click();
+  await aEdited.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(page.getByText('This message was deleted.')).toBeVisible();
+  await expect(b.page.getByText('This message was deleted.')).toBeVisible();
+  await expect(b.page.getByText('Final plan')).toHaveCount(0);
+  await b.page.reload();
+  await expect(b.page.getByText('This message was deleted.')).toBeVisible();
+  await b.context.close();
+});
+
+test('the project owner may delete a member’s message', async ({ page, browser }) => {
+  const { sessionPath, b } = await twoPeople(page, browser, 'Moderation');
+  await b.page.goto(sessionPath);
+  await send(b.page, 'Off-topic rant');
+  const onA = messageArticle(page, 'Off-topic rant');
+  await expect(onA).toBeVisible();
+  await onA.hover();
+  await expect(onA.getByRole('button', { name: 'Edit' })).toHaveCount(0);
+  await onA.getByRole('button', { name: 'Delete' }).click();
+  await onA.getByRole('button', { name: 'Yes, delete' }).click();
+  await expect(b.page.getByText('This message was deleted.')).toBeVisible();
+  await b.context.close();
+});
