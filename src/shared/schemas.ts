@@ -104,6 +104,11 @@ export const sessionUpdateInput = sessionRefInput
     error: 'Nothing to update: give a title, a description or a status',
   });
 
+/** `session.markRead`: the newest seq the user has seen (the marker never moves back). */
+export const sessionMarkReadInput = sessionRefInput.extend({
+  seq: z.number().int().min(0, { error: 'seq must be at least 0' }).max(Number.MAX_SAFE_INTEGER),
+});
+
 const pageSize = z
   .number()
   .int()

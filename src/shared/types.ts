@@ -86,6 +86,11 @@ export type ChatEvent =
   | { type: 'member.added'; projectId: string; member: MemberDTO }
   /** A member left: they lose access at once (their open streams end after this event). */
   | { type: 'member.removed'; projectId: string; member: MemberDTO }
+  /**
+   * Only on the reader's own streams (never in the shared log): their read marker of a session moved
+   * (another tab or device read it).
+   */
+  | { type: 'read.updated'; projectId: string; sessionId: string; lastRead: number }
   /** First event of a fresh subscription (no lastEventId): the log position the tab now follows. */
   | { type: 'ready'; projectId: string }
   /** The tab's lastEventId fell out of the trimmed log: refetch everything shown for this project. */

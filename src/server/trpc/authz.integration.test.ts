@@ -36,6 +36,8 @@ const projectScoped: Record<string, ScopedCall> = {
   'session.create': (u, pid) => u.caller.session.create({ projectId: pid, title: 'Intrusion' }),
   'session.get': (u, pid) => u.caller.session.get({ projectId: pid, sessionId }),
   'session.update': (u, pid) => u.caller.session.update({ projectId: pid, sessionId, title: 'Hijacked' }),
+  'session.markRead': (u, pid) => u.caller.session.markRead({ projectId: pid, sessionId, seq: 1 }),
+  'session.readMarkers': (u, pid) => u.caller.session.readMarkers({ projectId: pid }),
   'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
   'message.send': (u, pid) =>
     u.caller.message.send({ projectId: pid, sessionId, id: randomUUID(), content: 'hi' }),
@@ -55,7 +57,7 @@ describe('membership', () => {
       // Not about one project: the caller's own lists, creating, and declining (a no-op without an invitation).
       (p) =>
         !p.startsWith('auth.') &&
-        !['project.list', 'project.create', 'project.invitations', 'project.declineInvite'].includes(p),
+        !['project.list', 'project.unreadTotals', 'project.create', 'project.invitations', 'project.declineInvite'].includes(p),
     );
     expect(Object.keys(projectScoped).sort()).toEqual(all.sort());
   });

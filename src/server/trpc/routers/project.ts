@@ -1,5 +1,6 @@
 import 'server-only';
 import { env } from '~/server/env';
+import { ReadState } from '~/server/chat/read-state';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
 import { projectAddMemberInput, projectCreateInput, projectIdInput, projectListInput } from '~/shared/schemas';
@@ -17,6 +18,15 @@ export const projectRouter = router({
     const all = await ctx.store.listProjectsFor(ctx.user.id);
     const from = input?.cursor ?? 0;
     return all.slice(from, from + (input?.limit ?? LIMITS.projectPageDefault));
+  }),
+
+  /** Unread messages per project of the caller (project id -> count), for the home page's badges. */
+  unreadTotals: authedProcedure.query(async ({ ctx }): Promise<Record<string, number>> => {
+    const projects = await ctx.store.listProjectsFor(ctx.user.id);
+    return new ReadState(ctx.redis).unreadTotals(
+      projects.map((p) => p.id),
+      ctx.user.id,
+    );
   }),
 
   create: authedProcedure

@@ -1,5 +1,6 @@
 import 'server-only';
-import { sessionCreateInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
+import { ReadState } from '~/server/chat/read-state';
+import { sessionCreateInput, sessionMarkReadInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
 import type { SessionDTO } from '~/shared/types';
 import { projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
@@ -22,4 +23,25 @@ export const sessionRouter = router({
   update: projectProcedure
     .input(sessionUpdateInput)
     .mutation(({ ctx, input }): Promise<SessionDTO> => ctx.store.updateSession(input)),
+
+  /**
+   * The caller has seen the session up to `seq` (capped at its last message). Monotonic: an older
+   * seq (a late request from another tab) changes nothing. The caller's other tabs learn it live.
+   */
+  markRead: projectProcedure
+    .input(sessionMarkReadInput)
+    .mutation(async ({ ctx, input }): Promise<{ sessionId: string; lastRead: number }> => {
+      const session = await ctx.store.getSession(input.projectId, input.sessionId);
+      const lastRead = await new ReadState(ctx.redis).markRead({
+        ...input,
+        userId: ctx.user.id,
+        knownLastSeq: session.messageCount,
+      });
+      return { sessionId: input.sessionId, lastRead };
+    }),
+
+  /** The caller's read markers: session id -> last-read seq (absent: nothing read). */
+  readMarkers: projectProcedure.query(
+    ({ ctx, input }): Promise<Record<string, number>> => new ReadState(ctx.redis).markers(input.projectId, ctx.user.id),
+  ),
 });
