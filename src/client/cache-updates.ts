@@ -309,3 +309,18 @@ export function groupReactions(reactions: ReactionDTO[]): ReactionGroup[] {
   }
   return [...groups].map(([emoji, userIds]) => ({ emoji, userIds }));
 }
+
+// ------------------------------------------------------------------------------------ read markers
+
+/** What `session.readMarkers` holds: session id -> last-read seq (absent: 0). */
+export type ReadMarkers = Record<string, number>;
+
+/** Moves a session's marker forward only (markers are monotonic on the server too). */
+export function advanceMarker(markers: ReadMarkers, sessionId: string, seq: number): ReadMarkers {
+  return (markers[sessionId] ?? 0) >= seq ? markers : { ...markers, [sessionId]: seq };
+}
+
+/** Unread messages of a session: seqs are gap-free, so lastSeq (= messageCount) - lastRead. */
+export function unreadCount(session: Pick<SessionDTO, 'id' | 'messageCount'>, markers: ReadMarkers | undefined): number {
+  return Math.max(0, session.messageCount - (markers?.[session.id] ?? 0));
+}

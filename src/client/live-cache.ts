@@ -14,6 +14,7 @@ import type { AppRouter } from '~/server/trpc/root';
 import type { ChatEvent, MessageDTO, ProjectDTO, SessionDTO } from '~/shared/types';
 import {
   addMember,
+  advanceMarker,
   hasGapBefore,
   mergeSessionDetail,
   noteMessageInSession,
@@ -47,6 +48,8 @@ export class LiveCache {
     private readonly qc: QueryClient,
     private readonly trpc: Trpc,
     readonly projectId: string,
+    /** The signed-in user: their own messages move their read marker (own messages are never unread). */
+    private readonly viewerId: string | null = null,
   ) {}
 
   /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
@@ -73,6 +76,7 @@ export class LiveCache {
       this.qc.invalidateQueries({ queryKey: trpc.session.list.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.session.get.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.message.list.infiniteQueryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) }),
     ]).then(() => this.replay());
   }
 
@@ -112,8 +116,14 @@ export class LiveCache {
           list?.some((e) => e.id === message.id) ? outboxRemove(list, message.id) : list,
         );
         this.noteMessage(message);
+        if (event.type === 'message.created' && message.authorId === this.viewerId) {
+          this.advanceMarker(message.sessionId, message.seq);
+        }
         return;
       }
+      case 'read.updated':
+        this.advanceMarker(event.sessionId, event.lastRead);
+        return;
       case 'session.created':
       case 'session.updated': {
         const session = event.session;
@@ -135,6 +145,12 @@ export class LiveCache {
         this.refetchAll();
         return;
     }
+  }
+
+  /** Moves this user's read marker of a session forward in the cache (a markRead answer, an event). */
+  advanceMarker(sessionId: string, seq: number): void {
+    const { qc, trpc, projectId } = this;
+    qc.setQueryData(trpc.session.readMarkers.queryKey({ projectId }), (markers) => markers && advanceMarker(markers, sessionId, seq));
   }
 
   private noteMessage(message: MessageDTO): void {

@@ -15,11 +15,11 @@ import { useTRPC, useTRPCClient } from './trpc';
 
 const LiveCacheContext = createContext<LiveCache | null>(null);
 
-export function ProjectLive({ projectId, children }: { projectId: string; children: ReactNode }) {
+export function ProjectLive({ projectId, viewerId, children }: { projectId: string; viewerId: string; children: ReactNode }) {
   const queryClient = useQueryClient();
   const trpc = useTRPC();
   const client = useTRPCClient();
-  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId));
+  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId, viewerId));
 
   useEffect(() => {
     const sync = new EventSync({

@@ -4,7 +4,10 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
+import { unreadCount } from '~/client/cache-updates';
+import { useReadMarkers } from '~/client/use-read-state';
 import { plural } from './format';
+import { UnreadBadge } from './unread-badge';
 import { NewSessionButton } from './new-session-button';
 import { When } from './when';
 
@@ -12,6 +15,7 @@ export function SessionsNav({ projectId }: { projectId: string }) {
   const trpc = useTRPC();
   const { sessionId } = useParams<{ sessionId?: string }>();
   const { data: sessions = [] } = useQuery(trpc.session.list.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
+  const markers = useReadMarkers(projectId);
 
   return (
     <nav aria-label="Sessions" className="panel sessions">
@@ -31,6 +35,8 @@ export function SessionsNav({ projectId }: { projectId: string }) {
                 <Link href={`/p/${projectId}/s/${s.id}`} className="stretched" aria-current={current ? 'page' : undefined}>
                   {s.title}
                 </Link>
+                {/* Until the markers are known, show no count rather than "everything unread". */}
+                {markers && <UnreadBadge count={unreadCount(s, markers)} />}
                 <span className="session-meta">
                   {plural(s.messageCount, 'message')} · <When iso={s.lastMessageAt ?? s.createdAt} />
                 </span>
