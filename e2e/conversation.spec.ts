@@ -90,3 +90,41 @@ test('the project owner may delete a member’s message', async ({ page, browser
   await expect(b.page.getByText('This message was deleted.')).toBeVisible();
   await b.context.close();
 });
+
+test('B’s unread badges count A’s messages, and clear when B opens the session', async ({ page, browser }) => {
+  const { sessionPath, b } = await twoPeople(page, browser, 'Unread');
+  // B looks at the project but not at the session A writes in.
+  const other = page.getByRole('button', { name: 'New session' });
+  await other.click();
+  await expect(page).not.toHaveURL(sessionPath);
+  const bNav = b.page.getByRole('navigation', { name: 'Sessions' });
+  const bOtherLink = bNav.getByRole('link').first();
+  await bOtherLink.click();
+  await expect(b.page).not.toHaveURL(sessionPath);
+  await expect(bNav.getByRole('link')).toHaveCount(2);
+
+  await page.goto(sessionPath);
+  await send(page, 'Unread one');
+  await send(page, 'Unread two');
+  // A's own messages are never unread for A.
+  await expect(page.getByRole('navigation', { name: 'Sessions' }).getByLabel(/unread$/)).toHaveCount(0);
+
+  const row = bNav.getByRole('listitem').filter({ has: b.page.locator(`a[href="${sessionPath}"]`) });
+  await expect(row.getByLabel('2 unread')).toBeVisible();
+  // The home page totals the project.
+  const home = await b.context.newPage();
+  await home.goto('/');
+  await expect(home.getByRole('listitem').filter({ hasText: 'Unread' }).getByLabel('2 unread')).toBeVisible();
+
+  // Opening the session shows the divider at the first unread message and clears the badge.
+  await row.getByRole('link').click();
+  await expect(b.page).toHaveURL(new RegExp(sessionPath));
+  await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
+  await expect(messageArticle(b.page, 'Unread one')).toBeVisible();
+  await expect(row.getByLabel(/unread$/)).toHaveCount(0);
+  // ... in B's other tabs too (the home page asks again when it is looked at).
+  await home.reload();
+  await expect(home.getByRole('listitem').filter({ hasText: 'Unread' })).toBeVisible();
+  await expect(home.getByRole('listitem').filter({ hasText: 'Unread' }).getByLabel(/unread$/)).toHaveCount(0);
+  await b.context.close();
+});
