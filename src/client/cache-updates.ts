@@ -324,3 +324,28 @@ export function advanceMarker(markers: ReadMarkers, sessionId: string, seq: numb
 export function unreadCount(session: Pick<SessionDTO, 'id' | 'messageCount'>, markers: ReadMarkers | undefined): number {
   return Math.max(0, session.messageCount - (markers?.[session.id] ?? 0));
 }
+
+// ------------------------------------------------------------------------------------ typing
+
+/** Who is typing where: session id -> user id -> {username, heard (ms)}. Ephemeral, never fetched. */
+export type TypingState = Record<string, Record<string, { username: string; heard: number }>>;
+
+export function applyTyping(
+  state: TypingState,
+  e: { sessionId: string; userId: string; username: string; typing: boolean },
+  now: number,
+): TypingState {
+  const session = { ...state[e.sessionId] };
+  if (e.typing) session[e.userId] = { username: e.username, heard: now };
+  else if (session[e.userId]) delete session[e.userId];
+  else return state;
+  return { ...state, [e.sessionId]: session };
+}
+
+/** The names typing in a session now: heard from within `expiryMs`, the viewer left out. */
+export function typists(state: TypingState | undefined, sessionId: string, viewerId: string, now: number, expiryMs: number): string[] {
+  return Object.entries(state?.[sessionId] ?? {})
+    .filter(([uid, t]) => uid !== viewerId && now - t.heard < expiryMs)
+    .map(([, t]) => t.username)
+    .sort();
+}

@@ -259,5 +259,5 @@ export class EventSync {
 
 /** Events that are not entries of the project's log (see src/server/realtime/subscription.ts). */
 function isEphemeral(event: ChatEvent): boolean {
-  return event.type === 'read.updated';
+  return event.type === 'read.updated' || event.type === 'typing';
 }

@@ -15,6 +15,7 @@ import type { ChatEvent, MessageDTO, ProjectDTO, SessionDTO } from '~/shared/typ
 import {
   addMember,
   advanceMarker,
+  applyTyping,
   hasGapBefore,
   mergeSessionDetail,
   noteMessageInSession,
@@ -25,6 +26,7 @@ import {
   upsertSession,
   type MessagePages,
   type OutboxEntry,
+  type TypingState,
 } from './cache-updates';
 import type { ConnectionStatus } from './event-sync';
 
@@ -34,6 +36,11 @@ type Trpc = TRPCOptionsProxy<AppRouter>;
 
 export function connectionKey(projectId: string) {
   return ['parley', 'connection', projectId] as const;
+}
+
+/** Who is typing in the project's sessions (ephemeral signals; see ./cache-updates.ts TypingState). */
+export function typingKey(projectId: string) {
+  return ['parley', 'typing', projectId] as const;
 }
 
 /** This tab's unsent messages of a session (see ./use-send-message.ts). */
@@ -54,7 +61,8 @@ export class LiveCache {
 
   /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
   apply(event: ChatEvent): void {
-    this.remember(event);
+    // Typing is never replayed: it would crowd real events out of the buffer and be stale anyway.
+    if (event.type !== 'typing') this.remember(event);
     this.write(event, true);
   }
 
@@ -116,6 +124,12 @@ export class LiveCache {
           list?.some((e) => e.id === message.id) ? outboxRemove(list, message.id) : list,
         );
         this.noteMessage(message);
+        // A message ends its author's typing.
+        if (live && event.type === 'message.created') {
+          qc.setQueryData<TypingState>(typingKey(projectId), (state) =>
+            state && applyTyping(state, { sessionId: message.sessionId, userId: message.authorId, username: '', typing: false }, Date.now()),
+          );
+        }
         if (event.type === 'message.created' && message.authorId === this.viewerId) {
           this.advanceMarker(message.sessionId, message.seq);
         }
@@ -123,6 +137,10 @@ export class LiveCache {
       }
       case 'read.updated':
         this.advanceMarker(event.sessionId, event.lastRead);
+        return;
+      case 'typing':
+        // Only as it happens: a replayed "started typing" would be stale.
+        if (live) qc.setQueryData<TypingState>(typingKey(projectId), (state) => applyTyping(state ?? {}, event, Date.now()));
         return;
       case 'session.created':
       case 'session.updated': {

@@ -8,9 +8,11 @@ import { useTRPC } from '~/client/trpc';
 import { useMarkRead, useReadMarkers } from '~/client/use-read-state';
 import { useOutbox, useSendMessage } from '~/client/use-send-message';
 import type { MessageDTO } from '~/shared/types';
+import { useTypingNotifier } from '~/client/use-typing';
 import { Composer } from './composer';
 import { MessageLog } from './message-log';
 import { SessionHeader } from './session-header';
+import { TypingIndicator } from './typing-indicator';
 
 export function ChatView({
   projectId,
@@ -28,6 +30,7 @@ export function ChatView({
   );
   const outbox = useOutbox(projectId, sessionId);
   const { send, retry } = useSendMessage(projectId, sessionId);
+  const typing = useTypingNotifier(projectId, sessionId);
 
   // Events that arrived before this session's messages were in the cache (e.g. while the server
   // rendered this page) are applied now.
@@ -55,7 +58,8 @@ export function ChatView({
         onAtLatestChange={onAtLatestChange}
         firstUnreadSeq={firstUnreadSeq}
       />
-      <Composer onSend={send} />
+      <TypingIndicator projectId={projectId} sessionId={sessionId} viewerId={viewer.id} />
+      <Composer onSend={send} onKeystroke={typing.keystroke} onStopTyping={typing.stop} />
     </main>
   );
 }

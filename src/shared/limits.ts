@@ -32,3 +32,15 @@ export const LIMITS = {
    */
   requestBodyMaxBytes: 1024 * 1024,
 } as const;
+
+/**
+ * Typing notifications, with Zulip's intervals (zulip/web/src/typing_status.ts and the server's
+ * typing settings): a typing tab sends "start" at most once per `startedWaitMs` while keys are
+ * pressed, and "stop" after `stoppedWaitMs` without a key (or at once on send/blur); a receiver drops
+ * a typist it has not heard from for `startedExpiryMs`, so a tab that dies stops "typing" by itself.
+ */
+export const TYPING = {
+  startedWaitMs: 10_000,
+  stoppedWaitMs: 5_000,
+  startedExpiryMs: 15_000,
+} as const;

@@ -91,6 +91,8 @@ export type ChatEvent =
    * (another tab or device read it).
    */
   | { type: 'read.updated'; projectId: string; sessionId: string; lastRead: number }
+  /** Ephemeral (pub/sub, never in the log): a member started or stopped typing in a session. */
+  | { type: 'typing'; projectId: string; sessionId: string; userId: string; username: string; typing: boolean }
   /** First event of a fresh subscription (no lastEventId): the log position the tab now follows. */
   | { type: 'ready'; projectId: string }
   /** The tab's lastEventId fell out of the trimmed log: refetch everything shown for this project. */

@@ -38,6 +38,7 @@ const projectScoped: Record<string, ScopedCall> = {
   'session.update': (u, pid) => u.caller.session.update({ projectId: pid, sessionId, title: 'Hijacked' }),
   'session.markRead': (u, pid) => u.caller.session.markRead({ projectId: pid, sessionId, seq: 1 }),
   'session.readMarkers': (u, pid) => u.caller.session.readMarkers({ projectId: pid }),
+  'session.typing': (u, pid) => u.caller.session.typing({ projectId: pid, sessionId, typing: true }),
   'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
   'message.send': (u, pid) =>
     u.caller.message.send({ projectId: pid, sessionId, id: randomUUID(), content: 'hi' }),

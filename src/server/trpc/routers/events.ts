@@ -41,7 +41,8 @@ export const eventsRouter = router({
           lastEventId: input.lastEventId,
           signal: ended.signal,
           // This user's own signals (read markers) ride on their streams only.
-          signalChannels: [keys.userSignals(ctx.user.id)],
+          // and the project's ephemeral signals (typing) on every member's.
+          signalChannels: [keys.userSignals(ctx.user.id), keys.projectSignals(input.projectId)],
         })) {
           yield tracked(id, event);
           // Left the project: the stream ends here. The tab reconnects (after a short backoff, so the

@@ -1,7 +1,9 @@
 import 'server-only';
 import { ReadState } from '~/server/chat/read-state';
-import { sessionCreateInput, sessionMarkReadInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
-import type { SessionDTO } from '~/shared/types';
+import { toAppError } from '~/server/errors';
+import { keys } from '~/server/redis/keys';
+import { sessionCreateInput, sessionMarkReadInput, sessionRefInput, sessionTypingInput, sessionUpdateInput } from '~/shared/schemas';
+import type { ChatEvent, SessionDTO } from '~/shared/types';
 import { projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
@@ -38,6 +40,31 @@ export const sessionRouter = router({
         knownLastSeq: session.messageCount,
       });
       return { sessionId: input.sessionId, lastRead };
+    }),
+
+  /**
+   * Ephemeral: tells the project's open streams that the caller started or stopped typing. Pub/sub
+   * only - never the event log, so typing can never trim real events out of it. Rate-limited like
+   * other changes; the client sends at most one start per TYPING.startedWaitMs.
+   */
+  typing: projectProcedure
+    .input(sessionTypingInput)
+    .use(rateLimit('change'))
+    .mutation(async ({ ctx, input }): Promise<{ ok: true }> => {
+      const event: ChatEvent = {
+        type: 'typing',
+        projectId: input.projectId,
+        sessionId: input.sessionId,
+        userId: ctx.user.id,
+        username: ctx.user.username,
+        typing: input.typing,
+      };
+      try {
+        await ctx.redis.publish(keys.projectSignals(input.projectId), JSON.stringify(event));
+      } catch (err) {
+        throw toAppError(err);
+      }
+      return { ok: true };
     }),
 
   /** The caller's read markers: session id -> last-read seq (absent: nothing read). */
