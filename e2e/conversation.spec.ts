@@ -128,3 +128,18 @@ test('B’s unread badges count A’s messages, and clear when B opens the sessi
   await expect(home.getByRole('listitem').filter({ hasText: 'Unread' }).getByLabel(/unread$/)).toHaveCount(0);
   await b.context.close();
 });
+
+test('B sees A typing, and it stops when A sends', async ({ page, browser }) => {
+  const { sessionPath, username, b } = await twoPeople(page, browser, 'Typing');
+  await b.page.goto(sessionPath);
+  const typing = b.page.getByRole('status', { name: 'Typing' });
+  await expect(typing).toHaveText('');
+  await page.getByRole('textbox', { name: 'Message' }).pressSequentially('Hello B');
+  await expect(typing).toHaveText(`${username} is typing…`);
+  // A does not see themself typing.
+  await expect(page.getByRole('status', { name: 'Typing' })).toHaveText('');
+  await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+  await expect(messageArticle(b.page, 'Hello B')).toBeVisible();
+  await expect(typing).toHaveText('');
+  await b.context.close();
+});

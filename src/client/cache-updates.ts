@@ -12,7 +12,7 @@
  */
 import type { InfiniteData } from '@tanstack/react-query';
 import { isProvisional } from '~/shared/provisional';
-import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, ReactionDTO, SessionDTO } from '~/shared/types';
+import type { MemberDTO, MessageDTO, MessagePage, PresenceDTO, ProjectDetailDTO, ReactionDTO, SessionDTO } from '~/shared/types';
 
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
 export type MessagePages = InfiniteData<MessagePage, number | null>;
@@ -323,6 +323,21 @@ export function advanceMarker(markers: ReadMarkers, sessionId: string, seq: numb
 /** Unread messages of a session: seqs are gap-free, so lastSeq (= messageCount) - lastRead. */
 export function unreadCount(session: Pick<SessionDTO, 'id' | 'messageCount'>, markers: ReadMarkers | undefined): number {
   return Math.max(0, session.messageCount - (markers?.[session.id] ?? 0));
+}
+
+// ------------------------------------------------------------------------------------ presence
+
+/** Replaces a member's presence with a newer heartbeat (an older one, arriving late, is ignored). */
+export function upsertPresence(list: PresenceDTO[], p: PresenceDTO): PresenceDTO[] {
+  const i = list.findIndex((x) => x.userId === p.userId);
+  if (i === -1) return [...list, p];
+  return list[i]!.until > p.until ? list : list.with(i, p);
+}
+
+/** The presence of a member now: their state while the heartbeat holds, else null (offline). */
+export function presenceOf(list: PresenceDTO[] | undefined, userId: string, now: number): PresenceDTO['state'] | null {
+  const p = list?.find((x) => x.userId === userId);
+  return p && p.until > now ? p.state : null;
 }
 
 // ------------------------------------------------------------------------------------ typing

@@ -142,6 +142,11 @@ export class EventSync {
     });
   }
 
+  /** Whether this tab holds the project's stream (it alone sends presence heartbeats). */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
   private connect(): void {
     if (this.stopped) return;
     this.setStatus('reconnecting');
@@ -259,5 +264,5 @@ export class EventSync {
 
 /** Events that are not entries of the project's log (see src/server/realtime/subscription.ts). */
 function isEphemeral(event: ChatEvent): boolean {
-  return event.type === 'read.updated' || event.type === 'typing';
+  return event.type === 'read.updated' || event.type === 'typing' || event.type === 'presence';
 }

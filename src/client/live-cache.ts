@@ -16,6 +16,7 @@ import {
   addMember,
   advanceMarker,
   applyTyping,
+  upsertPresence,
   hasGapBefore,
   mergeSessionDetail,
   noteMessageInSession,
@@ -62,7 +63,7 @@ export class LiveCache {
   /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
   apply(event: ChatEvent): void {
     // Typing is never replayed: it would crowd real events out of the buffer and be stale anyway.
-    if (event.type !== 'typing') this.remember(event);
+    if (event.type !== 'typing' && event.type !== 'presence') this.remember(event);
     this.write(event, true);
   }
 
@@ -85,6 +86,7 @@ export class LiveCache {
       this.qc.invalidateQueries({ queryKey: trpc.session.get.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.message.list.infiniteQueryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.project.presence.queryKey({ projectId }) }),
     ]).then(() => this.replay());
   }
 
@@ -137,6 +139,9 @@ export class LiveCache {
       }
       case 'read.updated':
         this.advanceMarker(event.sessionId, event.lastRead);
+        return;
+      case 'presence':
+        qc.setQueryData(trpc.project.presence.queryKey({ projectId }), (list) => list && upsertPresence(list, event));
         return;
       case 'typing':
         // Only as it happens: a replayed "started typing" would be stale.

@@ -109,6 +109,9 @@ export const sessionMarkReadInput = sessionRefInput.extend({
   seq: z.number().int().min(0, { error: 'seq must be at least 0' }).max(Number.MAX_SAFE_INTEGER),
 });
 
+/** `project.heartbeat`: the leader tab of a browser says its user is here. */
+export const presenceHeartbeatInput = z.object({ projectId: idSchema, state: z.enum(['active', 'idle']) });
+
 /** `session.typing`: the caller started (true) or stopped (false) typing in the session. */
 export const sessionTypingInput = sessionRefInput.extend({ typing: z.boolean() });
 

@@ -3,6 +3,14 @@
 export type Role = 'user' | 'ai_pm';
 export type MessageStatus = 'delivered' | 'streaming' | 'failed';
 export type SessionStatus = 'active' | 'archived';
+export type PresenceState = 'active' | 'idle';
+
+export interface PresenceDTO {
+  userId: string;
+  state: PresenceState;
+  /** Ms since the epoch until which the last heartbeat holds. */
+  until: number;
+}
 
 export interface UserDTO {
   id: string;
@@ -91,6 +99,8 @@ export type ChatEvent =
    * (another tab or device read it).
    */
   | { type: 'read.updated'; projectId: string; sessionId: string; lastRead: number }
+  /** Ephemeral: a member's browser is here (`until`: ms epoch the heartbeat holds). */
+  | { type: 'presence'; projectId: string; userId: string; state: PresenceState; until: number }
   /** Ephemeral (pub/sub, never in the log): a member started or stopped typing in a session. */
   | { type: 'typing'; projectId: string; sessionId: string; userId: string; username: string; typing: boolean }
   /** First event of a fresh subscription (no lastEventId): the log position the tab now follows. */

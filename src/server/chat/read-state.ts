@@ -2,6 +2,47 @@ import 'server-only';
 import { toAppError } from '~/server/errors';
 import { keys, sessionKeyPrefix } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
+import { PRESENCE } from '~/shared/limits';
+import type { PresenceDTO, PresenceState } from '~/shared/types';
+
+/** Who has the project open now (see PRESENCE in src/shared/limits.ts). */
+export class Presence {
+  constructor(private readonly redis: ScriptedRedis) {}
+
+  async heartbeat(projectId: string, userId: string, state: PresenceState, now = Date.now()): Promise<number> {
+    const until = now + PRESENCE.expiryMs;
+    try {
+      await this.redis.parleyPresenceHeartbeat(
+        keys.presence(projectId),
+        keys.presenceState(projectId),
+        userId,
+        state,
+        until,
+        now,
+        keys.projectSignals(projectId),
+        projectId,
+      );
+    } catch (err) {
+      throw toAppError(err);
+    }
+    return until;
+  }
+
+  async list(projectId: string, now = Date.now()): Promise<PresenceDTO[]> {
+    try {
+      const flat = await this.redis.zrangebyscore(keys.presence(projectId), now + 1, '+inf', 'WITHSCORES');
+      const ids = flat.filter((_, i) => i % 2 === 0);
+      const states = ids.length > 0 ? await this.redis.hmget(keys.presenceState(projectId), ...ids) : [];
+      return ids.map((userId, i) => ({
+        userId,
+        state: states[i] === 'idle' ? 'idle' : 'active',
+        until: Number(flat[i * 2 + 1]),
+      }));
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+}
 
 /**
  * Per-user read markers: for each session the last seq the user has seen. Seqs are gap-free, so a

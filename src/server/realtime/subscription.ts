@@ -17,7 +17,7 @@ export interface TrackedEvent {
 }
 
 /** Ephemeral events: delivered live on the same stream, never written to (or read from) the log. */
-export const EPHEMERAL_TYPES: ReadonlySet<ChatEvent['type']> = new Set(['read.updated', 'typing']);
+export const EPHEMERAL_TYPES: ReadonlySet<ChatEvent['type']> = new Set(['read.updated', 'typing', 'presence']);
 
 /**
  * One tab's view of a project's log (see rawProjectEvents), with consecutive `resync`s folded into one:

@@ -50,6 +50,12 @@ export const keys = {
    * a burst of them cannot trim real events away.
    */
   projectSignals: (pid: string) => `project:{${pid}}:signals`,
+  /**
+   * ZSET user id -> ms until which their last presence heartbeat holds, and HASH user id -> state
+   * ("active" | "idle"). Expired members are swept by the next heartbeat; readers filter by time.
+   */
+  presence: (pid: string) => `project:{${pid}}:presence`,
+  presenceState: (pid: string) => `project:{${pid}}:presence:state`,
   /** Pub/sub channel nudged by every write, so per-process tails read the log right away */
   wakeChannel: (pid: string) => `project:{${pid}}:wake`,
 

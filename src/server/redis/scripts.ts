@@ -665,6 +665,24 @@ end
 return total
 `;
 
+/**
+ * A presence heartbeat: the user is here until ARGV[3]; sweeps members whose heartbeat expired; tells
+ * the project's streams (ephemeral channel, never the log).
+ * KEYS: 1 presence zset, 2 presence state hash. ARGV: 1 user id, 2 state, 3 until (ms), 4 now (ms),
+ * 5 signal channel, 6 project id
+ */
+const PRESENCE_HEARTBEAT = `
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+if #gone > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+  redis.call('HDEL', KEYS[2], unpack(gone))
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
+return 1
+`;
+
 type Arg = string | number;
 type ScriptFn<R> = (...args: Arg[]) => Promise<R>;
 
@@ -696,6 +714,7 @@ export interface ParleyScripts {
   parleyBackfillMessages: ScriptFn<number>;
   parleyMarkRead: ScriptFn<number>;
   parleyUnreadTotal: ScriptFn<number>;
+  parleyPresenceHeartbeat: ScriptFn<1>;
 }
 
 export type ScriptedRedis = Redis & ParleyScripts;
@@ -729,6 +748,7 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyBackfillMessages: { numberOfKeys: 2, lua: BACKFILL_MESSAGES },
   parleyMarkRead: { numberOfKeys: 2, lua: MARK_READ },
   parleyUnreadTotal: { numberOfKeys: 2, lua: UNREAD_TOTAL },
+  parleyPresenceHeartbeat: { numberOfKeys: 2, lua: PRESENCE_HEARTBEAT },
 };
 
 /**

@@ -32,6 +32,8 @@ const projectScoped: Record<string, ScopedCall> = {
   'project.leave': (u, pid) => u.caller.project.leave({ projectId: pid }),
   // Without an invitation, exactly like a project that does not exist.
   'project.acceptInvite': (u, pid) => u.caller.project.acceptInvite({ projectId: pid }),
+  'project.heartbeat': (u, pid) => u.caller.project.heartbeat({ projectId: pid, state: 'active' }),
+  'project.presence': (u, pid) => u.caller.project.presence({ projectId: pid }),
   'session.list': (u, pid) => u.caller.session.list({ projectId: pid }),
   'session.create': (u, pid) => u.caller.session.create({ projectId: pid, title: 'Intrusion' }),
   'session.get': (u, pid) => u.caller.session.get({ projectId: pid, sessionId }),
