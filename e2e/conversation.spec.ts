@@ -134,6 +134,9 @@ test('B sees A typing, and it stops when A sends', async ({ page, browser }) => 
   await b.page.goto(sessionPath);
   const typing = b.page.getByRole('status', { name: 'Typing' });
   await expect(typing).toHaveText('');
+  // Presence: both browsers have the project open, so each sees the other online.
+  const members = b.page.getByRole('region', { name: 'Members' });
+  await expect(members.getByRole('listitem').filter({ hasText: username })).toContainText('online');
   await page.getByRole('textbox', { name: 'Message' }).pressSequentially('Hello B');
   await expect(typing).toHaveText(`${username} is typing…`);
   // A does not see themself typing.
