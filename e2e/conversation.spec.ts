@@ -146,3 +146,21 @@ test('B sees A typing, and it stops when A sends', async ({ page, browser }) => 
   await expect(typing).toHaveText('');
   await b.context.close();
 });
+
+test('a session gets a description and is archived into a collapsed group, live for B', async ({ page, browser }) => {
+  const { sessionPath, b } = await twoPeople(page, browser, 'Archive');
+  await b.page.goto(sessionPath);
+  await page.getByRole('button', { name: 'Add description' }).click();
+  await page.getByRole('textbox', { name: 'Session description' }).fill('Where we plan the launch');
+  await page.getByRole('textbox', { name: 'Session description' }).press('Enter');
+  await expect(b.page.getByText('Where we plan the launch')).toBeVisible();
+
+  await page.getByRole('button', { name: 'Archive', exact: true }).click();
+  const bNav = b.page.getByRole('navigation', { name: 'Sessions' });
+  const group = bNav.locator('details').filter({ hasText: 'Archived (1)' });
+  await expect(group).toBeVisible();
+  await expect(group.getByRole('link')).toHaveCount(1);
+  await page.getByRole('button', { name: 'Unarchive' }).click();
+  await expect(bNav.getByText(/^Archived/)).toHaveCount(0);
+  await b.context.close();
+});
