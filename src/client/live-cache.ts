@@ -96,7 +96,14 @@ export class LiveCache {
   }
 
   setStatus(status: ConnectionStatus): void {
+    const was = this.qc.getQueryData<ConnectionStatus>(connectionKey(this.projectId));
     this.qc.setQueryData(connectionKey(this.projectId), status);
+    // Ephemeral signals are not caught up after a reconnect (they are not in the log): ask again.
+    if (status === 'live' && was !== 'live') {
+      const { trpc, projectId } = this;
+      void this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) });
+      void this.qc.invalidateQueries({ queryKey: trpc.project.presence.queryKey({ projectId }) });
+    }
   }
 
   private remember(event: ChatEvent): void {
