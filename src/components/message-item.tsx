@@ -21,6 +21,16 @@ export const StoredMessage = memo(function StoredMessage({ message, viewerId }: 
   const provisional = isProvisional(message);
   return (
     <article className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}`} data-id={message.id} data-seq={message.seq}>
+      {/* First in the article (it floats over its corner): the article's text still ends with the message. */}
+      {!provisional && !editing && (
+        <MessageToolbar
+          message={message}
+          viewerId={viewerId}
+          onEdit={() => setEditing(true)}
+          onDelete={actions.remove}
+          onReact={actions.react}
+        />
+      )}
       <Avatar id={message.authorId} name={message.authorName} ai={ai} />
       <div className="msg-main">
         <header className="msg-head">
@@ -70,15 +80,6 @@ export const StoredMessage = memo(function StoredMessage({ message, viewerId }: 
           </p>
         )}
       </div>
-      {!provisional && !editing && (
-        <MessageToolbar
-          message={message}
-          viewerId={viewerId}
-          onEdit={() => setEditing(true)}
-          onDelete={actions.remove}
-          onReact={actions.react}
-        />
-      )}
     </article>
   );
 });
