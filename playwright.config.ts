@@ -12,6 +12,10 @@ if (!REDIS_URL) {
   );
 }
 const baseURL = `http://localhost:${PORT}`;
+// The AI PM specs run against a second app process with the AI PM on, whose model server is the
+// scripted fake the spec itself starts (scripts/test.mjs picks both ports).
+const AI_APP_PORT = process.env.E2E_AI_APP_PORT;
+const FAKE_AI_PORT = process.env.E2E_FAKE_AI_PORT;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -44,14 +48,35 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    command: `node_modules/.bin/next start -p ${PORT}`,
-    // Ready means the app answers and reaches Redis, not merely that the port is open.
-    url: `${baseURL}/api/health`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    // Let open SSE streams and Redis connections close instead of being SIGKILLed.
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
-    env: { REDIS_URL, PORT: String(PORT) },
-  },
+  webServer: [
+    {
+      command: `node_modules/.bin/next start -p ${PORT}`,
+      // Ready means the app answers and reaches Redis, not merely that the port is open.
+      url: `${baseURL}/api/health`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      // Let open SSE streams and Redis connections close instead of being SIGKILLed.
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+      env: { REDIS_URL, PORT: String(PORT) },
+    },
+    ...(AI_APP_PORT && FAKE_AI_PORT
+      ? [
+          {
+            command: `node_modules/.bin/next start -p ${AI_APP_PORT}`,
+            url: `http://localhost:${AI_APP_PORT}/api/health`,
+            reuseExistingServer: false,
+            timeout: 120_000,
+            gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 5_000 },
+            env: {
+              REDIS_URL,
+              PORT: AI_APP_PORT,
+              AI_BASE_URL: `http://127.0.0.1:${FAKE_AI_PORT}/v1`,
+              AI_MODEL: 'fake-pm',
+              AI_MAX_RETRIES: '0',
+              AI_CLAIM_IDLE_MS: '5000',
+            },
+          },
+        ]
+      : []),
+  ],
 });

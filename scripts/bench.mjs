@@ -4,6 +4,7 @@
 //   npm run bench -- --quick       shorter run with the same phases (CI smoke check)
 //   npm run bench -- --json        JSON on stdout instead of the table (progress goes to stderr)
 //   npm run bench -- --build       run `next build` first even if the build is up to date
+//   npm run bench -- --ai-only     only the AI PM phase (after the setup)
 //
 // It starts its own throwaway redis-server (the project's redis.conf - AOF everysec, RDB snapshots,
 // noeviction - on a free port with a temp data dir) and the production app (`next start`; it runs
@@ -20,6 +21,12 @@
 // (entries/s), then kills that redis-server and times message.list served by PostgreSQL (first read
 // and steady state), restarts Redis and waits for /api/health to report "ok" again.
 //
+// AI PM phase: a scripted OpenAI-compatible server in this process (scripts/lib/fake-openai.mjs) streams
+// every answer at a fixed token rate; a `next start` with AI_BASE_URL pointing at it answers N questions
+// sent at once (N concurrent generations) while one SSE subscriber (a tab) follows the project. It
+// reports the time from send to the first ai_pm token in the tab, that token's delay behind the model's
+// first token, the app's CPU per streamed token, events/s and event log entries per answer.
+//
 // Everything it starts is stopped at the end, on an error and on Ctrl-C. Missed targets are
 // reported, not fatal; the exit code is non-zero only when the run itself failed (an error, a failed
 // request, or a fan-out subscriber that missed or duplicated a message).
@@ -32,19 +39,21 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
+import { benchSearch } from './lib/bench-search.mjs';
+import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 
 // ------------------------------------------------------------------------------------------ options
 
-const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build]';
+const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build] [-- --ai-only]';
 const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (arg === '--help' || arg === '-h') {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!['--quick', '--json', '--build'].includes(arg)) {
+  if (!['--quick', '--json', '--build', '--ai-only'].includes(arg)) {
     console.error(`Unknown argument: ${arg}\n${USAGE}`);
     process.exit(2);
   }
@@ -52,6 +61,7 @@ for (const arg of argv) {
 const QUICK = argv.includes('--quick');
 const JSON_OUT = argv.includes('--json');
 const FORCE_BUILD = argv.includes('--build');
+const AI_ONLY = argv.includes('--ai-only');
 
 // In --json mode stdout carries the JSON document only; progress and any library chatter go to stderr.
 if (JSON_OUT) console.log = (...args) => console.error(...args);
@@ -68,6 +78,7 @@ const SIZES = QUICK
       fanout: { subscribers: 100, messages: 50, gapMs: 10 },
       memory: { messages: 5000 },
       durable: { messages: 1000, concurrency: 32, failoverSeconds: 3 },
+      ai: { generations: 20, tokens: 40, tokenMs: 20 },
     }
   : {
       baseline: { warmup: 200, n: 3000 },
@@ -79,6 +90,7 @@ const SIZES = QUICK
       fanout: { subscribers: 100, messages: 300, gapMs: 10 },
       memory: { messages: 20_000 },
       durable: { messages: 5000, concurrency: 32, failoverSeconds: 5 },
+      ai: { generations: 20, tokens: 100, tokenMs: 20 },
     };
 const PAGE = 50;
 
@@ -89,6 +101,10 @@ const TARGETS = {
   pageSpeedup: 2,
   fanoutP99Ms: 50,
   memoryRatio: 0.5,
+  /** The first ai_pm token in a tab, after the model sent it (p50). */
+  aiFirstTokenOverheadMs: 50,
+  /** The app's CPU per streamed token. */
+  aiCpuMsPerToken: 0.05,
 };
 
 // ----------------------------------------------------------- mirror of the app's storage layout
@@ -605,6 +621,8 @@ async function startApp(redisUrl, extraEnv = {}) {
   const env = { ...process.env, REDIS_URL: redisUrl, PORT: String(port), NODE_ENV: 'production' };
   delete env.DATABASE_URL;
   delete env.EVENT_LOG_MAXLEN;
+  // No AI PM unless a phase asks for it (its jobs and answers would change what the other phases measure).
+  for (const name of Object.keys(env)) if (name.startsWith('AI_')) delete env[name];
   // The bench measures speed, not the abuse limits: one user sends as fast as it can and holds 100
   // event streams, both far over what a person does (README, "Abuse limits").
   Object.assign(env, { LIMIT_SEND_PER_10S: '0', LIMIT_SEND_PER_10MIN: '0', SSE_MAX_PER_USER: '10000' });
@@ -700,6 +718,8 @@ const report = {
   fanout: {},
   /** @type {Record<string, any>} */
   durable: {},
+  /** @type {Record<string, any>} */
+  ai: {},
   /** @type {Array<{ phase: string, wallSeconds: number, benchCpu: number, appCpu: number, redisCpu: number, otherCpu: number, appCpuMsPerOp?: number | null, opUnit?: string, monotonicUs: number[] }>} */
   cpu: [],
   /** @type {string[]} */
@@ -804,6 +824,11 @@ async function main() {
     ...gitState(),
     date: new Date().toISOString(),
   };
+
+  if (AI_ONLY) {
+    await aiPhase({ Redis });
+    return { meta, elapsedSeconds: round((now() - started) / 1000, 1) };
+  }
 
   // ---- setup: a user, projects and sessions, all through the API
   const username = `bench_${Date.now().toString(36)}`;
@@ -1110,6 +1135,13 @@ async function main() {
   // ---- 9. durable tier (PostgreSQL): outbox drain rate and failover reads. Stops the app above.
   await durableTier({ Redis });
 
+  // ---- 10. AI PM: concurrent streamed answers from a model at a fixed token rate. Restarts the app.
+  await aiPhase({ Redis });
+
+  // ---- 11. search (issue 12): message.search over HTTP, the Redis scan and PostgreSQL full-text
+  // search, each with its own redis-server, app and database (scripts/lib/bench-search.mjs).
+  for (const row of await benchSearch({ quick: QUICK, progress })) addRow(row.name, row.samples, undefined, row.note);
+
   // ---- ratios and targets
   const pageSpeedupHttp = seedPage.p50 / listHttp.p50;
   const pageSpeedupRaw = seedPage.p50 / ourPageScript.p50;
@@ -1159,6 +1191,203 @@ async function main() {
   );
 
   return { meta, elapsedSeconds: round((now() - started) / 1000, 1) };
+}
+
+/**
+ * The AI PM phase (see the header): N questions at once, each answered by the scripted model at a fixed
+ * token rate, followed by one SSE subscriber.
+ * @param {{ Redis: typeof import('ioredis').Redis }} deps
+ */
+async function aiPhase({ Redis }) {
+  const { generations, tokens: tokenCount, tokenMs } = SIZES.ai;
+  // A plain answer (words), ending with the confidence line the AI PM parses.
+  const answerTokens = Array.from({ length: tokenCount - 1 }, (_, i) => `word${i} `);
+  answerTokens.push('\n\nConfidence: 0.8');
+  const fake = await startFakeOpenAI({ fallback: { tokens: answerTokens, delayMs: tokenMs } });
+
+  await stopApp();
+  for (const close of closers.splice(0)) close();
+  closers.push(() => void fake.close());
+  const redisHandle = durableRedis ?? redisServer;
+  if (!redisHandle) throw new Error('AI phase: no Redis');
+  if (!redisHandle.isRunning()) await redisHandle.restart();
+  const port = await startApp(redisHandle.url, {
+    AI_BASE_URL: fake.url,
+    AI_MODEL: 'bench-fake',
+    AI_MAX_RETRIES: '0',
+    AI_PROJECT_CONCURRENCY: String(generations * 2),
+    AI_USER_DAILY_QUOTA: '0',
+  });
+  progress(`bench: AI PM: app with AI_BASE_URL=${fake.url}, ${generations} generations of ${tokenCount} tokens every ${tokenMs} ms`);
+  const redis = new Redis(redisHandle.url, { protocol: 2, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  const api = new Api(port, generations);
+  closers.push(() => redis.disconnect(), () => api.close());
+
+  const signUp = await api.call('POST', 'auth.signUp', { username: `bench_ai_${Date.now().toString(36)}`, password: 'bench-password-1' });
+  const cookie = signUp.headers['set-cookie']?.find((c) => c.startsWith('parley_session='))?.split(';')[0];
+  if (!cookie) throw new Error('AI phase: auth.signUp did not set the parley_session cookie');
+  api.cookie = cookie;
+  const projectId = /** @type {string} */ ((await api.mutation('project.create', { name: 'Bench AI PM' })).id);
+
+  /**
+   * One round: `generations` questions sent at once, one per session, and their answers followed by one
+   * SSE subscriber until all are finished.
+   * @param {string} label
+   */
+  async function askAll(label) {
+    const sessionIds = [];
+    for (let i = 0; i < generations; i++) {
+      sessionIds.push(/** @type {string} */ ((await api.mutation('session.create', { projectId, title: `${label} ${i}` })).id));
+    }
+    /** @type {Map<string, { tag: string, sentAt: number, firstVisibleAt: number | null, deliveredAt: number | null, events: number }>} */
+    const byQuestion = new Map();
+    let aiEvents = 0;
+    let delivered = 0;
+    let failed = 0;
+    /** @type {() => void} */
+    let allDone = () => undefined;
+    const allDonePromise = new Promise((resolve) => (allDone = () => resolve(undefined)));
+    const sub = new Subscriber({
+      port,
+      cookie: api.cookie,
+      projectId,
+      onEvent: (event, _id, t) => {
+        if ((event?.type !== 'message.created' && event?.type !== 'message.updated') || event.message?.role !== 'ai_pm') return;
+        const q = byQuestion.get(event.message.metadata?.replyTo);
+        if (!q) return;
+        aiEvents++;
+        q.events++;
+        if (q.firstVisibleAt === null && event.message.content !== '') q.firstVisibleAt = t;
+        if (q.deliveredAt === null && event.message.status !== 'streaming') {
+          q.deliveredAt = t;
+          if (event.message.status === 'delivered') delivered++;
+          else failed++;
+          if (delivered + failed === generations) allDone();
+        }
+      },
+    });
+    closers.push(() => sub.close());
+    try {
+      if (!(await within(sub.ready, 30_000))) throw new Error('AI phase: the subscriber was not ready within 30 s');
+      const xlen0 = await redis.xlen(ourKeys.events(projectId));
+      const t0 = now();
+      await Promise.all(
+        sessionIds.map(async (sessionId, i) => {
+          const id = randomUUID();
+          const tag = `[${label} q${i}]`;
+          byQuestion.set(id, { tag, sentAt: now(), firstVisibleAt: null, deliveredAt: null, events: 0 });
+          await api.mutation('message.send', { projectId, sessionId, id, content: `${tag} plan the launch` });
+        }),
+      );
+      const finished = await within(allDonePromise, 120_000);
+      const wallMs = now() - t0;
+      const xlen1 = await redis.xlen(ourKeys.events(projectId));
+      return { byQuestion, aiEvents, delivered, failed, finished, wallMs, logEntries: xlen1 - xlen0 - generations };
+    } finally {
+      sub.close();
+    }
+  }
+
+  // A first round warms the app up (the SDK's modules and schemas, the JIT); the second is measured.
+  await askAll('warm-up');
+  const result = await phase(`AI PM: ${generations} concurrent streamed answers`, () => askAll('measured'), {
+    ops: generations * tokenCount,
+    unit: 'token',
+  });
+
+  // The model's first token of each question (the fake records when it wrote it, on this clock).
+  const sendToFirst = [];
+  const behindModel = [];
+  const streamingMs = [];
+  for (const q of result.byQuestion.values()) {
+    const request = fake.requests.find((r) => String(r.messages.at(-1)?.content ?? '').includes(q.tag));
+    if (q.firstVisibleAt !== null) sendToFirst.push(q.firstVisibleAt - q.sentAt);
+    if (q.firstVisibleAt !== null && request?.firstTokenAt != null) behindModel.push(q.firstVisibleAt - request.firstTokenAt);
+    if (q.firstVisibleAt !== null && q.deliveredAt !== null) streamingMs.push(q.deliveredAt - q.firstVisibleAt);
+  }
+  const firstRow = addRow('AI PM: send -> first ai_pm token in a tab', sendToFirst, undefined, `${generations} concurrent generations`);
+  const behindRow = addRow('AI PM: model first token -> shown in a tab', behindModel, undefined, 'Parley overhead');
+  const cpuMsPerToken = report.cpu.at(-1)?.appCpuMsPerOp ?? null;
+  // What the AI SDK itself costs per token (parsing and validating each SSE chunk), measured in this
+  // process on the same library: the part of the app's CPU that is not Parley's own.
+  const sdkMsPerToken = await sdkCostPerToken(fake, tokenCount * generations);
+  const parleyMsPerToken = cpuMsPerToken === null ? null : cpuMsPerToken - sdkMsPerToken;
+  // Messages go out of the log via the session's seq, so the growth per answer is its create, its
+  // batched updates (about one per AI_FLUSH_MS = 100 ms of streaming) and its final write.
+  const entriesPerAnswer = result.logEntries / generations;
+  const meanStreamingMs = streamingMs.reduce((a, b) => a + b, 0) / Math.max(1, streamingMs.length);
+  const logBound = Math.ceil(meanStreamingMs / 100) + 3;
+  report.ai = {
+    generations,
+    tokensPerAnswer: tokenCount,
+    tokenIntervalMs: tokenMs,
+    delivered: result.delivered,
+    failed: result.failed,
+    finished: result.finished,
+    wallSeconds: round(result.wallMs / 1000, 2),
+    eventsReceived: result.aiEvents,
+    eventsPerSecond: round(result.aiEvents / (result.wallMs / 1000), 1),
+    logEntriesPerAnswer: round(entriesPerAnswer, 1),
+    meanStreamingMs: round(meanStreamingMs, 0),
+    cpuMsPerToken,
+    sdkCpuMsPerToken: round(sdkMsPerToken, 4),
+    parleyCpuMsPerToken: parleyMsPerToken === null ? null : round(parleyMsPerToken, 4),
+    firstTokenP50Ms: round(firstRow.p50),
+    behindModelP50Ms: round(behindRow.p50),
+    behindModelP99Ms: round(behindRow.p99),
+  };
+  if (!result.finished || result.delivered !== generations) {
+    report.failures.push(`AI PM: ${result.delivered}/${generations} answers delivered (${result.failed} failed) within 120 s`);
+  }
+  addTarget('AI PM: first token in a tab behind the model, p50', `<= ${TARGETS.aiFirstTokenOverheadMs} ms`, behindRow.p50, 'ms', behindRow.p50 <= TARGETS.aiFirstTokenOverheadMs);
+  addTarget(
+    'AI PM: app CPU per streamed token, less the AI SDK',
+    `<= ${TARGETS.aiCpuMsPerToken} ms`,
+    parleyMsPerToken ?? NaN,
+    'ms',
+    parleyMsPerToken !== null && parleyMsPerToken <= TARGETS.aiCpuMsPerToken,
+  );
+  addTarget('AI PM: event log entries per answer', `<= ${logBound} (1 per 100 ms + 3)`, entriesPerAnswer, 'entries', entriesPerAnswer <= logBound);
+}
+
+/**
+ * CPU per token of the AI SDK alone (streamText over the scripted server, in this process), less the
+ * scripted server's own cost for the same stream read with a plain fetch.
+ * @param {{ url: string, enqueue: (...s: Array<{ tokens?: string[] }>) => void }} fake
+ * @param {number} tokens
+ */
+async function sdkCostPerToken(fake, tokens) {
+  const [{ streamText }, { createOpenAICompatible }] = await Promise.all([import('ai'), import('@ai-sdk/openai-compatible')]);
+  const model = createOpenAICompatible({ name: 'bench', baseURL: fake.url, includeUsage: true }).chatModel('bench-fake');
+  const pieces = Array.from({ length: tokens }, (_, i) => `word${i} `);
+  const viaSdk = async () => {
+    fake.enqueue({ tokens: pieces });
+    const r = streamText({ model, prompt: 'bench', maxRetries: 0, onError: () => undefined });
+    for await (const part of r.fullStream) void part;
+  };
+  const viaFetch = async () => {
+    fake.enqueue({ tokens: pieces });
+    const res = await fetch(`${fake.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'bench-fake', messages: [{ role: 'user', content: 'bench' }], stream: true }),
+    });
+    if (!res.body) return;
+    for await (const chunk of res.body) void chunk;
+  };
+  await viaSdk();
+  await viaFetch();
+  const cpu = async (/** @type {() => Promise<void>} */ fn) => {
+    const c0 = process.cpuUsage();
+    await fn();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  const sdk = await cpu(viaSdk);
+  const plain = await cpu(viaFetch);
+  return Math.max(0, sdk - plain) / tokens;
 }
 
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -1684,6 +1913,16 @@ function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedSeconds:
     );
   }
 
+  const a = report.ai;
+  if (a.generations !== undefined) {
+    lines.push('');
+    lines.push(
+      `AI PM: ${a.delivered}/${a.generations} answers of ${a.tokensPerAnswer} tokens (one every ${a.tokenIntervalMs} ms) in ${fmt(a.wallSeconds)} s; ` +
+        `first token in a tab p50 ${fmt(a.firstTokenP50Ms)} ms after the send, ${fmt(a.behindModelP50Ms)} ms (p99 ${fmt(a.behindModelP99Ms)}) behind the model; ` +
+        `${fmt(a.cpuMsPerToken, 3)} ms app CPU/token (AI SDK ${fmt(a.sdkCpuMsPerToken, 3)}, Parley ${fmt(a.parleyCpuMsPerToken, 3)}); ${fmt(a.eventsPerSecond, 0)} events/s to the tab; ${fmt(a.logEntriesPerAnswer, 1)} log entries/answer`,
+    );
+  }
+
   lines.push('');
   lines.push('Targets');
   const tw = Math.max(...report.targets.map((t) => t.name.length));
@@ -1727,6 +1966,7 @@ function jsonDocument(/** @type {Record<string, unknown>} */ extra) {
       memory: report.memory,
       fanout: report.fanout,
       durable: report.durable,
+      ai: report.ai,
       cpu: report.cpu,
       failures: report.failures,
     },

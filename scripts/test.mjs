@@ -81,8 +81,12 @@ async function e2e() {
       REDIS_URL: redis.url,
       PORT: String(await findFreePort()),
       E2E_REDIS_CONTROL_URL: control.url,
+      // A second app process with the AI PM on, pointed at the scripted OpenAI-compatible server that
+      // e2e/ai-pm.spec.ts starts on E2E_FAKE_AI_PORT (the first app keeps the AI PM off).
+      E2E_AI_APP_PORT: String(await findFreePort()),
+      E2E_FAKE_AI_PORT: String(await findFreePort()),
     };
-    console.log(`\ne2e: Redis ${redis.url} (temp data dir), app port ${env.PORT}`);
+    console.log(`\ne2e: Redis ${redis.url} (temp data dir), app port ${env.PORT}, AI PM app port ${env.E2E_AI_APP_PORT}`);
     const built = await step('build: next build', () => run(bin('next'), ['build'], { env }));
     if (built !== 0) return built;
     return await step('e2e: playwright test', () => run(bin('playwright'), ['test'], { env }));

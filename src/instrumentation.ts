@@ -1,8 +1,9 @@
 /**
  * Next.js calls register() once when a server process starts, before it serves requests. With
- * DATABASE_URL set it starts the durable tier (migrations, then the outbox consumer); otherwise it
- * does nothing. NEXT_RUNTIME is read here directly, as Next documents (it is set by Next itself, not
- * configuration): the Node-only code is imported only in the Node.js runtime.
+ * DATABASE_URL set it starts the durable tier (migrations, then the outbox consumer); with AI_BASE_URL
+ * set it starts the AI PM worker (unless AI_WORKER=false). NEXT_RUNTIME is read here directly, as Next
+ * documents (it is set by Next itself, not configuration): the Node-only code is imported only in the
+ * Node.js runtime.
  */
 export async function register() {
   if (process.env.NEXT_RUNTIME === 'nodejs') {
@@ -11,5 +12,7 @@ export async function register() {
     recordPeerAddress();
     const { startDurableTier } = await import('./server/durable/boot');
     await startDurableTier();
+    const { startAiWorker } = await import('./server/ai/boot');
+    await startAiWorker();
   }
 }

@@ -10,6 +10,7 @@ import { useOutbox, useSendMessage } from '~/client/use-send-message';
 import type { MessageDTO } from '~/shared/types';
 import { useTypingNotifier } from '~/client/use-typing';
 import { Composer } from './composer';
+import { FocusedLog } from './focused-log';
 import { MessageLog } from './message-log';
 import { SessionHeader } from './session-header';
 import { TypingIndicator } from './typing-indicator';
@@ -18,10 +19,16 @@ export function ChatView({
   projectId,
   sessionId,
   viewer,
+  aiOn,
+  focusSeq,
 }: {
   projectId: string;
   sessionId: string;
   viewer: { id: string; username: string };
+  /** A model server is configured (the AI PM can answer). */
+  aiOn: boolean;
+  /** Opened from a search result: show the page around this seq instead of the live log. */
+  focusSeq?: number | null;
 }) {
   const trpc = useTRPC();
   const live = useLiveCache();
@@ -47,17 +54,21 @@ export function ChatView({
 
   return (
     <main className="chat">
-      <SessionHeader projectId={projectId} sessionId={sessionId} />
-      <MessageLog
-        items={items}
-        viewer={viewer}
-        hasOlder={messages.hasNextPage}
-        loadingOlder={messages.isFetchingNextPage}
-        onLoadOlder={loadOlder}
-        onRetry={retry}
-        onAtLatestChange={onAtLatestChange}
-        firstUnreadSeq={firstUnreadSeq}
-      />
+      <SessionHeader projectId={projectId} sessionId={sessionId} aiOn={aiOn} />
+      {focusSeq ? (
+        <FocusedLog projectId={projectId} sessionId={sessionId} seq={focusSeq} viewer={viewer} />
+      ) : (
+        <MessageLog
+          items={items}
+          viewer={viewer}
+          hasOlder={messages.hasNextPage}
+          loadingOlder={messages.isFetchingNextPage}
+          onLoadOlder={loadOlder}
+          onRetry={retry}
+          onAtLatestChange={onAtLatestChange}
+          firstUnreadSeq={firstUnreadSeq}
+        />
+      )}
       <TypingIndicator projectId={projectId} sessionId={sessionId} viewerId={viewer.id} />
       <Composer onSend={send} onKeystroke={typing.keystroke} onStopTyping={typing.stop} />
     </main>

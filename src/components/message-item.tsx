@@ -2,7 +2,9 @@
 import { memo, useState } from 'react';
 import { isProvisional, type OutboxEntry } from '~/client/cache-updates';
 import { useMessageActions } from '~/client/use-message-actions';
+import { AI_VERIFY_BELOW } from '~/shared/ai';
 import type { MessageDTO } from '~/shared/types';
+import { AiAnswerControls } from './ai-answer-controls';
 import { Avatar } from './avatar';
 import { Markdown } from './markdown';
 import { MessageEditor, MessageToolbar } from './message-actions';
@@ -10,7 +12,7 @@ import { ReactionChips } from './reaction-chips';
 import { When } from './when';
 
 /** The AI PM's answers below this confidence are marked for a human to check (seed rule). */
-export const VERIFY_BELOW = 0.7;
+export const VERIFY_BELOW = AI_VERIFY_BELOW;
 
 export const StoredMessage = memo(function StoredMessage({ message, viewerId }: { message: MessageDTO; viewerId: string }) {
   const mine = message.authorId === viewerId;
@@ -69,8 +71,12 @@ export const StoredMessage = memo(function StoredMessage({ message, viewerId }: 
             }}
           />
         ) : (
-          <div className="msg-body">
-            <Markdown text={message.content} />
+          <div className="msg-body" aria-busy={message.status === 'streaming'}>
+            {ai && message.status === 'streaming' && message.content === '' ? (
+              <p className="muted">…</p>
+            ) : (
+              <Markdown text={message.content} />
+            )}
           </div>
         )}
         {!message.deleted && <ReactionChips message={message} viewerId={viewerId} onToggle={actions.react} />}
@@ -79,6 +85,7 @@ export const StoredMessage = memo(function StoredMessage({ message, viewerId }: 
             {actions.error}
           </p>
         )}
+        {ai && !message.deleted && <AiAnswerControls message={message} />}
       </div>
     </article>
   );

@@ -4,9 +4,11 @@ import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useState, type ReactNode } from 'react';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
+import { LegacyImportOffer } from '~/client/legacy-import';
 import { useTRPC } from '~/client/trpc';
 import { ConnectionStatus } from './connection-status';
 import { MembersPanel } from './members-panel';
+import { SearchPanel } from './search-panel';
 import { SessionsNav } from './sessions-nav';
 import { SignOutButton } from './sign-out-button';
 
@@ -59,6 +61,7 @@ export function ProjectShell({
           </div>
         </div>
         <div id="sidebar-panels" className="sidebar-panels">
+          <SearchPanel projectId={projectId} />
           <SessionsNav projectId={projectId} />
           <MembersPanel projectId={projectId} viewer={viewer} />
           <div className="sidebar-foot">
@@ -67,7 +70,10 @@ export function ProjectShell({
           </div>
         </div>
       </aside>
-      <div className="shell-main">{children}</div>
+      <div className="shell-main">
+        <LegacyImportOffer projectId={projectId} />
+        {children}
+      </div>
     </div>
   );
 }

@@ -8,9 +8,10 @@ import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { LIMITS } from '~/shared/limits';
 import type { SessionDTO } from '~/shared/types';
+import { AiPmSetting } from './ai-pm-setting';
 import { plural } from './format';
 
-export function SessionHeader({ projectId, sessionId }: { projectId: string; sessionId: string }) {
+export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: string; sessionId: string; aiOn: boolean }) {
   const trpc = useTRPC();
   const live = useLiveCache();
   const { data: session } = useQuery(trpc.session.get.queryOptions({ projectId, sessionId }, LIVE_QUERY_OPTIONS));
@@ -75,6 +76,7 @@ export function SessionHeader({ projectId, sessionId }: { projectId: string; ses
             {session && <span className="muted small">{plural(session.messageCount, 'message')}</span>}
             {session?.status === 'archived' && <span className="tag">Archived</span>}
           </div>
+          <AiPmSetting session={session} aiOn={aiOn} />
           <button
             ref={renameButton}
             type="button"

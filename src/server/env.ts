@@ -54,6 +54,49 @@ const envSchema = z.object({
   /** Failed deliveries after which an entry moves to the dead-letter stream. */
   OUTBOX_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
   /**
+   * With the durable tier on: the PostgreSQL text search configuration of message search (`\\dF` lists
+   * them). 'simple' (default) lower-cases words and nothing else, safe for mixed languages; 'english'
+   * and the like stem ("launching" finds "launch") and drop stop words. After a change, the first
+   * search re-indexes the rows made with another one.
+   */
+  SEARCH_LANGUAGE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, { error: 'must be a text search configuration name, e.g. simple or english' })
+    .default('simple'),
+  /**
+   * Without the durable tier, search scans messages in Redis, newest first: at most this many per
+   * project and page (the answer says when it stopped there, and the next page goes on).
+   */
+  SEARCH_SCAN_MAX_MESSAGES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /**
+   * The AI project manager's model server: any OpenAI-compatible chat-completions API (OpenAI, Ollama,
+   * llama.cpp's server, vLLM, LM Studio), e.g. http://127.0.0.1:11434/v1. Unset: the AI PM is off
+   * (`npm run dev` sets it when a local Ollama answers).
+   */
+  AI_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Bearer key for the model server (local servers need none). */
+  AI_API_KEY: z.string().min(1).optional(),
+  /** The model name the server knows, e.g. gpt-4o-mini or llama3.2. */
+  AI_MODEL: z.string().min(1).default('llama3.2'),
+  /** Longest answer, in tokens. */
+  AI_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(16).max(100_000).default(1024),
+  /** A model call that takes longer than this (in total) ends the answer as failed. */
+  AI_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
+  /** Retries of a failed model call (429, 5xx), with the SDK's backoff, before the answer fails. */
+  AI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** Run the AI PM worker in this process (default). `npm run worker` runs one on its own. */
+  AI_WORKER: z.stringbool().default(true),
+  /** How often a streaming answer's text is written (one message.updated event per write). */
+  AI_FLUSH_MS: z.coerce.number().int().min(10).max(10_000).default(100),
+  /** Answers being written at once per project; a question over it gets a refusal in the chat. */
+  AI_PROJECT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+  /** AI answers a user may ask for per UTC day (0 = unlimited). */
+  AI_USER_DAILY_QUOTA: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  /** The prompt (system prompt, project context and recent messages) is cut to about this many tokens. */
+  AI_CONTEXT_TOKENS: z.coerce.number().int().min(256).max(1_000_000).default(6000),
+  /** A job claimed by a worker that stopped answering for this long is reclaimed by another one. */
+  AI_CLAIM_IDLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /**
    * How many proxies in front of the app append to X-Forwarded-For. 0 (default): none, the app is
    * reached directly; the client's address is the TCP peer (recorded by src/server/client-ip.ts before
    * Next sees the request) and any X-Forwarded-For the client sent is ignored, so nobody can pick a
@@ -72,6 +115,11 @@ const envSchema = z.object({
   LIMIT_SEND_PER_10MIN: z.coerce.number().int().min(0).default(6000),
   /** message.edit, message.delete and message.react per user per minute. */
   LIMIT_CHANGE_PER_MIN: z.coerce.number().int().min(0).default(300),
+  /**
+   * message.search per user per minute. Without the durable tier a search scans up to
+   * SEARCH_SCAN_MAX_MESSAGES in one Lua script that holds Redis meanwhile, so this bounds one user's share.
+   */
+  LIMIT_SEARCH_PER_MIN: z.coerce.number().int().min(0).default(120),
   /** project.create per user per hour. */
   LIMIT_PROJECT_CREATE_PER_HOUR: z.coerce.number().int().min(0).default(60),
   /** session.create per user per hour. */

@@ -3,6 +3,7 @@
  * This module imports zod and nothing else from the app, so either side can use it.
  */
 import { z } from 'zod';
+import { AI_PM_MODES } from './ai';
 import { LIMITS } from './limits';
 
 // In the browser zod must not compile parsers with `new Function`: the Content-Security-Policy has no
@@ -99,10 +100,13 @@ export const sessionUpdateInput = sessionRefInput
     title: userText('Title', { max: LIMITS.sessionTitleMax }).optional(),
     description: userText('Description', { max: LIMITS.sessionDescriptionMax, allowEmpty: true }).optional(),
     status: sessionStatusSchema.optional(),
+    /** The AI PM's participation: every message, only messages that mention @pm, or none. */
+    aiPm: z.enum(AI_PM_MODES, { error: 'aiPm must be "always", "mention" or "off"' }).optional(),
   })
-  .refine((v) => v.title !== undefined || v.description !== undefined || v.status !== undefined, {
-    error: 'Nothing to update: give a title, a description or a status',
-  });
+  .refine(
+    (v) => v.title !== undefined || v.description !== undefined || v.status !== undefined || v.aiPm !== undefined,
+    { error: 'Nothing to update: give a title, a description, a status or aiPm' },
+  );
 
 /** `session.markRead`: the newest seq the user has seen (the marker never moves back). */
 export const sessionMarkReadInput = sessionRefInput.extend({

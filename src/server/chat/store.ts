@@ -1,15 +1,18 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
+import { aiJobFor } from '~/server/ai/enqueue';
+import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type {
   InvitationDTO,
   MemberDTO,
   MessageDTO,
   MessagePage,
+  MessageStatus,
   ProjectDTO,
   Role,
   SessionDTO,
@@ -39,6 +42,8 @@ export interface AppendMessageInput {
   confidence?: number;
   aiResponse?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** Default `delivered`; the AI PM's answer starts as `streaming`. */
+  status?: MessageStatus;
   /**
    * When the message was written (ISO). Defaults to now; set when replaying a message that was sent
    * while Redis was down, so it keeps the time its author sent it.
@@ -375,8 +380,11 @@ export class ChatStore {
     title?: string | undefined;
     description?: string | undefined;
     status?: SessionStatus | undefined;
+    /** Replaces the session's metadata (callers merge: read, change, write). */
+    metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
     const changes: string[] = [];
+    if (input.metadata !== undefined) changes.push('metadata', JSON.stringify(input.metadata));
     if (input.title !== undefined) changes.push('title', input.title);
     if (input.description !== undefined) changes.push('description', input.description);
     if (input.status !== undefined) changes.push('status', input.status);
@@ -413,35 +421,25 @@ export class ChatStore {
     if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
     if (input.aiResponse) stored.aiResponse = input.aiResponse;
     if (input.confidence !== undefined) stored.confidence = input.confidence;
+    if (input.status && input.status !== 'delivered') stored.status = input.status;
 
     const { projectId: pid, sessionId: sid } = input;
-    const [created, seq, body, eventId, outboxId] = await this.run(() =>
-      this.redis.parleyAppendMessage(
-        ...withOutbox(
-          this.outboxKey,
-          [
-            keys.session(pid, sid),
-            keys.messages(pid, sid),
-            keys.messageIds(pid),
-            keys.sessions(pid),
-            keys.recent(pid),
-            keys.events(pid),
-            keys.project(pid),
-          ],
-          [
-            input.id,
-            encodeMessage(stored),
-            iso,
-            now.getTime(),
-            sid,
-            this.opts.eventLogMaxLen,
-            LIMITS.projectRecentMax,
-            keys.wakeChannel(pid),
-            pid,
-          ],
-        ),
-      ),
-    );
+    // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
+    const job = aiJobFor(input);
+    const [created, seq, body, eventId, outboxId] = await this.run(() => {
+      const args = appendMessageArgs({
+        outboxKey: this.outboxKey,
+        projectId: pid,
+        sessionId: sid,
+        id: input.id,
+        body: encodeMessage(stored),
+        createdAt: iso,
+        eventLogMaxLen: this.opts.eventLogMaxLen,
+      });
+      return job
+        ? aiScripts(this.redis).parleyAiAppendWithJob(...wrapArgs(job.keys, job.args, args))
+        : this.redis.parleyAppendMessage(...args);
+    });
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');

@@ -40,6 +40,13 @@ interface MessageRowOut {
   reactions: MessageDTO['reactions'];
 }
 
+/**
+ * The message columns the app reads (MessageRowOut): never `SELECT *`, which would also carry the
+ * search columns (search_tsv, search_config) on every failover page.
+ */
+const MESSAGE_COLUMNS =
+  'project_id, id, session_id, seq, author_id, author_name, role, content, created_at, updated_at, metadata, ai_response, confidence, status, is_edited, deleted, reactions';
+
 interface PendingRow {
   project_id: string;
   id: string;
@@ -216,7 +223,7 @@ export class PgStore {
       const r = await query<MessageRowOut>(
         this.pool,
         'messages.page',
-        `SELECT * FROM messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
         [sessionId, Math.min(below, maxSeq + 1), rest],
       );
       persisted = r.rows.map(messageDTO);
@@ -233,7 +240,7 @@ export class PgStore {
       query<MessageRowOut>(
         this.pool,
         'messages.recent',
-        'SELECT * FROM messages WHERE project_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2',
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE project_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
         [projectId, n],
       ),
       this.pendingOf(projectId, null),
@@ -261,7 +268,7 @@ export class PgStore {
     return transaction(this.pool, async (tx) => {
       // One writer per session at a time, so provisional numbering is stable.
       await query(tx, 'pending.lock', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [sessionId]);
-      const stored = await query<MessageRowOut>(tx, 'messages.by_id', 'SELECT * FROM messages WHERE project_id = $1 AND id = $2', [
+      const stored = await query<MessageRowOut>(tx, 'messages.by_id', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE project_id = $1 AND id = $2`, [
         projectId,
         input.id,
       ]);
@@ -406,7 +413,7 @@ export class PgStore {
     const r = await query<MessageRowOut>(
       this.pool,
       'messages.after',
-      'SELECT * FROM messages WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [sessionId, afterSeq, limit],
     );
     return r.rows.map((row) => ({ seq: row.seq, message: storedMessage(row) }));

@@ -345,6 +345,7 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
     title?: string | undefined;
     description?: string | undefined;
     status?: SessionStatus | undefined;
+    metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
     return this.write('session.update', () => this.redis.updateSession(input), () =>
       this.tier!.hydrator.session(input.projectId, input.sessionId),

@@ -24,7 +24,7 @@ export interface Window {
   seconds: number;
 }
 
-export type RuleName = 'send' | 'change' | 'projectCreate' | 'sessionCreate' | 'invite' | 'signUp' | 'signIn';
+export type RuleName = 'send' | 'change' | 'search' | 'projectCreate' | 'sessionCreate' | 'invite' | 'signUp' | 'signIn';
 
 /** Every limit's size; from the environment in the app, smaller in the tests that exercise one. */
 export interface LimitsConfig {
@@ -42,6 +42,7 @@ export function limitsFromEnv(): LimitsConfig {
         { points: env.LIMIT_SEND_PER_10MIN, seconds: 600 },
       ],
       change: [{ points: env.LIMIT_CHANGE_PER_MIN, seconds: 60 }],
+      search: [{ points: env.LIMIT_SEARCH_PER_MIN, seconds: 60 }],
       projectCreate: [{ points: env.LIMIT_PROJECT_CREATE_PER_HOUR, seconds: 3600 }],
       sessionCreate: [{ points: env.LIMIT_SESSION_CREATE_PER_HOUR, seconds: 3600 }],
       invite: [{ points: env.LIMIT_INVITE_PER_HOUR, seconds: 3600 }],
@@ -59,6 +60,7 @@ export const PER_IP: ReadonlySet<RuleName> = new Set(['signUp', 'signIn']);
 const MESSAGES: Record<RuleName, string> = {
   send: 'You are sending too fast; slow down',
   change: 'Too many edits and reactions; slow down',
+  search: 'Too many searches; slow down',
   projectCreate: 'Too many new projects; try again later',
   sessionCreate: 'Too many new sessions; try again later',
   invite: 'Too many invitations; try again later',

@@ -59,6 +59,16 @@ export const keys = {
   /** Pub/sub channel nudged by every write, so per-process tails read the log right away */
   wakeChannel: (pid: string) => `project:{${pid}}:wake`,
 
+  /**
+   * STREAM with consumer group `ai`: the project's AI PM reply jobs. Appended by the same script that
+   * stores the user's message (same slot); an entry is deleted once its answer is finished.
+   */
+  aiJobs: (pid: string) => `project:{${pid}}:ai:jobs`,
+  /** ZSET answer message id -> lease expiry (ms): the project's generations running now (its limit). */
+  aiRunning: (pid: string) => `project:{${pid}}:ai:running`,
+  /** SET of answer message ids a member asked to stop (read by whichever worker writes them). */
+  aiStops: (pid: string) => `project:{${pid}}:ai:stops`,
+
   /** HASH id, username, passwordHash, createdAt */
   user: (uid: string) => `user:${uid}`,
   /** STRING lower-cased username -> user id (SET NX makes usernames unique, case-insensitively) */
@@ -85,6 +95,13 @@ export const keys = {
    */
   loginSession: (tokenHash: string) => `auth:session:${tokenHash}`,
 
+  /** HASH answer message id -> 1: the AI answers a user asked for on one UTC day (their quota), expiring. */
+  aiQuota: (uid: string, day: string) => `ai:quota:${uid}:${day}`,
+  /** Pub/sub: a project id, published when a job is queued (workers then read that project's jobs). */
+  aiWakeChannel: 'parley:ai:wake',
+  /** Pub/sub: "<projectId> <answer id>", published when a member stops a generation. */
+  aiStopChannel: 'parley:ai:stop',
+
   /**
    * STREAM: the durable tier's outbox (only written when DATABASE_URL is set). Every write script also
    * appends its change here, in the same script, and a consumer group persists it to PostgreSQL, then
@@ -95,6 +112,13 @@ export const keys = {
   outbox: 'parley:outbox',
   /** STREAM: outbox entries that failed too often to persist, with the last error (for an operator). */
   outboxDead: 'parley:outbox:dead',
+
+  /**
+   * HASH: the ledger of `npm run migrate:legacy -- --apply` (src/server/legacy): one field per project,
+   * session and message the migration added (`p:<pid>`, `s:<pid>:<sid>`, `m:<pid>:<mid>`), written
+   * before the thing itself, so `--rollback` can remove exactly what the migration added.
+   */
+  legacyLedger: 'parley:legacy:ledger',
 } as const;
 
 /**
@@ -104,3 +128,6 @@ export const keys = {
  */
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
+
+/** SCAN pattern matching every project's AI job stream (a worker's sweep for jobs nobody announced). */
+export const AI_JOBS_PATTERN = 'project:{*}:ai:jobs';

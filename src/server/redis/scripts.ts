@@ -1,5 +1,7 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import { LIMITS } from '~/shared/limits';
+import { keys } from './keys';
 
 /**
  * Every chat write is ONE Lua script: the data change, its counters and the event that announces it
@@ -29,7 +31,7 @@ import type { Redis } from 'ioredis';
  *       8 wake channel, 9 project id
  * Returns {created (1|0), seq, body, eventId|false, outboxId|false}
  */
-const APPEND_MESSAGE = `
+export const APPEND_MESSAGE = `
 local existing = redis.call('HGET', KEYS[3], ARGV[1])
 if existing then
   local sep = string.find(existing, ':', 1, true)
@@ -71,7 +73,7 @@ return {1, seq, ARGV[2], eid, oid}
  *       8 wake channel, 9 project id
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
-const REPLACE_MESSAGE = `
+export const REPLACE_MESSAGE = `
 if redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
   return redis.error_reply('PARLEY_NOT_FOUND session')
 end
@@ -758,6 +760,37 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
 export function withOutbox(outboxKey: string | null, scriptKeys: string[], args: Arg[]): Arg[] {
   const all = outboxKey ? [...scriptKeys, outboxKey] : scriptKeys;
   return [all.length, ...all, ...args];
+}
+
+/**
+ * Arguments for `parleyAppendMessage` (the one append of a message: the send path, the AI PM's answer
+ * and the legacy import all go through it), named so that no caller lays KEYS/ARGV out by hand.
+ */
+export function appendMessageArgs(a: {
+  outboxKey: string | null;
+  projectId: string;
+  sessionId: string;
+  id: string;
+  /** The encoded stored message (codec.encodeMessage). */
+  body: string;
+  /** ISO-8601 creation time; also the session's last activity. */
+  createdAt: string;
+  eventLogMaxLen: number;
+}): Arg[] {
+  const { projectId: pid, sessionId: sid } = a;
+  return withOutbox(
+    a.outboxKey,
+    [
+      keys.session(pid, sid),
+      keys.messages(pid, sid),
+      keys.messageIds(pid),
+      keys.sessions(pid),
+      keys.recent(pid),
+      keys.events(pid),
+      keys.project(pid),
+    ],
+    [a.id, a.body, a.createdAt, Date.parse(a.createdAt), sid, a.eventLogMaxLen, LIMITS.projectRecentMax, keys.wakeChannel(pid), pid],
+  );
 }
 
 /** Registers the scripts (EVALSHA with an automatic EVAL fallback after a Redis restart). */

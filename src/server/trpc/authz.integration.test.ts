@@ -47,7 +47,17 @@ const projectScoped: Record<string, ScopedCall> = {
   'message.edit': (u, pid) => u.caller.message.edit({ projectId: pid, sessionId, id: messageId, content: 'x' }),
   'message.delete': (u, pid) => u.caller.message.delete({ projectId: pid, sessionId, id: messageId }),
   'message.react': (u, pid) => u.caller.message.react({ projectId: pid, sessionId, id: messageId, emoji: '👍' }),
+  'message.search': (u, pid) => u.caller.message.search({ projectId: pid, query: 'classified' }),
+  'message.stopGeneration': (u, pid) => u.caller.message.stopGeneration({ projectId: pid, sessionId, id: messageId }),
+  'message.retry': (u, pid) => u.caller.message.retry({ projectId: pid, sessionId, id: messageId }),
+  'message.verify': (u, pid) => u.caller.message.verify({ projectId: pid, sessionId, id: messageId }),
   'chat.history': (u, pid) => u.caller.chat.history({ projectId: pid, limit: 10 }),
+  'legacy.importLocal': (u, pid) =>
+    u.caller.legacy.importLocal({
+      projectId: pid,
+      legacySessionId: 'old',
+      messages: [{ id: randomUUID(), content: 'old', role: 'user', createdAt: new Date().toISOString() }],
+    }),
   'events.subscribe': async (u, pid) => {
     const it = await u.caller.events.subscribe({ projectId: pid });
     for await (const ev of it) return ev;

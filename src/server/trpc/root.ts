@@ -3,6 +3,7 @@ import { createCallerFactory, router } from './init';
 import { authRouter } from './routers/auth';
 import { chatRouter } from './routers/chat';
 import { eventsRouter } from './routers/events';
+import { legacyRouter } from './routers/legacy';
 import { messageRouter } from './routers/message';
 import { projectRouter } from './routers/project';
 import { sessionRouter } from './routers/session';
@@ -14,6 +15,7 @@ export const appRouter = router({
   message: messageRouter,
   chat: chatRouter,
   events: eventsRouter,
+  legacy: legacyRouter,
 });
 
 export type AppRouter = typeof appRouter;

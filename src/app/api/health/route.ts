@@ -1,3 +1,4 @@
+import { aiEnabled } from '~/server/ai/settings';
 import { getServices } from '~/server/context';
 import { withDeadline } from '~/server/durable/tiered';
 
@@ -26,7 +27,12 @@ export async function GET() {
     redisUp = false;
   }
   const redisLatencyMs = Math.round((performance.now() - started) * 100) / 100;
-  const common = { followedProjects: hub.followedProjects, uptimeSeconds: Math.round(process.uptime()) };
+  // "ai": "on" when a model server is configured (AI_BASE_URL), else "off"; the chat works either way.
+  const common = {
+    ai: aiEnabled() ? 'on' : 'off',
+    followedProjects: hub.followedProjects,
+    uptimeSeconds: Math.round(process.uptime()),
+  };
   const headers = { 'Cache-Control': 'no-store' };
 
   if (!durable) {

@@ -1,5 +1,6 @@
 import 'server-only';
 import { TRPCError } from '@trpc/server';
+import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
 import { ReadState } from '~/server/chat/read-state';
 import { errorFields, logger } from '~/server/log';
@@ -8,7 +9,9 @@ import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, MessagePage } from '~/shared/types';
-import { projectProcedure, router } from '../init';
+import { searchMessages } from '~/server/search/service';
+import { messageSearchInput, type SearchPageDTO } from '~/shared/search';
+import { authedProcedure, projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
 export const messageRouter = router({
@@ -56,6 +59,15 @@ export const messageRouter = router({
     });
   }),
 
+  /**
+   * Full-text search in one project or (no projectId) all of the caller's projects; members only.
+   * Not a projectProcedure because projectId is optional: searchMessages checks membership itself.
+   */
+  search: authedProcedure
+    .input(messageSearchInput)
+    .use(rateLimit('search'))
+    .query(({ ctx, input }): Promise<SearchPageDTO> => searchMessages(ctx, ctx.user, input)),
+
   /** Toggles the caller's reaction with this emoji. */
   react: projectProcedure.input(messageReactInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
     ctx.store.changeMessage(input, 'message.updated', (m) => {
@@ -85,6 +97,24 @@ export const messageRouter = router({
       return { ...m, reactions: next };
     }),
   ),
+
+  /** Stops the AI PM's answer being written (`id`: the answer); its partial text stays, marked stopped. */
+  stopGeneration: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => stopGeneration(ctx, input)),
+
+  /** Regenerates a failed AI PM answer in place (the same message). */
+  retry: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => retryAnswer(ctx, input)),
+
+  /** Marks an AI PM answer verified by the caller ("Verified by <name>"). */
+  verify: projectProcedure
+    .input(messageRefInput)
+    .use(rateLimit('change'))
+    .mutation(({ ctx, input }): Promise<MessageDTO> => verifyAnswer(ctx, input, ctx.user)),
 });
 
 function assertEditable(m: StoredMessage, user: AuthedUser, moderator = false) {

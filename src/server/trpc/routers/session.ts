@@ -24,7 +24,13 @@ export const sessionRouter = router({
 
   update: projectProcedure
     .input(sessionUpdateInput)
-    .mutation(({ ctx, input }): Promise<SessionDTO> => ctx.store.updateSession(input)),
+    .mutation(async ({ ctx, input }): Promise<SessionDTO> => {
+      const { aiPm, ...rest } = input;
+      if (aiPm === undefined) return ctx.store.updateSession(rest);
+      // The mode lives in the session's metadata (persisted with it, read by the append script).
+      const current = await ctx.store.getSession(input.projectId, input.sessionId);
+      return ctx.store.updateSession({ ...rest, metadata: { ...current.metadata, aiPm } });
+    }),
 
   /**
    * The caller has seen the session up to `seq` (capped at its last message). Monotonic: an older

@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { messageListInput, messageListPaging, signInPath } from '~/client/queries';
 import { ChatView } from '~/components/chat-view';
+import { aiEnabled } from '~/server/ai/settings';
 import { getProjectAccess, getQueryClient, HydrateClient, isNotFoundError, trpc } from '~/server/trpc/rsc';
 
 interface Params {
@@ -30,8 +31,17 @@ export async function generateMetadata({ params }: { params: Promise<Params> }):
  * One session. The first page of history is fetched here, on the server, and handed to the
  * browser's cache, so a reload shows the conversation at once; the browser keeps it live.
  */
-export default async function SessionPage({ params }: { params: Promise<Params> }) {
+export default async function SessionPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<Params>;
+  searchParams: Promise<{ at?: string | string[] }>;
+}) {
   const p = await params;
+  // `?at=<seq>`: opened from a search result (see FocusedLog); anything else is ignored.
+  const at = (await searchParams).at;
+  const focusSeq = typeof at === 'string' && /^[1-9]\d{0,9}$/.test(at) ? Number(at) : null;
   const access = await getProjectAccess(p.projectId);
   if (access.kind === 'signed-out') redirect(signInPath(`/p/${p.projectId}/s/${p.sessionId}`));
   if (access.kind === 'not-found') notFound();
@@ -42,7 +52,13 @@ export default async function SessionPage({ params }: { params: Promise<Params> 
   );
   return (
     <HydrateClient>
-      <ChatView projectId={p.projectId} sessionId={p.sessionId} viewer={access.viewer} />
+      <ChatView
+        projectId={p.projectId}
+        sessionId={p.sessionId}
+        viewer={access.viewer}
+        aiOn={aiEnabled()}
+        focusSeq={focusSeq}
+      />
     </HydrateClient>
   );
 }

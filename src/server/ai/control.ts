@@ -1,0 +1,130 @@
+import 'server-only';
+import { TRPCError } from '@trpc/server';
+import { decodeMessage, encodeMessage, type StoredMessage } from '~/server/chat/codec';
+import type { ChatStoreApi } from '~/server/chat/store';
+import type { DurableTier } from '~/server/durable/tier';
+import { env } from '~/server/env';
+import { AppError, toAppError } from '~/server/errors';
+import { keys } from '~/server/redis/keys';
+import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import type { MessageDTO } from '~/shared/types';
+import { aiScripts, wrapArgs } from './scripts';
+import { aiEnabled } from './settings';
+
+/**
+ * What members do to the AI PM's answers: stop one that is being written, retry one that failed,
+ * mark one verified. The routers authorize (membership) and call these.
+ */
+interface Ctx {
+  redis: ScriptedRedis;
+  store: ChatStoreApi;
+  durable: DurableTier | null;
+}
+
+type Ref = { projectId: string; sessionId: string; id: string };
+
+async function readStored(redis: ScriptedRedis, ref: Ref): Promise<{ seq: string; body: string; m: StoredMessage } | null> {
+  const at = await redis.hget(keys.messageIds(ref.projectId), ref.id);
+  const [sid, seq] = at?.split(':') ?? [];
+  if (sid !== ref.sessionId || !seq) return null;
+  const body = await redis.hget(keys.messages(ref.projectId, ref.sessionId), seq);
+  return body === null ? null : { seq, body, m: JSON.parse(body) as StoredMessage };
+}
+
+async function answerOrThrow(redis: ScriptedRedis, ref: Ref) {
+  let found;
+  try {
+    found = await readStored(redis, ref);
+  } catch (err) {
+    throw toAppError(err);
+  }
+  if (!found) throw new AppError('NOT_FOUND', 'Message not found');
+  if (found.m.role !== 'ai_pm') throw new TRPCError({ code: 'BAD_REQUEST', message: 'This is not an AI PM answer' });
+  return found;
+}
+
+/**
+ * Asks whichever worker writes the answer to stop (pub/sub for a prompt abort, and a stop mark the
+ * worker also checks at every write and on reclaim). The worker ends it as delivered with the partial
+ * text, marked stopped. An answer that is no longer streaming is returned as it is (stop is idempotent).
+ */
+export async function stopGeneration(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
+  const { seq, body, m } = await answerOrThrow(ctx.redis, ref);
+  if (m.status === 'streaming') {
+    try {
+      await ctx.redis
+        .multi()
+        .sadd(keys.aiStops(ref.projectId), ref.id)
+        .publish(keys.aiStopChannel, `${ref.projectId} ${ref.id}`)
+        .exec();
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+  return decodeMessage(ref.projectId, ref.sessionId, Number(seq), body);
+}
+
+/**
+ * Regenerates a failed answer IN PLACE: the same message goes back to `streaming`, empty, with the
+ * next attempt number, and its job is queued again - atomically (one script), so a double click or a
+ * race with another member retries once. A retry of an answer that is streaming already returns it.
+ */
+export async function retryAnswer(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
+  if (!aiEnabled()) {
+    throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'The AI PM is off on this server (AI_BASE_URL is not set)' });
+  }
+  for (let i = 0; i < 5; i++) {
+    const { seq, body, m } = await answerOrThrow(ctx.redis, ref);
+    if (m.status === 'streaming') return decodeMessage(ref.projectId, ref.sessionId, Number(seq), body);
+    if (m.status !== 'failed') throw new TRPCError({ code: 'BAD_REQUEST', message: 'Only a failed answer can be retried' });
+    const questionId = typeof m.metadata?.replyTo === 'string' ? m.metadata.replyTo : null;
+    const question = questionId ? await readStored(ctx.redis, { ...ref, id: questionId }) : null;
+    if (!question || question.m.deleted) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'The question of this answer was deleted' });
+    }
+    const attempt = (typeof m.metadata?.attempt === 'number' ? m.metadata.attempt : 1) + 1;
+    const now = new Date().toISOString();
+    const { confidence: _c, aiResponse: _a, ...rest } = m;
+    const next: StoredMessage = {
+      ...rest,
+      content: '',
+      status: 'streaming',
+      metadata: { replyTo: questionId, attempt },
+      updatedAt: now,
+    };
+    const nextBody = encodeMessage(next);
+    const pid = ref.projectId;
+    let eventId: string | null;
+    try {
+      eventId = await aiScripts(ctx.redis).parleyAiRequeue(
+        ...wrapArgs(
+          [keys.aiJobs(pid)],
+          [keys.aiWakeChannel, question.m.id, question.seq, question.m.authorId, ref.id, attempt],
+          withOutbox(
+            ctx.durable ? keys.outbox : null,
+            [keys.session(pid, ref.sessionId), keys.messages(pid, ref.sessionId), keys.events(pid)],
+            [seq, body, nextBody, 'message.updated', ref.sessionId, now, env.EVENT_LOG_MAXLEN, keys.wakeChannel(pid), pid],
+          ),
+        ),
+      );
+    } catch (err) {
+      throw toAppError(err);
+    }
+    if (eventId !== null) return decodeMessage(pid, ref.sessionId, Number(seq), nextBody);
+  }
+  throw new AppError('CONFLICT', 'The answer is changing too fast; please retry');
+}
+
+/** Marks a delivered answer verified by this member; every tab shows "Verified by <name>". */
+export function verifyAnswer(ctx: Ctx, ref: Ref, user: { id: string; username: string }): Promise<MessageDTO> {
+  return ctx.store.changeMessage(ref, 'message.updated', (m) => {
+    if (m.role !== 'ai_pm') throw new TRPCError({ code: 'BAD_REQUEST', message: 'This is not an AI PM answer' });
+    if (m.status !== 'delivered') throw new TRPCError({ code: 'BAD_REQUEST', message: 'Only a finished answer can be verified' });
+    const verifiedBy = m.metadata?.verifiedBy as { id?: string } | undefined;
+    if (verifiedBy?.id === user.id) return m;
+    return {
+      ...m,
+      metadata: { ...m.metadata, verifiedBy: { id: user.id, username: user.username, at: new Date().toISOString() } },
+    };
+  });
+}

@@ -1,0 +1,43 @@
+import 'server-only';
+import { keys } from '~/server/redis/keys';
+import type { Role } from '~/shared/types';
+import { AI_PM_MODES, type AiPmMode } from '~/shared/ai';
+import { answerIdFor } from './ids';
+import { aiEnabled } from './settings';
+
+/** `@pm` as a word, anywhere in the message (what `mention` mode answers). */
+const MENTION = /(^|[^\w@])@pm\b/i;
+
+export function mentionsPm(content: string): boolean {
+  return MENTION.test(content);
+}
+
+/** A session's AI PM mode as stored in its metadata (absent: the default). */
+export function sessionAiMode(metadata: Record<string, unknown>): AiPmMode {
+  const v = metadata.aiPm;
+  return typeof v === 'string' && (AI_PM_MODES as readonly string[]).includes(v) ? (v as AiPmMode) : defaultAiMode();
+}
+
+/** `always` when a model server is configured, else `off` (the AI PM cannot answer). */
+export function defaultAiMode(): AiPmMode {
+  return aiEnabled() ? 'always' : 'off';
+}
+
+/**
+ * The wrapper keys and arguments that make the store's append also queue a reply job (see
+ * APPEND_WITH_JOB), or null when this message can never get one: not a user's message, or the AI PM is
+ * off in this deployment (then no job is ever queued, whatever a session says).
+ */
+export function aiJobFor(input: {
+  projectId: string;
+  id: string;
+  content: string;
+  role?: Role;
+  author: { id: string };
+}): { keys: string[]; args: string[] } | null {
+  if ((input.role ?? 'user') !== 'user' || !aiEnabled()) return null;
+  return {
+    keys: [keys.aiJobs(input.projectId)],
+    args: [defaultAiMode(), mentionsPm(input.content) ? '1' : '0', input.author.id, answerIdFor(input.id), keys.aiWakeChannel],
+  };
+}
