@@ -12,7 +12,7 @@
  */
 import type { InfiniteData } from '@tanstack/react-query';
 import { isProvisional } from '~/shared/provisional';
-import type { MemberDTO, MessageDTO, MessagePage, ProjectDetailDTO, SessionDTO } from '~/shared/types';
+import type { MemberDTO, MessageDTO, MessagePage, PresenceDTO, ProjectDetailDTO, ReactionDTO, SessionDTO } from '~/shared/types';
 
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
 export type MessagePages = InfiniteData<MessagePage, number | null>;
@@ -250,4 +250,117 @@ export function timeline(stored: MessageDTO[], outbox: OutboxEntry[]): TimelineI
   const items: TimelineItem[] = stored.map((message) => ({ kind: 'stored', message }));
   for (const entry of outbox) if (!ids.has(entry.id)) items.push({ kind: 'outbox', entry });
   return items;
+}
+
+// ------------------------------------------------------------------------------------ message actions
+
+/**
+ * Replaces the cached copy of `message` (same id) whatever its updatedAt: for optimistic changes and
+ * their rollback, which must win over the copy they were made from. A message not cached is left out.
+ */
+export function replaceMessage(data: MessagePages, message: MessageDTO): MessagePages {
+  for (let p = 0; p < data.pages.length; p++) {
+    const page = data.pages[p]!;
+    const i = page.items.findIndex((m) => m.id === message.id);
+    if (i === -1) continue;
+    return replacePage(data, p, { ...page, items: page.items.with(i, message) });
+  }
+  return data;
+}
+
+/** The cached copy of a message, if any. */
+export function findMessage(data: MessagePages | undefined, id: string): MessageDTO | undefined {
+  for (const page of data?.pages ?? []) {
+    const found = page.items.find((m) => m.id === id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** What `message.react` will make of `message` for this user: the same toggle as the server's. */
+export function toggleReaction(message: MessageDTO, emoji: string, userId: string): MessageDTO {
+  const mine = (r: ReactionDTO) => r.emoji === emoji && r.userId === userId;
+  const reactions = message.reactions.some(mine)
+    ? message.reactions.filter((r) => !mine(r))
+    : [...message.reactions, { emoji, userId }];
+  return { ...message, reactions };
+}
+
+export function editedMessage(message: MessageDTO, content: string): MessageDTO {
+  return message.content === content ? message : { ...message, content, isEdited: true };
+}
+
+export function deletedMessage(message: MessageDTO): MessageDTO {
+  return { ...message, content: '', deleted: true, reactions: [], metadata: {}, aiResponse: null };
+}
+
+export interface ReactionGroup {
+  emoji: string;
+  userIds: string[];
+}
+
+/** Reactions grouped by emoji, in the order each emoji was first used (chips keep their place). */
+export function groupReactions(reactions: ReactionDTO[]): ReactionGroup[] {
+  const groups = new Map<string, string[]>();
+  for (const r of reactions) {
+    const users = groups.get(r.emoji) ?? [];
+    if (!users.includes(r.userId)) users.push(r.userId);
+    groups.set(r.emoji, users);
+  }
+  return [...groups].map(([emoji, userIds]) => ({ emoji, userIds }));
+}
+
+// ------------------------------------------------------------------------------------ read markers
+
+/** What `session.readMarkers` holds: session id -> last-read seq (absent: 0). */
+export type ReadMarkers = Record<string, number>;
+
+/** Moves a session's marker forward only (markers are monotonic on the server too). */
+export function advanceMarker(markers: ReadMarkers, sessionId: string, seq: number): ReadMarkers {
+  return (markers[sessionId] ?? 0) >= seq ? markers : { ...markers, [sessionId]: seq };
+}
+
+/** Unread messages of a session: seqs are gap-free, so lastSeq (= messageCount) - lastRead. */
+export function unreadCount(session: Pick<SessionDTO, 'id' | 'messageCount'>, markers: ReadMarkers | undefined): number {
+  return Math.max(0, session.messageCount - (markers?.[session.id] ?? 0));
+}
+
+// ------------------------------------------------------------------------------------ presence
+
+/** Replaces a member's presence with a newer heartbeat (an older one, arriving late, is ignored). */
+export function upsertPresence(list: PresenceDTO[], p: PresenceDTO): PresenceDTO[] {
+  const i = list.findIndex((x) => x.userId === p.userId);
+  if (i === -1) return [...list, p];
+  return list[i]!.until > p.until ? list : list.with(i, p);
+}
+
+/** The presence of a member now: their state while the heartbeat holds, else null (offline). */
+export function presenceOf(list: PresenceDTO[] | undefined, userId: string, now: number): PresenceDTO['state'] | null {
+  const p = list?.find((x) => x.userId === userId);
+  return p && p.until > now ? p.state : null;
+}
+
+// ------------------------------------------------------------------------------------ typing
+
+/** Who is typing where: session id -> user id -> {username, heard (ms)}. Ephemeral, never fetched. */
+export type TypingState = Record<string, Record<string, { username: string; heard: number }>>;
+
+export function applyTyping(
+  state: TypingState,
+  e: { sessionId: string; userId: string; username: string; typing: boolean },
+  now: number,
+): TypingState {
+  const session = { ...state[e.sessionId] };
+  if (e.typing) session[e.userId] = { username: e.username, heard: now };
+  else if (session[e.userId]) delete session[e.userId];
+  else return state;
+  return { ...state, [e.sessionId]: session };
+}
+
+/** The names typing in a session now: heard from within `expiryMs`, the viewer left out. */
+export function typists(state: TypingState | undefined, sessionId: string, viewerId: string, now: number, expiryMs: number): string[] {
+  return Object.entries(state?.[sessionId] ?? {})
+    .filter(([uid, t]) => uid !== viewerId && now - t.heard < expiryMs)
+    .map(([, t]) => t.username)
+    .sort();
 }

@@ -142,6 +142,11 @@ export class EventSync {
     });
   }
 
+  /** Whether this tab holds the project's stream (it alone sends presence heartbeats). */
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
   private connect(): void {
     if (this.stopped) return;
     this.setStatus('reconnecting');
@@ -209,6 +214,12 @@ export class EventSync {
       this.opts.onResync();
       return;
     }
+    // Ephemeral signals are not log entries: they carry the id of the entry before them, and are
+    // applied as they come (they are idempotent and monotonic).
+    if (isEphemeral(event)) {
+      this.opts.onEvent(event);
+      return;
+    }
     if (this.lastEventId !== null && compareEventIds(id, this.lastEventId) <= 0) return; // seen it
     this.lastEventId = id;
     this.opts.onEvent(event);
@@ -249,4 +260,9 @@ export class EventSync {
       console.error('[events] relay failed', err);
     }
   }
+}
+
+/** Events that are not entries of the project's log (see src/server/realtime/subscription.ts). */
+function isEphemeral(event: ChatEvent): boolean {
+  return event.type === 'read.updated' || event.type === 'typing' || event.type === 'presence';
 }

@@ -14,6 +14,9 @@ import type { AppRouter } from '~/server/trpc/root';
 import type { ChatEvent, MessageDTO, ProjectDTO, SessionDTO } from '~/shared/types';
 import {
   addMember,
+  advanceMarker,
+  applyTyping,
+  upsertPresence,
   hasGapBefore,
   mergeSessionDetail,
   noteMessageInSession,
@@ -24,6 +27,7 @@ import {
   upsertSession,
   type MessagePages,
   type OutboxEntry,
+  type TypingState,
 } from './cache-updates';
 import type { ConnectionStatus } from './event-sync';
 
@@ -33,6 +37,11 @@ type Trpc = TRPCOptionsProxy<AppRouter>;
 
 export function connectionKey(projectId: string) {
   return ['parley', 'connection', projectId] as const;
+}
+
+/** Who is typing in the project's sessions (ephemeral signals; see ./cache-updates.ts TypingState). */
+export function typingKey(projectId: string) {
+  return ['parley', 'typing', projectId] as const;
 }
 
 /** This tab's unsent messages of a session (see ./use-send-message.ts). */
@@ -47,11 +56,14 @@ export class LiveCache {
     private readonly qc: QueryClient,
     private readonly trpc: Trpc,
     readonly projectId: string,
+    /** The signed-in user: their own messages move their read marker (own messages are never unread). */
+    private readonly viewerId: string | null = null,
   ) {}
 
   /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
   apply(event: ChatEvent): void {
-    this.remember(event);
+    // Typing is never replayed: it would crowd real events out of the buffer and be stale anyway.
+    if (event.type !== 'typing' && event.type !== 'presence') this.remember(event);
     this.write(event, true);
   }
 
@@ -73,6 +85,8 @@ export class LiveCache {
       this.qc.invalidateQueries({ queryKey: trpc.session.list.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.session.get.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.message.list.infiniteQueryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.project.presence.queryKey({ projectId }) }),
     ]).then(() => this.replay());
   }
 
@@ -82,7 +96,14 @@ export class LiveCache {
   }
 
   setStatus(status: ConnectionStatus): void {
+    const was = this.qc.getQueryData<ConnectionStatus>(connectionKey(this.projectId));
     this.qc.setQueryData(connectionKey(this.projectId), status);
+    // Ephemeral signals are not caught up after a reconnect (they are not in the log): ask again.
+    if (status === 'live' && was !== 'live') {
+      const { trpc, projectId } = this;
+      void this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) });
+      void this.qc.invalidateQueries({ queryKey: trpc.project.presence.queryKey({ projectId }) });
+    }
   }
 
   private remember(event: ChatEvent): void {
@@ -112,8 +133,27 @@ export class LiveCache {
           list?.some((e) => e.id === message.id) ? outboxRemove(list, message.id) : list,
         );
         this.noteMessage(message);
+        // A message ends its author's typing.
+        if (live && event.type === 'message.created') {
+          qc.setQueryData<TypingState>(typingKey(projectId), (state) =>
+            state && applyTyping(state, { sessionId: message.sessionId, userId: message.authorId, username: '', typing: false }, Date.now()),
+          );
+        }
+        if (event.type === 'message.created' && message.authorId === this.viewerId) {
+          this.advanceMarker(message.sessionId, message.seq);
+        }
         return;
       }
+      case 'read.updated':
+        this.advanceMarker(event.sessionId, event.lastRead);
+        return;
+      case 'presence':
+        qc.setQueryData(trpc.project.presence.queryKey({ projectId }), (list) => list && upsertPresence(list, event));
+        return;
+      case 'typing':
+        // Only as it happens: a replayed "started typing" would be stale.
+        if (live) qc.setQueryData<TypingState>(typingKey(projectId), (state) => applyTyping(state ?? {}, event, Date.now()));
+        return;
       case 'session.created':
       case 'session.updated': {
         const session = event.session;
@@ -135,6 +175,12 @@ export class LiveCache {
         this.refetchAll();
         return;
     }
+  }
+
+  /** Moves this user's read marker of a session forward in the cache (a markRead answer, an event). */
+  advanceMarker(sessionId: string, seq: number): void {
+    const { qc, trpc, projectId } = this;
+    qc.setQueryData(trpc.session.readMarkers.queryKey({ projectId }), (markers) => markers && advanceMarker(markers, sessionId, seq));
   }
 
   private noteMessage(message: MessageDTO): void {

@@ -8,6 +8,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { isTRPCClientError } from '@trpc/client';
 import type { AppRouter } from '~/server/trpc/root';
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { PRESENCE } from '~/shared/limits';
+import type { PresenceState } from '~/shared/types';
 import { signInPath } from './queries';
 import { EventSync, type ConnectionStatus } from './event-sync';
 import { connectionKey, LiveCache } from './live-cache';
@@ -15,11 +17,11 @@ import { useTRPC, useTRPCClient } from './trpc';
 
 const LiveCacheContext = createContext<LiveCache | null>(null);
 
-export function ProjectLive({ projectId, children }: { projectId: string; children: ReactNode }) {
+export function ProjectLive({ projectId, viewerId, children }: { projectId: string; viewerId: string; children: ReactNode }) {
   const queryClient = useQueryClient();
   const trpc = useTRPC();
   const client = useTRPCClient();
-  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId));
+  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId, viewerId));
 
   useEffect(() => {
     const sync = new EventSync({
@@ -48,13 +50,51 @@ export function ProjectLive({ projectId, children }: { projectId: string; childr
       onUnauthorized: () => window.location.assign(signInPath(window.location.pathname)),
     });
     sync.start();
+    const stopHeartbeats = startPresenceHeartbeats(() => sync.isLeader, (state) =>
+      client.project.heartbeat.mutate({ projectId, state }).then(
+        (r) => live.apply({ type: 'presence', projectId, userId: viewerId, state, until: r.until }),
+        // A missed heartbeat is retried by the next one; the member stays listed until expiry.
+        () => undefined,
+      ),
+    );
     return () => {
+      stopHeartbeats();
       sync.stop();
       live.setStatus('reconnecting');
     };
-  }, [client, live, projectId]);
+  }, [client, live, projectId, viewerId]);
 
   return <LiveCacheContext value={live}>{children}</LiveCacheContext>;
+}
+
+/**
+ * While this tab leads (one per browser and project), says every PRESENCE.heartbeatMs that the user is
+ * here: "active", or "idle" when the tab is hidden or has seen no input for PRESENCE.idleAfterMs.
+ * Also at once when it becomes visible again. Returns the stop.
+ */
+function startPresenceHeartbeats(isLeader: () => boolean, beat: (state: PresenceState) => Promise<void>): () => void {
+  let lastInput = Date.now();
+  const onInput = () => {
+    lastInput = Date.now();
+  };
+  const tick = () => {
+    if (!isLeader()) return;
+    const idle = document.visibilityState !== 'visible' || Date.now() - lastInput > PRESENCE.idleAfterMs;
+    void beat(idle ? 'idle' : 'active');
+  };
+  // The first beat once leadership is settled (the lock is granted asynchronously).
+  const first = setTimeout(tick, 500);
+  const timer = setInterval(tick, PRESENCE.heartbeatMs);
+  document.addEventListener('visibilitychange', tick);
+  window.addEventListener('keydown', onInput);
+  window.addEventListener('pointerdown', onInput);
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', tick);
+    window.removeEventListener('keydown', onInput);
+    window.removeEventListener('pointerdown', onInput);
+  };
 }
 
 export function useLiveCache(): LiveCache {

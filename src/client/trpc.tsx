@@ -26,6 +26,8 @@ function getQueryClient(): QueryClient {
 
 const API_URL = '/api/trpc';
 
+const UNBATCHED = new Set(['session.typing', 'project.heartbeat']);
+
 function makeTRPCClient(): ParleyClient {
   return createTRPCClient<AppRouter>({
     links: [
@@ -33,9 +35,10 @@ function makeTRPCClient(): ParleyClient {
         condition: (op) => op.type === 'subscription',
         true: httpSubscriptionLink({ url: API_URL }),
         // The server refuses auth.* calls inside a batch and batches over the cap
-        // (src/server/http/request-guard.ts), so the client never builds either.
+        // (src/server/http/request-guard.ts), so the client never builds either. Ephemeral signals
+        // (typing, presence) go alone too: a send must never share a request, or its fate, with them.
         false: splitLink({
-          condition: (op) => op.path.startsWith('auth.'),
+          condition: (op) => op.path.startsWith('auth.') || UNBATCHED.has(op.path),
           true: httpLink({ url: API_URL }),
           false: httpBatchLink({ url: API_URL, maxItems: LIMITS.requestBatchMax }),
         }),

@@ -4,7 +4,16 @@ import { useHydrated } from '~/client/use-hydrated';
 import { messageContentSchema } from '~/shared/schemas';
 
 /** Enter sends, Shift+Enter adds a line (and Enter while an IME is composing does neither). */
-export function Composer({ onSend }: { onSend: (content: string) => void }) {
+export function Composer({
+  onSend,
+  onKeystroke,
+  onStopTyping,
+}: {
+  onSend: (content: string) => void;
+  /** Typing notifications (see src/client/use-typing.ts). */
+  onKeystroke?: () => void;
+  onStopTyping?: () => void;
+}) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
@@ -18,6 +27,7 @@ export function Composer({ onSend }: { onSend: (content: string) => void }) {
       return;
     }
     setError(null);
+    onStopTyping?.();
     onSend(parsed.data);
     setText('');
   }
@@ -44,7 +54,12 @@ export function Composer({ onSend }: { onSend: (content: string) => void }) {
           rows={1}
           readOnly={!hydrated}
           value={text}
-          onChange={(e) => setText(e.target.value)}
+          onChange={(e) => {
+            setText(e.target.value);
+            if (e.target.value.trim() === '') onStopTyping?.();
+            else onKeystroke?.();
+          }}
+          onBlur={onStopTyping}
           onKeyDown={onKeyDown}
         />
         <button type="submit" className="button primary" disabled={!hydrated}>

@@ -54,10 +54,10 @@ export function FocusedLog({
           {items.map((m) =>
             m.seq === seq ? (
               <section key={m.id} ref={found} aria-label="Found message" className="msg-found">
-                <StoredMessage message={m} mine={m.authorId === viewer.id} />
+                <StoredMessage message={m} viewerId={viewer.id} />
               </section>
             ) : (
-              <StoredMessage key={m.id} message={m} mine={m.authorId === viewer.id} />
+              <StoredMessage key={m.id} message={m} viewerId={viewer.id} />
             ),
           )}
         </div>

@@ -8,6 +8,7 @@ import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { usernameSchema } from '~/shared/schemas';
 import { Avatar } from './avatar';
+import { PresenceDot, usePresence } from './presence';
 import type { ViewerProps } from './project-shell';
 
 export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: ViewerProps }) {
@@ -49,6 +50,7 @@ export function MembersPanel({ projectId, viewer }: { projectId: string; viewer:
   }
 
   const members = project.data?.members ?? [];
+  const presence = usePresence(projectId);
   return (
     <section className="panel members" aria-labelledby="members-heading">
       <div className="panel-head">
@@ -61,6 +63,7 @@ export function MembersPanel({ projectId, viewer }: { projectId: string; viewer:
             <span>{m.username}</span>
             {m.id === project.data?.ownerId && <span className="tag">owner</span>}
             {m.id === viewer.id && <span className="tag">you</span>}
+            <PresenceDot state={presence(m.id)} />
           </li>
         ))}
       </ul>

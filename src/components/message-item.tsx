@@ -1,22 +1,38 @@
 'use client';
-import { memo } from 'react';
+import { memo, useState } from 'react';
 import { isProvisional, type OutboxEntry } from '~/client/cache-updates';
+import { useMessageActions } from '~/client/use-message-actions';
 import { AI_VERIFY_BELOW } from '~/shared/ai';
 import type { MessageDTO } from '~/shared/types';
 import { AiAnswerControls } from './ai-answer-controls';
 import { Avatar } from './avatar';
 import { Markdown } from './markdown';
+import { MessageEditor, MessageToolbar } from './message-actions';
+import { ReactionChips } from './reaction-chips';
 import { When } from './when';
 
 /** The AI PM's answers below this confidence are marked for a human to check (seed rule). */
 export const VERIFY_BELOW = AI_VERIFY_BELOW;
 
-export const StoredMessage = memo(function StoredMessage({ message, mine }: { message: MessageDTO; mine: boolean }) {
+export const StoredMessage = memo(function StoredMessage({ message, viewerId }: { message: MessageDTO; viewerId: string }) {
+  const mine = message.authorId === viewerId;
+  const actions = useMessageActions(message, viewerId);
+  const [editing, setEditing] = useState(false);
   const ai = message.role === 'ai_pm';
   const confidence = ai && message.confidence !== null ? message.confidence : null;
   const provisional = isProvisional(message);
   return (
     <article className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}`} data-id={message.id} data-seq={message.seq}>
+      {/* First in the article (it floats over its corner): the article's text still ends with the message. */}
+      {!provisional && !editing && (
+        <MessageToolbar
+          message={message}
+          viewerId={viewerId}
+          onEdit={() => setEditing(true)}
+          onDelete={actions.remove}
+          onReact={actions.react}
+        />
+      )}
       <Avatar id={message.authorId} name={message.authorName} ai={ai} />
       <div className="msg-main">
         <header className="msg-head">
@@ -45,6 +61,15 @@ export const StoredMessage = memo(function StoredMessage({ message, mine }: { me
         </header>
         {message.deleted ? (
           <p className="msg-body deleted">This message was deleted.</p>
+        ) : editing ? (
+          <MessageEditor
+            message={message}
+            onCancel={() => setEditing(false)}
+            onSave={(content) => {
+              setEditing(false);
+              actions.edit(content);
+            }}
+          />
         ) : (
           <div className="msg-body" aria-busy={message.status === 'streaming'}>
             {ai && message.status === 'streaming' && message.content === '' ? (
@@ -53,6 +78,12 @@ export const StoredMessage = memo(function StoredMessage({ message, mine }: { me
               <Markdown text={message.content} />
             )}
           </div>
+        )}
+        {!message.deleted && <ReactionChips message={message} viewerId={viewerId} onToggle={actions.react} />}
+        {actions.error && (
+          <p className="form-error small" role="alert">
+            {actions.error}
+          </p>
         )}
         {ai && !message.deleted && <AiAnswerControls message={message} />}
       </div>

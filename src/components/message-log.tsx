@@ -1,5 +1,5 @@
 'use client';
-import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { OutboxEntry, TimelineItem } from '~/client/cache-updates';
 import { PendingMessage, StoredMessage } from './message-item';
 
@@ -24,6 +24,8 @@ export function MessageLog({
   loadingOlder,
   onLoadOlder,
   onRetry,
+  onAtLatestChange,
+  firstUnreadSeq = null,
 }: {
   items: TimelineItem[];
   viewer: { id: string; username: string };
@@ -31,6 +33,10 @@ export function MessageLog({
   loadingOlder: boolean;
   onLoadOlder: () => void;
   onRetry: (entry: OutboxEntry) => void;
+  /** Whether the newest message is in view (at the bottom), reported on every render and scroll. */
+  onAtLatestChange?: (atLatest: boolean) => void;
+  /** Where the "New messages" divider goes (the first unread message when the session opened). */
+  firstUnreadSeq?: number | null;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   /** The last message at the previous render, and the space (padding, margins) below it then. */
@@ -72,6 +78,21 @@ export function MessageLog({
     setUnseen(true);
   }, [items]);
 
+  // Opening a session with unread messages: start at the divider rather than at the bottom.
+  const scrolledToDivider = useRef(false);
+  useLayoutEffect(() => {
+    if (scrolledToDivider.current || firstUnreadSeq === null) return;
+    const divider = scroller.current?.querySelector<HTMLElement>('.unread-divider');
+    if (!divider) return;
+    scrolledToDivider.current = true;
+    divider.scrollIntoView({ block: 'start' });
+  }, [firstUnreadSeq, items]);
+
+  useEffect(() => {
+    const el = scroller.current;
+    if (el) onAtLatestChange?.(distanceFromBottom(el) <= BOTTOM_SLACK);
+  }, [items, onAtLatestChange]);
+
   // Short content, or a page that just arrived, may leave the top in view: keep loading.
   useEffect(() => {
     maybeLoadOlder();
@@ -81,6 +102,7 @@ export function MessageLog({
     const el = scroller.current;
     if (!el) return;
     if (unseen && distanceFromBottom(el) <= BOTTOM_SLACK) setUnseen(false);
+    onAtLatestChange?.(distanceFromBottom(el) <= BOTTOM_SLACK);
     maybeLoadOlder();
   }
 
@@ -112,7 +134,14 @@ export function MessageLog({
           </div>
           {items.map((item) =>
             item.kind === 'stored' ? (
-              <StoredMessage key={item.message.id} message={item.message} mine={item.message.authorId === viewer.id} />
+              <Fragment key={item.message.id}>
+                {item.message.seq === firstUnreadSeq && (
+                  <div className="unread-divider" role="separator" aria-label="New messages">
+                    <span>New messages</span>
+                  </div>
+                )}
+                <StoredMessage message={item.message} viewerId={viewer.id} />
+              </Fragment>
             ) : (
               <PendingMessage
                 key={item.entry.id}

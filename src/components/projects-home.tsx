@@ -1,6 +1,7 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
+import { UnreadBadge } from './unread-badge';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
@@ -16,6 +17,8 @@ export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
   const trpc = useTRPC();
   const router = useRouter();
   const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
+  // The home page follows no project's events: it asks again when the user comes back to it.
+  const unread = useQuery(trpc.project.unreadTotals.queryOptions(undefined, { staleTime: 0, refetchOnWindowFocus: true }));
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
   const create = useMutation(
@@ -79,6 +82,7 @@ export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
                 <Link href={`/p/${p.id}`} className="stretched">
                   {p.name}
                 </Link>
+                <UnreadBadge count={unread.data?.[p.id] ?? 0} />
                 <span className="muted small">
                   Last activity <When iso={p.lastActivityAt} />
                 </span>

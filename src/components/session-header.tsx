@@ -7,6 +7,7 @@ import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { LIMITS } from '~/shared/limits';
+import type { SessionDTO } from '~/shared/types';
 import { AiPmSetting } from './ai-pm-setting';
 import { plural } from './format';
 
@@ -73,6 +74,7 @@ export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: strin
           <div className="chat-title">
             <h1>{session?.title}</h1>
             {session && <span className="muted small">{plural(session.messageCount, 'message')}</span>}
+            {session?.status === 'archived' && <span className="tag">Archived</span>}
           </div>
           <AiPmSetting session={session} aiOn={aiOn} />
           <button
@@ -84,8 +86,79 @@ export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: strin
           >
             Rename
           </button>
+          {session && <SessionDetails projectId={projectId} session={session} disabled={!hydrated} />}
         </>
       )}
     </header>
+  );
+}
+
+/** Description (edit in place) and archive / unarchive: both through session.update and its event. */
+function SessionDetails({ projectId, session, disabled }: { projectId: string; session: SessionDTO; disabled: boolean }) {
+  const trpc = useTRPC();
+  const live = useLiveCache();
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const update = useMutation(
+    trpc.session.update.mutationOptions({
+      onSuccess: (updated) => {
+        live.applySession(updated);
+        setEditing(false);
+        setError(null);
+      },
+      onError: (err) => setError(errorMessage(err)),
+    }),
+  );
+  const archived = session.status === 'archived';
+
+  function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const value = new FormData(e.currentTarget).get('description');
+    const description = typeof value === 'string' ? value.trim() : '';
+    if (description === (session.description ?? '')) return setEditing(false);
+    update.mutate({ projectId, sessionId: session.id, description });
+  }
+
+  return (
+    <div className="session-details">
+      {editing ? (
+        <form className="rename-form" onSubmit={onSubmit}>
+          <input
+            name="description"
+            aria-label="Session description"
+            defaultValue={session.description ?? ''}
+            maxLength={LIMITS.sessionDescriptionMax}
+            autoFocus
+            onKeyDown={(e) => e.key === 'Escape' && setEditing(false)}
+          />
+          <button type="submit" className="button primary small" disabled={update.isPending}>
+            Save
+          </button>
+          <button type="button" className="button subtle small" onClick={() => setEditing(false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <>
+          {session.description && <p className="muted small session-description">{session.description}</p>}
+          <button type="button" className="button subtle small" onClick={() => setEditing(true)} disabled={disabled}>
+            {session.description ? 'Edit description' : 'Add description'}
+          </button>
+          <button
+            type="button"
+            className="button subtle small"
+            disabled={disabled || update.isPending}
+            onClick={() => update.mutate({ projectId, sessionId: session.id, status: archived ? 'active' : 'archived' })}
+          >
+            {archived ? 'Unarchive' : 'Archive'}
+          </button>
+        </>
+      )}
+      {error && (
+        <p className="form-error small" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }

@@ -32,3 +32,28 @@ export const LIMITS = {
    */
   requestBodyMaxBytes: 1024 * 1024,
 } as const;
+
+/**
+ * Typing notifications, with Zulip's intervals (zulip/web/src/typing_status.ts and the server's
+ * typing settings): a typing tab sends "start" at most once per `startedWaitMs` while keys are
+ * pressed, and "stop" after `stoppedWaitMs` without a key (or at once on send/blur); a receiver drops
+ * a typist it has not heard from for `startedExpiryMs`, so a tab that dies stops "typing" by itself.
+ */
+/**
+ * Presence: the leader tab of each browser (one per project, see src/client/event-sync.ts) sends a
+ * heartbeat every `heartbeatMs`; a member counts as here until `expiryMs` after the last one, so a
+ * closed browser drops out within that time. "idle": the leader tab is hidden or has seen no input
+ * for `idleAfterMs` (Zulip: idle after 5 minutes; its 60 s ping and 140 s offline threshold are
+ * shortened here so the members panel is fresher).
+ */
+export const PRESENCE = {
+  heartbeatMs: 20_000,
+  expiryMs: 50_000,
+  idleAfterMs: 5 * 60_000,
+} as const;
+
+export const TYPING = {
+  startedWaitMs: 10_000,
+  stoppedWaitMs: 5_000,
+  startedExpiryMs: 15_000,
+} as const;

@@ -108,6 +108,17 @@ export const sessionUpdateInput = sessionRefInput
     { error: 'Nothing to update: give a title, a description, a status or aiPm' },
   );
 
+/** `session.markRead`: the newest seq the user has seen (the marker never moves back). */
+export const sessionMarkReadInput = sessionRefInput.extend({
+  seq: z.number().int().min(0, { error: 'seq must be at least 0' }).max(Number.MAX_SAFE_INTEGER),
+});
+
+/** `project.heartbeat`: the leader tab of a browser says its user is here. */
+export const presenceHeartbeatInput = z.object({ projectId: idSchema, state: z.enum(['active', 'idle']) });
+
+/** `session.typing`: the caller started (true) or stopped (false) typing in the session. */
+export const sessionTypingInput = sessionRefInput.extend({ typing: z.boolean() });
+
 const pageSize = z
   .number()
   .int()

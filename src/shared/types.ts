@@ -3,6 +3,14 @@
 export type Role = 'user' | 'ai_pm';
 export type MessageStatus = 'delivered' | 'streaming' | 'failed';
 export type SessionStatus = 'active' | 'archived';
+export type PresenceState = 'active' | 'idle';
+
+export interface PresenceDTO {
+  userId: string;
+  state: PresenceState;
+  /** Ms since the epoch until which the last heartbeat holds. */
+  until: number;
+}
 
 export interface UserDTO {
   id: string;
@@ -86,6 +94,15 @@ export type ChatEvent =
   | { type: 'member.added'; projectId: string; member: MemberDTO }
   /** A member left: they lose access at once (their open streams end after this event). */
   | { type: 'member.removed'; projectId: string; member: MemberDTO }
+  /**
+   * Only on the reader's own streams (never in the shared log): their read marker of a session moved
+   * (another tab or device read it).
+   */
+  | { type: 'read.updated'; projectId: string; sessionId: string; lastRead: number }
+  /** Ephemeral: a member's browser is here (`until`: ms epoch the heartbeat holds). */
+  | { type: 'presence'; projectId: string; userId: string; state: PresenceState; until: number }
+  /** Ephemeral (pub/sub, never in the log): a member started or stopped typing in a session. */
+  | { type: 'typing'; projectId: string; sessionId: string; userId: string; username: string; typing: boolean }
   /** First event of a fresh subscription (no lastEventId): the log position the tab now follows. */
   | { type: 'ready'; projectId: string }
   /** The tab's lastEventId fell out of the trimmed log: refetch everything shown for this project. */

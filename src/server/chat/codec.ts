@@ -139,6 +139,10 @@ function decodeEventStrict(projectId: string, [, flat]: StreamEntry): ChatEvent 
     case 'ready':
     case 'resync':
       return { type, projectId };
+    // Ephemeral signals never enter the log (src/server/realtime/subscription.ts): one here is corrupt.
+    case 'read.updated':
+    case 'typing':
+    case 'presence':
     default:
       throw new Error(`Unknown event type in the log of project ${projectId}: ${String(f.t)}`);
   }

@@ -164,6 +164,22 @@ describe('message.edit / delete / react', () => {
     ]);
   });
 
+  it('the project owner may delete any message; other members only their own', async () => {
+    const ref = await projectWithSession(alice);
+    const bob = await h.user();
+    const carol = await h.user();
+    await addToProject(alice, ref.projectId, bob);
+    await addToProject(alice, ref.projectId, carol);
+    const bobs = await bob.caller.message.send({ ...ref, id: randomUUID(), content: 'spam' });
+    await expect(carol.caller.message.delete({ ...ref, id: bobs.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    // The owner moderates, but does not get to rewrite someone else's words.
+    await expect(alice.caller.message.edit({ ...ref, id: bobs.id, content: 'x' })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    const deleted = await alice.caller.message.delete({ ...ref, id: bobs.id });
+    expect(deleted).toMatchObject({ id: bobs.id, deleted: true, content: '', authorId: bob.id });
+  });
+
   it('loses no reaction when many members react at once', async () => {
     const ref = await projectWithSession(alice);
     const m = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'vote' });

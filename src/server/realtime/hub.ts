@@ -103,6 +103,8 @@ export class EventHub {
   /** Streams to end when their login is signed out, by token hash (see watchLogin). */
   private readonly loginWatchers = new Map<string, Set<() => void>>();
   private revocationsSubscribed: Promise<void> | null = null;
+  /** Listeners of ephemeral signal channels (typing, presence, a user's read markers), by channel. */
+  private readonly signalListeners = new Map<string, Set<(message: string) => void>>();
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -164,11 +166,37 @@ export class EventHub {
     return stop;
   }
 
+  /**
+   * Listens to an ephemeral pub/sub channel on the process's one subscriber connection (signals are
+   * never in the event log: missed while disconnected, they are simply gone). Resolves once this
+   * process listens; returns the stop.
+   */
+  async listen(channel: string, listener: (message: string) => void): Promise<() => void> {
+    let set = this.signalListeners.get(channel);
+    if (!set) this.signalListeners.set(channel, (set = new Set()));
+    set.add(listener);
+    const stop = () => {
+      set.delete(listener);
+      if (set.size === 0 && this.signalListeners.get(channel) === set) {
+        this.signalListeners.delete(channel);
+        void this.subscriber?.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+    try {
+      await this.ensureSubscriber().subscribe(channel);
+    } catch (err) {
+      stop();
+      throw toAppError(err);
+    }
+    return stop;
+  }
+
   async close(): Promise<void> {
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.retryTimer = null;
     this.retrying.clear();
     this.loginWatchers.clear();
+    this.signalListeners.clear();
     this.revocationsSubscribed = null;
     this.tails.clear();
     const sub = this.subscriber;
@@ -219,6 +247,11 @@ export class EventHub {
     sub.on('message', (channel: string, message: string) => {
       if (channel === keys.loginRevoked) {
         for (const onRevoked of [...(this.loginWatchers.get(message) ?? [])]) onRevoked();
+        return;
+      }
+      const signal = this.signalListeners.get(channel);
+      if (signal) {
+        for (const listener of [...signal]) listener(message);
         return;
       }
       const projectId = projectIdOfWakeChannel(channel);

@@ -11,9 +11,13 @@ const MAX_BUFFERED = 5000;
 const CATCH_UP_BATCH = 500;
 
 export interface TrackedEvent {
+  /** The log id; for an ephemeral signal, the id of the last log entry yielded before it. */
   id: string;
   event: ChatEvent;
 }
+
+/** Ephemeral events: delivered live on the same stream, never written to (or read from) the log. */
+export const EPHEMERAL_TYPES: ReadonlySet<ChatEvent['type']> = new Set(['read.updated', 'typing', 'presence']);
 
 /**
  * One tab's view of a project's log (see rawProjectEvents), with consecutive `resync`s folded into one:
@@ -42,9 +46,11 @@ async function* rawProjectEvents(opts: {
   projectId: string;
   lastEventId: string | null | undefined;
   signal: AbortSignal | undefined;
+  /** Ephemeral pub/sub channels to merge in (JSON events; only this project's are kept). */
+  signalChannels?: string[];
 }): AsyncGenerator<TrackedEvent> {
   const { redis, hub, projectId, signal } = opts;
-  const buffer: TailItem[] = [];
+  const buffer: Array<TailItem | { kind: 'signal'; event: ChatEvent }> = [];
   let overflowed = false;
   let wake: (() => void) | null = null;
   const notify = () => {
@@ -58,10 +64,19 @@ async function* rawProjectEvents(opts: {
     else buffer.push(item);
     notify();
   });
+  const stops: Array<() => void> = [stop];
+  const onSignal = (message: string) => {
+    const event = parseSignal(message, projectId);
+    // Signals are droppable by nature: a flood never grows the buffer past its bound.
+    if (!event || buffer.length >= MAX_BUFFERED) return;
+    buffer.push({ kind: 'signal', event });
+    notify();
+  };
   signal?.addEventListener('abort', notify, { once: true });
   metrics().sseSubscribers.inc();
 
   try {
+    for (const channel of opts.signalChannels ?? []) stops.push(await hub.listen(channel, onSignal));
     let last: string;
     if (!opts.lastEventId) {
       yield { id: from, event: { type: 'ready', projectId } };
@@ -101,6 +116,10 @@ async function* rawProjectEvents(opts: {
         });
         continue;
       }
+      if (item.kind === 'signal') {
+        yield { id: last, event: item.event };
+        continue;
+      }
       if (item.kind === 'resync') {
         last = item.at;
         yield { id: item.at, event: { type: 'resync', projectId } };
@@ -113,7 +132,18 @@ async function* rawProjectEvents(opts: {
     }
   } finally {
     metrics().sseSubscribers.dec();
-    stop();
+    for (const s of stops) s();
     signal?.removeEventListener('abort', notify);
+  }
+}
+
+/** An ephemeral signal from pub/sub, if it is one of ours and about this project. */
+function parseSignal(message: string, projectId: string): ChatEvent | null {
+  try {
+    const event = JSON.parse(message) as ChatEvent;
+    if (!EPHEMERAL_TYPES.has(event.type) || !('projectId' in event) || event.projectId !== projectId) return null;
+    return event;
+  } catch {
+    return null; // not JSON: not a signal of ours
   }
 }

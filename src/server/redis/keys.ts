@@ -40,6 +40,22 @@ export const keys = {
   recent: (pid: string) => `project:{${pid}}:recent`,
   /** STREAM: the project's event log, trimmed with MAXLEN ~ */
   events: (pid: string) => `project:{${pid}}:events`,
+  /**
+   * HASH session id -> last-read seq, per user: read markers (unread = lastSeq - lastRead). In the
+   * project's slot, so a script can read them beside the sessions.
+   */
+  reads: (pid: string, uid: string) => `project:{${pid}}:reads:${uid}`,
+  /**
+   * Pub/sub channel of one project's EPHEMERAL signals (typing, presence): never in the event log, so
+   * a burst of them cannot trim real events away.
+   */
+  projectSignals: (pid: string) => `project:{${pid}}:signals`,
+  /**
+   * ZSET user id -> ms until which their last presence heartbeat holds, and HASH user id -> state
+   * ("active" | "idle"). Expired members are swept by the next heartbeat; readers filter by time.
+   */
+  presence: (pid: string) => `project:{${pid}}:presence`,
+  presenceState: (pid: string) => `project:{${pid}}:presence:state`,
   /** Pub/sub channel nudged by every write, so per-process tails read the log right away */
   wakeChannel: (pid: string) => `project:{${pid}}:wake`,
 
@@ -57,6 +73,8 @@ export const keys = {
   user: (uid: string) => `user:${uid}`,
   /** STRING lower-cased username -> user id (SET NX makes usernames unique, case-insensitively) */
   username: (name: string) => `username:${name.toLowerCase()}`,
+  /** Pub/sub channel of signals for one user only (read markers moved in another tab or device) */
+  userSignals: (uid: string) => `user:${uid}:signals`,
   /** ZSET project id scored by join time: the projects a user belongs to */
   userProjects: (uid: string) => `user:${uid}:projects`,
   /**

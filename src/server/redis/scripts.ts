@@ -633,6 +633,58 @@ end
 return n
 `;
 
+/**
+ * Moves a user's read marker of one session forward, never back, and never past the session's last
+ * seq; tells that user's streams (and only theirs) on their signal channel.
+ * KEYS: 1 the user's read markers in the project, 2 session
+ * ARGV: 1 session id, 2 seq, 3 last seq when the session hash is absent (evicted), 4 user signal
+ * channel, 5 project id, 6 '1' to publish the change ('0' when the user's own message.created
+ * already tells their tabs)
+ * Returns the marker after the call.
+ */
+const MARK_READ = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local last = tonumber(redis.call('HGET', KEYS[2], 'lastSeq') or ARGV[3])
+local want = math.min(tonumber(ARGV[2]), last)
+if want <= current then return current end
+redis.call('HSET', KEYS[1], ARGV[1], want)
+if ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'read.updated', projectId = ARGV[5], sessionId = ARGV[1], lastRead = want})) end
+return want
+`;
+
+/**
+ * A user's unread messages in one project: the sum over its sessions of lastSeq - lastRead (seqs are
+ * gap-free). Sessions whose hash is absent (evicted to the durable tier: idle) count as read.
+ * KEYS: 1 sessions zset, 2 the user's read markers. ARGV: 1 session key prefix
+ */
+const UNREAD_TOTAL = `
+local total = 0
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local last = tonumber(redis.call('HGET', ARGV[1] .. sid, 'lastSeq') or '0')
+  local read = tonumber(redis.call('HGET', KEYS[2], sid) or '0')
+  if last > read then total = total + last - read end
+end
+return total
+`;
+
+/**
+ * A presence heartbeat: the user is here until ARGV[3]; sweeps members whose heartbeat expired; tells
+ * the project's streams (ephemeral channel, never the log).
+ * KEYS: 1 presence zset, 2 presence state hash. ARGV: 1 user id, 2 state, 3 until (ms), 4 now (ms),
+ * 5 signal channel, 6 project id
+ */
+const PRESENCE_HEARTBEAT = `
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+if #gone > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+  redis.call('HDEL', KEYS[2], unpack(gone))
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
+return 1
+`;
+
 type Arg = string | number;
 type ScriptFn<R> = (...args: Arg[]) => Promise<R>;
 
@@ -662,6 +714,9 @@ export interface ParleyScripts {
   parleyBackfillLogin: ScriptFn<0 | 1>;
   parleyBackfillProject: ScriptFn<string[]>;
   parleyBackfillMessages: ScriptFn<number>;
+  parleyMarkRead: ScriptFn<number>;
+  parleyUnreadTotal: ScriptFn<number>;
+  parleyPresenceHeartbeat: ScriptFn<1>;
 }
 
 export type ScriptedRedis = Redis & ParleyScripts;
@@ -693,6 +748,9 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyBackfillLogin: { numberOfKeys: 2, lua: BACKFILL_LOGIN },
   parleyBackfillProject: { numberOfKeys: 4, lua: BACKFILL_PROJECT },
   parleyBackfillMessages: { numberOfKeys: 2, lua: BACKFILL_MESSAGES },
+  parleyMarkRead: { numberOfKeys: 2, lua: MARK_READ },
+  parleyUnreadTotal: { numberOfKeys: 2, lua: UNREAD_TOTAL },
+  parleyPresenceHeartbeat: { numberOfKeys: 2, lua: PRESENCE_HEARTBEAT },
 };
 
 /**

@@ -32,10 +32,15 @@ const projectScoped: Record<string, ScopedCall> = {
   'project.leave': (u, pid) => u.caller.project.leave({ projectId: pid }),
   // Without an invitation, exactly like a project that does not exist.
   'project.acceptInvite': (u, pid) => u.caller.project.acceptInvite({ projectId: pid }),
+  'project.heartbeat': (u, pid) => u.caller.project.heartbeat({ projectId: pid, state: 'active' }),
+  'project.presence': (u, pid) => u.caller.project.presence({ projectId: pid }),
   'session.list': (u, pid) => u.caller.session.list({ projectId: pid }),
   'session.create': (u, pid) => u.caller.session.create({ projectId: pid, title: 'Intrusion' }),
   'session.get': (u, pid) => u.caller.session.get({ projectId: pid, sessionId }),
   'session.update': (u, pid) => u.caller.session.update({ projectId: pid, sessionId, title: 'Hijacked' }),
+  'session.markRead': (u, pid) => u.caller.session.markRead({ projectId: pid, sessionId, seq: 1 }),
+  'session.readMarkers': (u, pid) => u.caller.session.readMarkers({ projectId: pid }),
+  'session.typing': (u, pid) => u.caller.session.typing({ projectId: pid, sessionId, typing: true }),
   'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
   'message.send': (u, pid) =>
     u.caller.message.send({ projectId: pid, sessionId, id: randomUUID(), content: 'hi' }),
@@ -65,7 +70,7 @@ describe('membership', () => {
       // Not about one project: the caller's own lists, creating, and declining (a no-op without an invitation).
       (p) =>
         !p.startsWith('auth.') &&
-        !['project.list', 'project.create', 'project.invitations', 'project.declineInvite'].includes(p),
+        !['project.list', 'project.unreadTotals', 'project.create', 'project.invitations', 'project.declineInvite'].includes(p),
     );
     expect(Object.keys(projectScoped).sort()).toEqual(all.sort());
   });

@@ -24,7 +24,7 @@ export default async function ProjectLayout({
   await getQueryClient().prefetchQuery(trpc.session.list.queryOptions({ projectId }));
   return (
     <HydrateClient>
-      <ProjectLive key={projectId} projectId={projectId}>
+      <ProjectLive key={projectId} projectId={projectId} viewerId={access.viewer.id}>
         <ProjectShell projectId={projectId} viewer={access.viewer}>
           {children}
         </ProjectShell>

@@ -3,6 +3,7 @@ import { tracked, TRPCError } from '@trpc/server';
 import { hashToken } from '~/server/auth/service';
 import { AppError, toAppError } from '~/server/errors';
 import { projectEvents } from '~/server/realtime/subscription';
+import { keys } from '~/server/redis/keys';
 import { eventsSubscribeInput } from '~/shared/schemas';
 import { projectProcedure, router } from '../init';
 import { streamSlot } from '../limits';
@@ -39,6 +40,9 @@ export const eventsRouter = router({
           projectId: input.projectId,
           lastEventId: input.lastEventId,
           signal: ended.signal,
+          // This user's own signals (read markers) ride on their streams only.
+          // and the project's ephemeral signals (typing) on every member's.
+          signalChannels: [keys.userSignals(ctx.user.id), keys.projectSignals(input.projectId)],
         })) {
           yield tracked(id, event);
           // Left the project: the stream ends here. The tab reconnects (after a short backoff, so the

@@ -2,6 +2,9 @@ import 'server-only';
 import { TRPCError } from '@trpc/server';
 import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
+import { ReadState } from '~/server/chat/read-state';
+import { errorFields, logger } from '~/server/log';
+import { isProvisional } from '~/shared/provisional';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
 import { LIMITS } from '~/shared/limits';
@@ -20,6 +23,17 @@ export const messageRouter = router({
   /** Idempotent by `id`: a repeat returns the stored message and changes nothing. */
   send: projectProcedure.input(messageSendInput).use(rateLimit('send')).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
     const { message } = await ctx.store.appendMessage({ ...input, author: ctx.user });
+    // Own messages are never unread: writing in a session reads it up to there (as Slack and Zulip
+    // do). Not while the message is provisional (Redis down, kept by the durable tier: its seq is not
+    // final), and a failure here must not fail a send that is stored: it is logged, and the marker
+    // catches up with the next markRead.
+    if (!isProvisional(message)) {
+      await new ReadState(ctx.redis)
+        .markRead({ ...input, userId: ctx.user.id, seq: message.seq, knownLastSeq: message.seq, announce: false })
+        .catch((err: unknown) =>
+          logger('read-state').warn({ projectId: input.projectId, ...errorFields(err) }, 'marking own message read failed'),
+        );
+    }
     return message;
   }),
 
@@ -31,14 +45,19 @@ export const messageRouter = router({
     }),
   ),
 
-  /** The author deletes their message: a tombstone keeps its place (seq) but not its text. */
-  delete: projectProcedure.input(messageRefInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
-    ctx.store.changeMessage(input, 'message.deleted', (m) => {
-      assertEditable(m, ctx.user);
+  /**
+   * The author deletes their message, or the project owner any message (moderation): a tombstone
+   * keeps its place (seq) but not its text.
+   */
+  delete: projectProcedure.input(messageRefInput).use(rateLimit('change')).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
+    // Read before the change: ownership never moves, so a check outside the script cannot go stale.
+    const { project } = await ctx.store.getProject(input.projectId);
+    return ctx.store.changeMessage(input, 'message.deleted', (m) => {
+      assertEditable(m, ctx.user, project.ownerId === ctx.user.id);
       const { reactions: _r, metadata: _m, aiResponse: _a, ...rest } = m;
       return { ...rest, content: '', deleted: true };
-    }),
-  ),
+    });
+  }),
 
   /**
    * Full-text search in one project or (no projectId) all of the caller's projects; members only.
@@ -98,8 +117,8 @@ export const messageRouter = router({
     .mutation(({ ctx, input }): Promise<MessageDTO> => verifyAnswer(ctx, input, ctx.user)),
 });
 
-function assertEditable(m: StoredMessage, user: AuthedUser) {
-  if (m.authorId !== user.id) {
+function assertEditable(m: StoredMessage, user: AuthedUser, moderator = false) {
+  if (m.authorId !== user.id && !moderator) {
     throw new TRPCError({ code: 'FORBIDDEN', message: 'Only the author can change a message' });
   }
   if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });

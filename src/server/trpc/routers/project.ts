@@ -1,9 +1,10 @@
 import 'server-only';
 import { env } from '~/server/env';
+import { Presence, ReadState } from '~/server/chat/read-state';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
-import { projectAddMemberInput, projectCreateInput, projectIdInput, projectListInput } from '~/shared/schemas';
-import type { InvitationDTO, ProjectDetailDTO, ProjectDTO } from '~/shared/types';
+import { presenceHeartbeatInput, projectAddMemberInput, projectCreateInput, projectIdInput, projectListInput } from '~/shared/schemas';
+import type { InvitationDTO, PresenceDTO, ProjectDetailDTO, ProjectDTO } from '~/shared/types';
 import { authedProcedure, projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
@@ -17,6 +18,26 @@ export const projectRouter = router({
     const all = await ctx.store.listProjectsFor(ctx.user.id);
     const from = input?.cursor ?? 0;
     return all.slice(from, from + (input?.limit ?? LIMITS.projectPageDefault));
+  }),
+
+  /** A browser's leader tab says its user is here (every PRESENCE.heartbeatMs). Ephemeral. */
+  heartbeat: projectProcedure
+    .input(presenceHeartbeatInput)
+    .use(rateLimit('change'))
+    .mutation(async ({ ctx, input }): Promise<{ until: number }> => ({
+      until: await new Presence(ctx.redis).heartbeat(input.projectId, ctx.user.id, input.state),
+    })),
+
+  /** Members whose browser has the project open now. */
+  presence: projectProcedure.query(({ ctx, input }): Promise<PresenceDTO[]> => new Presence(ctx.redis).list(input.projectId)),
+
+  /** Unread messages per project of the caller (project id -> count), for the home page's badges. */
+  unreadTotals: authedProcedure.query(async ({ ctx }): Promise<Record<string, number>> => {
+    const projects = await ctx.store.listProjectsFor(ctx.user.id);
+    return new ReadState(ctx.redis).unreadTotals(
+      projects.map((p) => p.id),
+      ctx.user.id,
+    );
   }),
 
   create: authedProcedure

@@ -1,6 +1,9 @@
 import 'server-only';
-import { sessionCreateInput, sessionRefInput, sessionUpdateInput } from '~/shared/schemas';
-import type { SessionDTO } from '~/shared/types';
+import { ReadState } from '~/server/chat/read-state';
+import { toAppError } from '~/server/errors';
+import { keys } from '~/server/redis/keys';
+import { sessionCreateInput, sessionMarkReadInput, sessionRefInput, sessionTypingInput, sessionUpdateInput } from '~/shared/schemas';
+import type { ChatEvent, SessionDTO } from '~/shared/types';
 import { projectProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
@@ -28,4 +31,50 @@ export const sessionRouter = router({
       const current = await ctx.store.getSession(input.projectId, input.sessionId);
       return ctx.store.updateSession({ ...rest, metadata: { ...current.metadata, aiPm } });
     }),
+
+  /**
+   * The caller has seen the session up to `seq` (capped at its last message). Monotonic: an older
+   * seq (a late request from another tab) changes nothing. The caller's other tabs learn it live.
+   */
+  markRead: projectProcedure
+    .input(sessionMarkReadInput)
+    .mutation(async ({ ctx, input }): Promise<{ sessionId: string; lastRead: number }> => {
+      const session = await ctx.store.getSession(input.projectId, input.sessionId);
+      const lastRead = await new ReadState(ctx.redis).markRead({
+        ...input,
+        userId: ctx.user.id,
+        knownLastSeq: session.messageCount,
+      });
+      return { sessionId: input.sessionId, lastRead };
+    }),
+
+  /**
+   * Ephemeral: tells the project's open streams that the caller started or stopped typing. Pub/sub
+   * only - never the event log, so typing can never trim real events out of it. Rate-limited like
+   * other changes; the client sends at most one start per TYPING.startedWaitMs.
+   */
+  typing: projectProcedure
+    .input(sessionTypingInput)
+    .use(rateLimit('change'))
+    .mutation(async ({ ctx, input }): Promise<{ ok: true }> => {
+      const event: ChatEvent = {
+        type: 'typing',
+        projectId: input.projectId,
+        sessionId: input.sessionId,
+        userId: ctx.user.id,
+        username: ctx.user.username,
+        typing: input.typing,
+      };
+      try {
+        await ctx.redis.publish(keys.projectSignals(input.projectId), JSON.stringify(event));
+      } catch (err) {
+        throw toAppError(err);
+      }
+      return { ok: true };
+    }),
+
+  /** The caller's read markers: session id -> last-read seq (absent: nothing read). */
+  readMarkers: projectProcedure.query(
+    ({ ctx, input }): Promise<Record<string, number>> => new ReadState(ctx.redis).markers(input.projectId, ctx.user.id),
+  ),
 });
