@@ -91,13 +91,20 @@ test('a 1,000-message session opens at its newest messages and loads older ones 
   expect(first).toEqual([...first].sort((a, b) => a - b));
 
   // Scroll to the top: an older page loads above, and the message that was on screen stays put.
-  // The page request is held until the position has been measured.
+  // The older page's request (a message.list with a cursor) is held until the position has been
+  // measured. Only that one: the refetch of the newest page that a fresh live connection makes must
+  // go through, and the scroll waits for the page to be live (hydrated and subscribed) - a scroll
+  // into the server-rendered HTML before that would be handled by nobody yet.
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  await page.route(/\/api\/trpc\/[^?]*message\.list/, async (route) => {
-    await gate;
-    await route.continue();
-  });
+  await page.route(
+    (url) => url.pathname.includes('message.list') && decodeURIComponent(url.search).includes('"cursor":'),
+    async (route) => {
+      await gate;
+      await route.continue();
+    },
+  );
+  await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
   const log = messageLog(page);
   const anchorEl = log.locator(`article[data-seq="${first[0]}"]`);
   await log.evaluate((el) => el.scrollBy(0, -el.scrollHeight));

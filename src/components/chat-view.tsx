@@ -63,6 +63,7 @@ export function ChatView({
           viewer={viewer}
           hasOlder={messages.hasNextPage}
           loadingOlder={messages.isFetchingNextPage}
+          refreshing={messages.isFetching && !messages.isFetchingNextPage}
           onLoadOlder={loadOlder}
           onRetry={retry}
           onAtLatestChange={onAtLatestChange}

@@ -22,6 +22,7 @@ export function MessageLog({
   viewer,
   hasOlder,
   loadingOlder,
+  refreshing = false,
   onLoadOlder,
   onRetry,
   onAtLatestChange,
@@ -31,6 +32,12 @@ export function MessageLog({
   viewer: { id: string; username: string };
   hasOlder: boolean;
   loadingOlder: boolean;
+  /**
+   * The loaded pages are being refetched (e.g. after a resync). A request for an older page then is
+   * dropped (it must not restart the refetch), so the top is checked again once the refetch is over -
+   * else a reader who scrolled up meanwhile would wait at "Load older messages" for another scroll.
+   */
+  refreshing?: boolean;
   onLoadOlder: () => void;
   onRetry: (entry: OutboxEntry) => void;
   /** Whether the newest message is in view (at the bottom), reported on every render and scroll. */
@@ -48,8 +55,8 @@ export function MessageLog({
 
   const maybeLoadOlder = useCallback(() => {
     const el = scroller.current;
-    if (el && hasOlder && !loadingOlder && distanceFromTop(el) < LOAD_AHEAD) onLoadOlder();
-  }, [hasOlder, loadingOlder, onLoadOlder]);
+    if (el && hasOlder && !loadingOlder && !refreshing && distanceFromTop(el) < LOAD_AHEAD) onLoadOlder();
+  }, [hasOlder, loadingOlder, refreshing, onLoadOlder]);
 
   // New last message: follow it if the reader is at the bottom or just wrote it; otherwise hold still.
   useLayoutEffect(() => {
