@@ -40,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
 import { benchSearch } from './lib/bench-search.mjs';
+import { prng } from './lib/prng.mjs';
 import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
@@ -174,17 +175,6 @@ async function within(promise, ms) {
   }
 }
 
-/** Deterministic PRNG (mulberry32), so runs write the same message sizes. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(0x9a71e7);
 const randInt = (/** @type {number} */ lo, /** @type {number} */ hi) => lo + Math.floor(random() * (hi - lo + 1));
 

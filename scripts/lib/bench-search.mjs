@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { migrate } from './migrate.mjs';
+import { prng } from './prng.mjs';
 import { findFreePort, startRedisServer } from './redis-server.mjs';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -41,16 +42,6 @@ function contentFor(i, rand) {
   return words.join(' ');
 }
 
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentiles(samples) {
   const s = [...samples].sort((a, b) => a - b);
