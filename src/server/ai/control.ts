@@ -5,7 +5,7 @@ import type { ChatStoreApi } from '~/server/chat/store';
 import type { DurableTier } from '~/server/durable/tier';
 import { env } from '~/server/env';
 import { AppError, toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
 import { aiScripts, wrapArgs } from './scripts';
@@ -24,9 +24,9 @@ interface Ctx {
 type Ref = { projectId: string; sessionId: string; id: string };
 
 async function readStored(redis: ScriptedRedis, ref: Ref): Promise<{ seq: string; body: string; m: StoredMessage } | null> {
-  const at = await redis.hget(keys.messageIds(ref.projectId), ref.id);
-  const [sid, seq] = at?.split(':') ?? [];
-  if (sid !== ref.sessionId || !seq) return null;
+  const at = parseMessageLocator(await redis.hget(keys.messageIds(ref.projectId), ref.id));
+  if (at?.sessionId !== ref.sessionId) return null;
+  const seq = String(at.seq);
   const body = await redis.hget(keys.messages(ref.projectId, ref.sessionId), seq);
   return body === null ? null : { seq, body, m: JSON.parse(body) as StoredMessage };
 }

@@ -7,7 +7,7 @@ import { decodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatStoreApi } from '~/server/chat/store';
 import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
-import { AI_JOBS_PATTERN, keys } from '~/server/redis/keys';
+import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { scanKeys } from '~/server/redis/scan';
 import type { MessageDTO } from '~/shared/types';
@@ -136,7 +136,7 @@ export class AiWorker {
     if (this.closed) return;
     try {
       for await (const key of scanKeys(this.o.redis, AI_JOBS_PATTERN, 'stream')) {
-        const pid = /^project:\{([^}]+)\}:ai:jobs$/.exec(key)?.[1];
+        const pid = idInKey(keys.aiJobs, key);
         if (pid) this.drain(pid);
       }
     } catch (err) {
@@ -539,11 +539,10 @@ export class AiWorker {
 
   /** A message of the project by id, straight from Redis (null when absent). */
   private async read(pid: string, id: string): Promise<MessageDTO | null> {
-    const at = await this.o.redis.hget(keys.messageIds(pid), id);
+    const at = parseMessageLocator(await this.o.redis.hget(keys.messageIds(pid), id));
     if (!at) return null;
-    const [sid, seq] = at.split(':') as [string, string];
-    const body = await this.o.redis.hget(keys.messages(pid, sid), seq);
-    return body ? decodeMessage(pid, sid, Number(seq), body) : null;
+    const body = await this.o.redis.hget(keys.messages(pid, at.sessionId), String(at.seq));
+    return body ? decodeMessage(pid, at.sessionId, at.seq, body) : null;
   }
 }
 
