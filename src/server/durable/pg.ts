@@ -3,6 +3,7 @@ import pg from 'pg';
 import { AppError } from '~/server/errors';
 import { errorFields, hostOf, logger } from '~/server/log';
 import { metrics, timed } from '~/server/metrics';
+import { eventIdVersion } from '~/shared/event-id';
 
 const log = logger('postgres');
 
@@ -178,8 +179,5 @@ export async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Pro
   });
 }
 
-/** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (ms * 1e9 + n). */
-export function versionOf(entryId: string): string {
-  const [ms = '0', n = '0'] = entryId.split('-');
-  return (BigInt(ms) * 1_000_000_000n + BigInt(n)).toString();
-}
+/** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (see eventIdVersion). */
+export const versionOf = eventIdVersion;

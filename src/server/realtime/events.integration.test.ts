@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatStore } from '~/server/chat/store';
 import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
-import { compareEventIds } from '~/server/chat/event-log';
+import { compareEventIds } from '~/shared/event-id';
 import { waitFor } from '~/server/testing/wait';
 import { createContextInner } from '~/server/trpc/init';
 import { createCaller } from '~/server/trpc/root';
