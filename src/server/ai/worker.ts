@@ -5,7 +5,7 @@ import { APICallError, RetryError, streamText, type LanguageModel } from 'ai';
 import type { Redis } from 'ioredis';
 import { decodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatStoreApi } from '~/server/chat/store';
-import { AppError } from '~/server/errors';
+import { AppError, redisErrorCode } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
@@ -160,7 +160,7 @@ export class AiWorker {
       } while (this.draining.get(pid) && !this.closed);
     })()
       .catch((err: unknown) => {
-        if (err instanceof Error && err.message.includes('NOGROUP')) return;
+        if (redisErrorCode(err) === 'NOGROUP') return;
         log.warn({ worker: this.name, projectId: pid, ...errorFields(err) }, 'reading AI jobs failed; the sweep retries');
       })
       .finally(() => this.draining.delete(pid));
