@@ -69,7 +69,7 @@ describe('Redis errors', () => {
   });
 
   it('knows an out-of-memory refusal for an outage', async () => {
-    const [, before = '0'] = (await redis.config('GET', 'maxmemory'));
+    const [, before = '0'] = await redis.config('GET', 'maxmemory');
     await redis.config('SET', 'maxmemory', '1');
     let oom: unknown;
     try {
