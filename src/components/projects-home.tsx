@@ -9,11 +9,11 @@ import { HOME_PROJECTS_INPUT } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { projectCreateInput } from '~/shared/schemas';
-import type { InvitationDTO } from '~/shared/types';
+import type { InvitationDTO, Viewer } from '~/shared/types';
 import { SignOutButton } from './sign-out-button';
 import { When } from './when';
 
-export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
+export function ProjectsHome({ viewer }: { viewer: Pick<Viewer, 'username'> }) {
   const trpc = useTRPC();
   const router = useRouter();
   const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
