@@ -17,7 +17,7 @@ import {
   type MessagePages,
   type OutboxEntry,
 } from './cache-updates';
-import { iso, msg, P, S, session } from './test-fixtures';
+import { iso, msg, P, S, session } from '~/shared/test-fixtures';
 
 /** Pages as message.list returns them: newest page first, each ascending, cursor = lowest seq. */
 function pages(...ranges: Array<[number, number]>): MessagePages {
