@@ -1,7 +1,7 @@
 import 'server-only';
 import type { AppendMessageInput } from '~/server/chat/store';
 import type { StoredMessage } from '~/server/chat/codec';
-import type { UserRecord } from '~/server/auth/service';
+import { withNames, type UserRecord } from '~/server/auth/service';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
 import { PROVISIONAL } from '~/shared/provisional';
@@ -481,8 +481,7 @@ export class PgStore {
   }
 
   async usernames(ids: string[]): Promise<MemberDTO[]> {
-    const found = new Map((await this.usersByIds(ids)).map((u) => [u.id, u.username]));
-    return ids.map((id) => ({ id, username: found.get(id) ?? '(unknown)' }));
+    return withNames(ids, new Map((await this.usersByIds(ids)).map((u) => [u.id, u.username])));
   }
 
   /** A live login session: not signed out, not expired. */
