@@ -22,6 +22,8 @@ import {
   decodeProject,
   decodeSession,
   encodeMessage,
+  messageAt,
+  newMessage,
   type StoredMessage,
 } from './codec';
 
@@ -51,6 +53,11 @@ export interface AppendMessageInput {
 
 export interface AppendResult {
   message: MessageDTO;
+  /**
+   * The body as Redis stores it (and the outbox carries it), for whoever persists the message beside
+   * the outbox (the replay of sends made during an outage). null: the send was kept in PostgreSQL.
+   */
+  stored: StoredMessage | null;
   /** false when the id had been stored before: the stored message is returned, nothing changed. */
   created: boolean;
   /** The event log entry announcing the message (null on a repeat). */
@@ -372,18 +379,7 @@ export class ChatStore {
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     const now = new Date();
     const iso = input.createdAt ?? now.toISOString();
-    const stored: StoredMessage = {
-      id: input.id,
-      authorId: input.author.id,
-      authorName: input.author.username,
-      role: input.role ?? 'user',
-      content: input.content,
-      createdAt: iso,
-    };
-    if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
-    if (input.aiResponse) stored.aiResponse = input.aiResponse;
-    if (input.confidence !== undefined) stored.confidence = input.confidence;
-    if (input.status && input.status !== 'delivered') stored.status = input.status;
+    const stored = newMessage({ ...input, createdAt: iso });
 
     const { projectId: pid, sessionId: sid } = input;
     // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
@@ -401,12 +397,9 @@ export class ChatStore {
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
-    return {
-      message: decodeMessage(pid, sid, seq, body),
-      created,
-      eventId,
-      outboxId,
-    };
+    // On a repeat the body is the one stored before, not the one just built.
+    const kept = JSON.parse(body) as StoredMessage;
+    return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
   }
 
   /**

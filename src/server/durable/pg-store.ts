@@ -1,6 +1,6 @@
 import 'server-only';
 import type { AppendMessageInput } from '~/server/chat/store';
-import type { StoredMessage } from '~/server/chat/codec';
+import { storedOf, type MessageFields, type StoredMessage } from '~/server/chat/codec';
 import { withNames, type UserRecord } from '~/server/auth/service';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
@@ -592,11 +592,13 @@ function sessionDTO(r: SessionRowOut): SessionDTO {
 }
 
 function messageDTO(r: MessageRowOut): MessageDTO {
+  return { projectId: r.project_id, sessionId: r.session_id, seq: r.seq, ...fieldsOfRow(r) };
+}
+
+/** A row's message fields (the snake_case columns back in the codec's shape). */
+function fieldsOfRow(r: MessageRowOut): MessageFields {
   return {
     id: r.id,
-    projectId: r.project_id,
-    sessionId: r.session_id,
-    seq: r.seq,
     authorId: r.author_id,
     authorName: r.author_name,
     role: r.role,
@@ -638,21 +640,5 @@ function pendingDTO(p: PendingRow, provisionalSeq: number): MessageDTO {
 
 /** A row back into the sparse body Redis stores (defaults left out, as encodeMessage writes them). */
 export function storedMessage(r: MessageRowOut): StoredMessage {
-  const m: StoredMessage = {
-    id: r.id,
-    authorId: r.author_id,
-    authorName: r.author_name,
-    role: r.role,
-    content: r.content,
-    createdAt: iso(r.created_at),
-  };
-  if (r.updated_at.getTime() !== r.created_at.getTime()) m.updatedAt = iso(r.updated_at);
-  if (Object.keys(r.metadata).length > 0) m.metadata = r.metadata;
-  if (r.ai_response) m.aiResponse = r.ai_response;
-  if (r.confidence !== null) m.confidence = r.confidence;
-  if (r.status !== 'delivered') m.status = r.status;
-  if (r.is_edited) m.isEdited = true;
-  if (r.deleted) m.deleted = true;
-  if (r.reactions.length > 0) m.reactions = r.reactions;
-  return m;
+  return storedOf(fieldsOfRow(r));
 }

@@ -367,7 +367,7 @@ export class TieredChatStore extends Tiered implements ChatRepository {
     const message = await this.timed(op, 'postgres', () => pg.appendPending(input));
     metrics().failoverSends.inc();
     log.info({ projectId: input.projectId, sessionId: input.sessionId, messageId: input.id }, 'send kept in PostgreSQL while Redis is down');
-    return { message, created: true, eventId: null, outboxId: null };
+    return { message, stored: null, created: true, eventId: null, outboxId: null };
   }
 
   changeMessage(...args: Parameters<ChatStore['changeMessage']>): Promise<MessageDTO> {
