@@ -4,7 +4,7 @@ import { CHAT_OPS, ChatStore, type ChatRepository } from '~/server/chat/store';
 import { createPool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { env } from '~/server/env';
-import { metrics } from '~/server/metrics';
+import { metrics, timed } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
@@ -53,25 +53,13 @@ export function createServices(
  * redis) - what the durable tier's wrapper does with the tier on, so the metric exists either way.
  */
 function timedCalls<T extends object>(target: T, ops: Record<keyof T & string, string>): T {
-  const histogram = metrics().storeOpDuration;
   return new Proxy(target, {
     get(obj, prop, receiver) {
       const value: unknown = Reflect.get(obj, prop, receiver);
       const op = typeof prop === 'string' ? (ops as Record<string, string | undefined>)[prop] : undefined;
       if (typeof value !== 'function' || !op) return value;
-      return (...args: unknown[]) => {
-        const end = histogram.startTimer({ op, backend: 'redis' });
-        return (value.apply(obj, args) as Promise<unknown>).then(
-          (result) => {
-            end({ outcome: 'ok' });
-            return result;
-          },
-          (err: unknown) => {
-            end({ outcome: 'error' });
-            throw err;
-          },
-        );
-      };
+      return (...args: unknown[]) =>
+        timed(metrics().storeOpDuration, { op, backend: 'redis' }, () => value.apply(obj, args) as Promise<unknown>);
     },
   });
 }

@@ -102,22 +102,18 @@ export function newMessage(m: {
   isEdited?: boolean | undefined;
   reactions?: ReactionDTO[] | undefined;
 }): StoredMessage {
-  return storedOf({
-    id: m.id,
-    authorId: m.author.id,
-    authorName: m.author.username,
-    role: m.role ?? 'user',
-    content: m.content,
-    createdAt: m.createdAt,
-    updatedAt: m.updatedAt ?? m.createdAt,
-    metadata: m.metadata ?? {},
-    aiResponse: m.aiResponse ?? null,
-    confidence: m.confidence ?? null,
-    status: m.status ?? 'delivered',
-    isEdited: m.isEdited ?? false,
-    deleted: false,
-    reactions: m.reactions ?? [],
-  });
+  const { author, updatedAt, isEdited, ...rest } = m;
+  // Absent fields take their defaults (fieldsOf), which storedOf then leaves out.
+  return storedOf(
+    fieldsOf({
+      ...rest,
+      role: m.role ?? 'user',
+      authorId: author.id,
+      authorName: author.username,
+      ...(updatedAt ? { updatedAt } : {}),
+      ...(isEdited ? { isEdited: true } : {}),
+    }),
+  );
 }
 
 export function encodeMessage(m: StoredMessage): string {

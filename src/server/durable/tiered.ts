@@ -16,7 +16,7 @@ import {
 import { CHAT_OPS, type AppendMessageInput, type AppendResult, type ChatRepository, type ChatStore } from '~/server/chat/store';
 import { AppError, isRedisUnavailable, projectNotFound, tooManyRequests } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
-import { metrics } from '~/server/metrics';
+import { metrics, timed } from '~/server/metrics';
 import type {
   MemberDTO,
   MessageDTO,
@@ -167,18 +167,9 @@ abstract class Tiered {
   }
 
   protected timed<T>(op: string, backend: 'redis' | 'postgres', fn: () => Promise<T>): Promise<T> {
-    const end = metrics().storeOpDuration.startTimer({ op, backend });
-    return fn().then(
-      (result) => {
-        end({ outcome: 'ok' });
-        return result;
-      },
-      (err: unknown) => {
-        end({ outcome: 'error' });
-        throw err;
-      },
-    );
+    return timed(metrics().storeOpDuration, { op, backend }, fn);
   }
+
 }
 
 /**
