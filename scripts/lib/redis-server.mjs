@@ -393,6 +393,131 @@ async function removeOwnedDir(dir) {
   await fsp.rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * @typedef {object} StartRedisClusterOptions
+ * @property {number} [masters] Number of masters (default 3).
+ * @property {number} [replicasPerMaster] Replicas per master (default 1: 3 masters + 3 replicas).
+ * @property {number} [nodeTimeoutMs] `cluster-node-timeout`: how long a master may be silent before
+ *   its replica is promoted (default 2000; Redis's own default of 15 s makes failover tests slow).
+ * @property {string[]} [extraArgs] More `--name value` arguments for every node.
+ */
+
+/**
+ * @typedef {object} RedisClusterHandle
+ * @property {RedisServerHandle[]} nodes Every node, masters first as created (roles change on failover).
+ * @property {string} nodesList `127.0.0.1:p1,127.0.0.1:p2,...`: the value of REDIS_CLUSTER_NODES.
+ * @property {string} url `redis+cluster://127.0.0.1:p1,...`: the URL form the app's client factory takes.
+ * @property {() => Promise<void>} waitHealthy Resolves once every running node reports
+ *   `cluster_state:ok` and every running replica's link to its master is up.
+ * @property {() => Promise<void>} destroy Stops every node and removes their temp dirs.
+ */
+
+/**
+ * Runs `redis-cli` with `args` and resolves with its exit code and output (stdout and stderr together).
+ * @param {string[]} args
+ * @returns {Promise<{ code: number, output: string }>}
+ */
+export function redisCli(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk) => (output += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/**
+ * One node's `INFO replication` and `CLUSTER INFO` fields, or undefined if it does not answer.
+ * @param {RedisServerHandle} node
+ */
+export async function clusterNodeInfo(node) {
+  const replies = await rawCommands(node.url, [['INFO', 'replication'], ['CLUSTER', 'INFO']], 1000);
+  if (!replies) return undefined;
+  /** @type {Record<string, string>} */
+  const fields = {};
+  for (const line of replies.join('\n').split(/\r?\n/)) {
+    const at = line.indexOf(':');
+    if (at > 0) fields[line.slice(0, at)] = line.slice(at + 1).trim();
+  }
+  return fields;
+}
+
+/**
+ * Starts a real Redis Cluster on free loopback ports: `masters` x (1 + replicasPerMaster) redis-server
+ * processes with `--cluster-enabled yes`, each in its own temp dir (AOF on, as startRedisServer), joined
+ * by `redis-cli --cluster create --cluster-replicas N --cluster-yes`, and waits until every node says
+ * `cluster_state:ok` and every replica is in sync. Every node dies with this process, like the
+ * standalone servers.
+ * @param {StartRedisClusterOptions} [options]
+ * @returns {Promise<RedisClusterHandle>}
+ */
+export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 2000, extraArgs = [] } = {}) {
+  const count = masters * (1 + replicasPerMaster);
+  /** @type {RedisServerHandle[]} */
+  const nodes = [];
+  const destroy = async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(
+        await startRedisServer({
+          extraArgs: [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', 'nodes.conf',
+            '--cluster-node-timeout', String(nodeTimeoutMs),
+            // A replica may be promoted however long its link was down: the tests kill masters on purpose.
+            '--cluster-replica-validity-factor', '0',
+            ...extraArgs,
+          ],
+        }),
+      );
+    }
+    const created = await redisCli([
+      '--cluster', 'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', String(replicasPerMaster),
+      '--cluster-yes',
+    ]);
+    if (created.code !== 0) throw new Error(`redis-cli --cluster create failed (exit ${created.code}):\n${created.output}`);
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  const nodesList = nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  /** @type {RedisClusterHandle} */
+  const handle = {
+    nodes,
+    nodesList,
+    url: `redis+cluster://${nodesList}`,
+    async waitHealthy() {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const infos = await Promise.all(nodes.filter((n) => n.isRunning()).map(clusterNodeInfo));
+        const healthy = infos.every(
+          (f) => f?.cluster_state === 'ok' && (f.role !== 'slave' || f.master_link_status === 'up'),
+        );
+        // Every slot is covered by a master that answers, and each expected replica is attached.
+        if (healthy) return;
+        if (Date.now() > deadline) {
+          throw new Error(`Redis Cluster not healthy after 30 s: ${JSON.stringify(infos.map((f) => [f?.role, f?.cluster_state, f?.master_link_status]))}`);
+        }
+        await sleep(100);
+      }
+    },
+    destroy,
+  };
+  try {
+    await handle.waitHealthy();
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return handle;
+}
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**

@@ -10,6 +10,15 @@ import { z } from 'zod';
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6390'),
+  /**
+   * Redis Cluster: `host:port,host:port,...` (a few nodes are enough; the client discovers the rest).
+   * When set, the app talks to the cluster (scripts keep to one hash slot, wake-ups ride sharded
+   * pub/sub) and REDIS_URL is not used for chat data.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, { error: 'must be host:port,host:port,... (e.g. 10.0.0.1:7000,10.0.0.2:7000)' })
+    .optional(),
   /** Milliseconds a Redis command may take before the request fails with SERVICE_UNAVAILABLE. */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1500),
   /** Approximate number of events kept per project log; older ones make a reconnecting tab resync. */

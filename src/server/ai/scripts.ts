@@ -1,6 +1,6 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
-import { APPEND_MESSAGE, REPLACE_MESSAGE } from '~/server/redis/scripts';
+import { APPEND_MESSAGE, forTopology, REPLACE_MESSAGE } from '~/server/redis/scripts';
 
 /**
  * The AI PM's Lua scripts. The two that write a message WRAP the store's own scripts (APPEND_MESSAGE,
@@ -125,7 +125,8 @@ const defined = new WeakSet<Redis>();
 /** The AI scripts on this connection (defined on first use; EVALSHA with EVAL fallback, as the store's). */
 export function aiScripts(redis: Redis): Redis & AiScripts {
   if (!defined.has(redis)) {
-    for (const [name, def] of Object.entries(DEFS)) redis.defineCommand(name, def);
+    // forTopology: the wrapped store scripts publish the project's wake-up with WAKE.
+    for (const [name, def] of Object.entries(DEFS)) redis.defineCommand(name, { ...def, lua: forTopology(redis, def.lua) });
     defined.add(redis);
   }
   return redis as Redis & AiScripts;

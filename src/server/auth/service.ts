@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { env } from '~/server/env';
 import { AppError, tooManyRequests, toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
@@ -246,9 +247,7 @@ export class AuthService {
 
   async usernames(ids: string[]): Promise<MemberDTO[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(keys.user(id), 'username');
-    const results = (await run(() => pipeline.exec())) ?? [];
+    const results = await run(() => pipelineBySlot(this.redis, ids, (p, id) => p.hget(keys.user(id), 'username')));
     return ids.map((id, i) => {
       const [err, name] = results[i] ?? [null, null];
       if (err) throw toAppError(err);

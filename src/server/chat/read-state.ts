@@ -1,5 +1,6 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys, sessionKeyPrefix } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
@@ -96,11 +97,12 @@ export class ReadState {
   /** Unread messages per project (one script per project, pipelined: one round trip). */
   async unreadTotals(projectIds: string[], userId: string): Promise<Record<string, number>> {
     if (projectIds.length === 0) return {};
-    const pipe = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const pid of projectIds) void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid));
-    let results: [Error | null, unknown][] | null;
+    let results: [Error | null, unknown][];
     try {
-      results = await pipe.exec();
+      // Each project's script runs in its own slot: one pipeline per slot on a cluster.
+      results = await pipelineBySlot(this.redis, projectIds, (pipe, pid) => {
+        void (pipe as unknown as ScriptedRedis).parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid));
+      });
     } catch (err) {
       throw toAppError(err);
     }

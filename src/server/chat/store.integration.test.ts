@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
+import { scanKeys } from '~/server/redis/scan';
 import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
 
 let h: Harness;
@@ -79,7 +80,8 @@ describe('message.send', () => {
   it('stores nothing with a TTL', async () => {
     const ref = await projectWithSession(alice);
     await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'kept forever' });
-    const projectKeys = await h.redis.keys(`project:{${ref.projectId}}*`);
+    const projectKeys: string[] = [];
+    for await (const key of scanKeys(h.redis, `project:{${ref.projectId}}*`)) projectKeys.push(key);
     expect(projectKeys.length).toBeGreaterThanOrEqual(6);
     for (const key of projectKeys) expect(await h.redis.ttl(key)).toBe(-1);
   });

@@ -4,6 +4,7 @@ import { aiJobFor } from '~/server/ai/enqueue';
 import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
 import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
@@ -125,9 +126,8 @@ export class ChatStore {
   async readProjectsOf(userId: string): Promise<{ projects: ProjectDTO[]; indexed: number; missing: string[] }> {
     const ids = await this.run(() => this.redis.zrevrange(keys.userProjects(userId), 0, -1));
     if (ids.length === 0) return { projects: [], indexed: 0, missing: [] };
-    const pipeline = this.redis.pipeline();
-    for (const pid of ids) pipeline.hgetall(keys.project(pid));
-    const results = await this.run(() => pipeline.exec());
+    // The projects' records lie in their own slots: one pipeline per slot on a cluster.
+    const results = await this.run(() => pipelineBySlot(this.redis, ids, (p, pid) => p.hgetall(keys.project(pid))));
     const projects: ProjectDTO[] = [];
     const missing: string[] = [];
     (results ?? []).forEach(([err, record], i) => {
@@ -212,9 +212,9 @@ export class ChatStore {
   async listInvitations(userId: string): Promise<InvitationDTO[]> {
     const pids = await this.run(() => this.redis.zrevrange(keys.userInvites(userId), 0, 199));
     if (pids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const pid of pids) pipeline.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name');
-    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const results = await this.run(() =>
+      pipelineBySlot(this.redis, pids, (p, pid) => p.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name')),
+    );
     const out: InvitationDTO[] = [];
     const stale: string[] = [];
     pids.forEach((pid, i) => {
@@ -258,13 +258,11 @@ export class ChatStore {
         ),
       ),
     );
-    await this.run(() =>
-      this.redis
-        .multi()
-        .zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId)
-        .zrem(keys.userInvites(member.id), projectId)
-        .exec(),
-    );
+    // The user's two indexes live in their own slots (on a cluster, apart from each other): the
+    // project list first, then the invitation list. Both steps are idempotent; a crash between them
+    // leaves a stale invitation entry, which listInvitations drops on read (the invite is gone).
+    await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId));
+    await this.run(() => this.redis.zrem(keys.userInvites(member.id), projectId));
     return joined === 1;
   }
 

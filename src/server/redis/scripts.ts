@@ -15,6 +15,13 @@ import { keys } from './keys';
  * 260 bytes a message at the default log length; `npm run bench`). Every event-appending script PUBLISHes the new entry id on the project's
  * wake channel, so per-process tails read the log at once instead of polling it.
  *
+ * Publishing on a project's own channels (wake-ups, typing/presence signals) goes through `WAKE`, a
+ * local that defineScripts puts in front of every script: `PUBLISH` on a standalone Redis, `SPUBLISH`
+ * on a Redis Cluster (sharded pub/sub: the channel carries the project's hash tag, so it lies in the
+ * script's own slot, and the message reaches only that shard's subscribers instead of every node).
+ * Global and per-user channels (read markers, sign-outs, the AI workers' wake-up) keep plain PUBLISH,
+ * which a cluster delivers everywhere; they carry few messages.
+ *
  * The outbox (durable tier): write scripts take the outbox stream as an OPTIONAL last key. When the
  * caller passes it, the script appends the change there too (`k` kind, `p` project, `s` session, `q`
  * seq, `d` JSON, ...), atomically with the change; when the tier is off the key is not passed and
@@ -60,7 +67,7 @@ local oid = false
 if KEYS[8] then
   oid = redis.call('XADD', KEYS[8], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', seq, 'd', ARGV[2])
 end
-redis.call('PUBLISH', ARGV[8], eid)
+redis.call(WAKE, ARGV[8], eid)
 return {1, seq, ARGV[2], eid, oid}
 `;
 
@@ -85,7 +92,7 @@ local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
 if KEYS[4] then
   redis.call('XADD', KEYS[4], '*', 'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3])
 end
-redis.call('PUBLISH', ARGV[8], eid)
+redis.call(WAKE, ARGV[8], eid)
 return eid
 `;
 
@@ -209,7 +216,7 @@ local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
 if KEYS[5] then
   redis.call('XADD', KEYS[5], '*', 'k', 'session', 'p', ARGV[7], 'd', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[5], eid)
+redis.call(WAKE, ARGV[5], eid)
 return eid
 `;
 
@@ -232,7 +239,7 @@ local eid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 't', 'sessi
 if KEYS[3] then
   redis.call('XADD', KEYS[3], '*', 'k', 'session', 'p', ARGV[3], 'd', json)
 end
-redis.call('PUBLISH', ARGV[2], eid)
+redis.call(WAKE, ARGV[2], eid)
 return {eid, flat}
 `;
 
@@ -267,7 +274,7 @@ local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
 if KEYS[4] then
   redis.call('XADD', KEYS[4], '*', 'k', 'member', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[4], eid)
+redis.call(WAKE, ARGV[4], eid)
 return 1
 `;
 
@@ -312,7 +319,7 @@ local eid = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 't', 'membe
 if KEYS[6] then
   redis.call('XADD', KEYS[6], '*', 'k', 'member', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[4], eid)
+redis.call(WAKE, ARGV[4], eid)
 return 1
 `;
 
@@ -335,7 +342,7 @@ local eid = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 't', 'membe
 if KEYS[5] then
   redis.call('XADD', KEYS[5], '*', 'k', 'member_removed', 'p', ARGV[5], 'u', ARGV[1], 'at', ARGV[6])
 end
-redis.call('PUBLISH', ARGV[4], eid)
+redis.call(WAKE, ARGV[4], eid)
 return 1
 `;
 
@@ -681,7 +688,7 @@ if #gone > 0 then
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
+redis.call(WAKE, ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
 return 1
 `;
 
@@ -793,10 +800,18 @@ export function appendMessageArgs(a: {
   );
 }
 
+/**
+ * A script as this connection runs it: with `WAKE` (see the top of this file) set to SPUBLISH on a
+ * cluster, PUBLISH on a standalone Redis. Every script that publishes on a project channel needs it.
+ */
+export function forTopology(redis: Redis, lua: string): string {
+  return `local WAKE = '${redis.isCluster ? 'SPUBLISH' : 'PUBLISH'}'\n${lua}`;
+}
+
 /** Registers the scripts (EVALSHA with an automatic EVAL fallback after a Redis restart). */
 export function defineScripts(redis: Redis): ScriptedRedis {
   for (const [name, def] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, def);
+    redis.defineCommand(name, { ...def, lua: forTopology(redis, def.lua) });
   }
   return redis as ScriptedRedis;
 }
