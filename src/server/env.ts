@@ -19,6 +19,18 @@ const envSchema = z.object({
     .string()
     .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, { error: 'must be host:port,host:port,... (e.g. 10.0.0.1:7000,10.0.0.2:7000)' })
     .optional(),
+  /**
+   * On a cluster: every write script is followed by `WAIT <this> <REDIS_WAIT_TIMEOUT_MS>` on its master
+   * before it is acknowledged, so an acknowledged write is on that many replicas too and survives its
+   * master's failover. 0: acknowledged once the master ran it (asynchronous replication).
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
+  /**
+   * How long that WAIT may take. A master with no live replica (its replica was just promoted, or is
+   * down) answers after this long with fewer copies; the write is then acknowledged anyway (durable in
+   * the master's AOF) and counted in parley_redis_unreplicated_writes_total.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(100),
   /** Milliseconds a Redis command may take before the request fails with SERVICE_UNAVAILABLE. */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1500),
   /** Approximate number of events kept per project log; older ones make a reconnecting tab resync. */

@@ -2,7 +2,8 @@ import 'server-only';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { env } from '~/server/env';
 import { errorFields, hostOf, logger } from '~/server/log';
-import { defineScripts, type ScriptedRedis } from './scripts';
+import { replicateWrites } from './cluster';
+import { defineScripts, READ_ONLY_SCRIPTS, SCRIPTS, type ScriptedRedis } from './scripts';
 
 /** Scheme of the URL form of a Redis Cluster: `redis+cluster://host:port,host:port,...`. */
 export const CLUSTER_SCHEME = 'redis+cluster:';
@@ -106,7 +107,12 @@ function createCluster(nodes: { host: string; port: number }[], overrides: Redis
   cluster.on('error', (err: Error) => logRedisError(label, err));
   cluster.on('node error', (err: Error) => logRedisError(label, err));
   // Typed as Redis on purpose (see createRedis).
-  return defineScripts(cluster as unknown as Redis);
+  const scripted = defineScripts(cluster as unknown as Redis);
+  if (env.REDIS_WAIT_REPLICAS > 0 && !sharded) {
+    const writes = Object.keys(SCRIPTS).filter((name) => !READ_ONLY_SCRIPTS.has(name as keyof typeof SCRIPTS));
+    replicateWrites(scripted, writes, env.REDIS_WAIT_REPLICAS, env.REDIS_WAIT_TIMEOUT_MS);
+  }
+  return scripted;
 }
 
 let lastLoggedAt = 0;

@@ -1,5 +1,6 @@
 import 'server-only';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { metrics } from '~/server/metrics';
 
 /**
  * What differs between a standalone Redis and a Redis Cluster, in one place. Everything else (single
@@ -75,4 +76,35 @@ export async function subscribeTo(subscriber: Redis, channel: string): Promise<v
 
 export async function unsubscribeFrom(subscriber: Redis, channel: string): Promise<void> {
   await (isShardedChannel(subscriber, channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel));
+}
+
+/**
+ * Makes every named write script wait for `replicas` replicas before it resolves: the script and a
+ * `WAIT replicas timeoutMs` go in one pipeline to the script's master (WAIT is not allowed inside a
+ * script, and a pipeline keeps it on the same node connection). An acknowledged write is then on a
+ * replica too, so a master's failover cannot lose it. When WAIT times out with fewer copies (the master
+ * has no live replica, e.g. just after its replica was promoted) the write is still acknowledged, as
+ * on a standalone Redis (durable in the master's AOF), and counted.
+ *
+ * A write script queued in a caller's own pipeline (the legacy import's) runs there, without the WAIT.
+ */
+export function replicateWrites(redis: Redis, names: readonly string[], replicas: number, timeoutMs: number): void {
+  type Fn = (this: unknown, ...args: unknown[]) => unknown;
+  const target = redis as unknown as Record<string, Fn>;
+  for (const name of names) {
+    const original = target[name]!;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      // A pipeline copies the connection's script methods: inside someone's pipeline, stay in it.
+      if (this !== redis) return original.apply(this, args);
+      return (async () => {
+        const pipeline = redis.pipeline();
+        original.apply(pipeline, args);
+        pipeline.wait(replicas, timeoutMs);
+        const [[scriptError, result] = [null, null], [waitError, copies] = [null, 0]] = (await pipeline.exec()) ?? [];
+        if (scriptError) throw scriptError;
+        if (waitError || Number(copies) < replicas) metrics().unreplicatedWrites.inc();
+        return result;
+      })();
+    };
+  }
 }

@@ -728,8 +728,17 @@ export interface ParleyScripts {
 
 export type ScriptedRedis = Redis & ParleyScripts;
 
+/** The scripts that only read: no WAIT for replicas after them on a cluster (see replicateWrites). */
+export const READ_ONLY_SCRIPTS: ReadonlySet<keyof ParleyScripts> = new Set<keyof ParleyScripts>([
+  'parleyListMessages',
+  'parleyReadEvents',
+  'parleyRecentMessages',
+  'parleyListSessions',
+  'parleyUnreadTotal',
+]);
+
 // `numberOfKeys` undefined: the caller passes the key count first (scripts with an optional outbox).
-const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string }> = {
+export const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string }> = {
   parleyAppendMessage: { lua: APPEND_MESSAGE },
   parleyReplaceMessage: { lua: REPLACE_MESSAGE },
   parleyListMessages: { numberOfKeys: 2, lua: LIST_MESSAGES },
