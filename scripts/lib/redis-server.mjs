@@ -518,6 +518,64 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
   return handle;
 }
 
+/**
+ * Runs one command on one node through redis-cli (raw output), failing on an error reply.
+ * @param {RedisServerHandle} node
+ * @param {string[]} args
+ */
+async function nodeCommand(node, args) {
+  const { code, output } = await redisCli(['-p', String(node.port), '--no-raw', ...args]);
+  if (code !== 0 || /^\(error\)/m.test(output)) throw new Error(`redis-cli ${args.join(' ')} on port ${node.port}: ${output}`);
+  return output;
+}
+
+/**
+ * Moves one hash slot, with its keys, from the master serving it to `to` while clients keep using it,
+ * the way `redis-cli --cluster reshard` does it: IMPORTING on the target, MIGRATING on the source,
+ * MIGRATE of its keys in batches (clients meanwhile get ASK / TRYAGAIN and retry), then SETSLOT NODE on
+ * every master. Resolves once the slot is served by `to`.
+ * @param {RedisClusterHandle} cluster
+ * @param {number} slot
+ * @param {RedisServerHandle} to a master
+ */
+export async function migrateSlot(cluster, slot, to) {
+  const live = cluster.nodes.filter((n) => n.isRunning());
+  const myId = async (/** @type {RedisServerHandle} */ n) => (await redisCli(['-p', String(n.port), 'CLUSTER', 'MYID'])).output.trim();
+  const toId = await myId(to);
+  // Who serves the slot now: CLUSTER SLOTS as seen by the target.
+  const { output: nodesText } = await redisCli(['-p', String(to.port), 'CLUSTER', 'NODES']);
+  /** @type {string | undefined} */
+  let fromId;
+  for (const line of nodesText.split('\n')) {
+    const [id, , flags, , , , , , ...ranges] = line.trim().split(' ');
+    if (!flags?.includes('master') || flags.includes('fail')) continue;
+    for (const range of ranges) {
+      const [lo, hi = lo] = range.split('-').map(Number);
+      if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi) fromId = id;
+    }
+  }
+  if (!fromId) throw new Error(`slot ${slot} is served by no live master`);
+  if (fromId === toId) return;
+  /** @type {RedisServerHandle | undefined} */
+  let from;
+  for (const n of live) if ((await myId(n)) === fromId) from = n;
+  if (!from) throw new Error(`the master of slot ${slot} is not one of ours`);
+
+  await nodeCommand(to, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId]);
+  await nodeCommand(from, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId]);
+  for (;;) {
+    const { output } = await redisCli(['-p', String(from.port), 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100']);
+    const keys = output.split('\n').map((k) => k.trim()).filter(Boolean);
+    if (keys.length === 0) break;
+    await nodeCommand(from, ['MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'REPLACE', 'KEYS', ...keys]);
+  }
+  // The target first (it then answers for the slot), then the source, then everyone else.
+  const masters = [to, from, ...live.filter((n) => n !== to && n !== from)];
+  for (const n of masters) {
+    await redisCli(['-p', String(n.port), 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+  }
+}
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
