@@ -17,7 +17,7 @@ const STEP_NAMES = /** @type {const} */ (['typecheck', 'lint', 'unit', 'e2e']);
 
 /**
  * The suites run a second time against a real Redis Cluster (scripts/vitest-global-setup.mjs starts one
- * when PARLEY_TEST_REDIS=cluster): the store, realtime and cluster-only suites. Suites that start, crash
+ * when PARLEY_TEST_REDIS=cluster): the store, realtime, access, AI PM, search and cluster-only suites. Suites that start, crash
  * or empty their own standalone redis-server are left out of that run (they test standalone failure
  * modes; the cluster's own failover and resharding are in src/server/redis/cluster.integration.test.ts).
  */
@@ -29,6 +29,9 @@ const CLUSTER_SUITES = [
   'src/server/realtime/presence.integration.test.ts',
   'src/server/realtime/typing.integration.test.ts',
   'src/server/trpc/membership.integration.test.ts',
+  'src/server/trpc/authz.integration.test.ts',
+  'src/server/ai/ai-pm.integration.test.ts',
+  'src/server/search/redis-search.integration.test.ts',
   'src/server/redis/',
 ];
 
