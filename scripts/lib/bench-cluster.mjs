@@ -11,12 +11,12 @@
 //
 // Used by scripts/bench.mjs (`npm run bench -- --cluster`, needs a build) and runnable alone after
 // `next build`: `node scripts/lib/bench-cluster.mjs [--quick]`.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findFreePort, startRedisCluster, startRedisServer } from './redis-server.mjs';
+import { startApp } from './bench-search.mjs';
+import { startRedisCluster, startRedisServer } from './redis-server.mjs';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
@@ -115,51 +115,17 @@ async function subscribe(base, cookie, projectId, onCreated) {
   return { ready, close: async () => (abort.abort(), await done) };
 }
 
-/**
- * `next start` on a free port with `env` on top of the bench's defaults; resolves once /api/health is 200.
- * @param {Record<string, string>} extraEnv
- */
-async function startApp(extraEnv) {
-  const port = await findFreePort();
-  /** @type {Record<string, string | undefined>} */
-  const env = { ...process.env, PORT: String(port), NODE_ENV: 'production', LOG_LEVEL: 'warn' };
-  for (const name of Object.keys(env)) if (name.startsWith('AI_') || name.startsWith('REDIS_')) delete env[name];
-  delete env.DATABASE_URL;
-  // Speed, not the abuse limits: one user sends flat out and holds a stream per project per instance.
-  Object.assign(env, { LIMIT_SEND_PER_10S: '0', LIMIT_SEND_PER_10MIN: '0', SSE_MAX_PER_USER: '10000' }, extraEnv);
-  const child = spawn(path.join(repoRoot, 'node_modules', '.bin', 'next'), ['start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode})`);
-    const ok = await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error('the app did not answer /api/health within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    port,
-    pid: /** @type {number} */ (child.pid),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(undefined);
-        child.once('exit', () => resolve(undefined));
-        child.kill('SIGTERM');
-      }),
-  };
-}
+/** Speed, not the abuse limits: one user sends flat out and holds a stream per project per instance. */
+const APP_ENV = { LIMIT_SEND_PER_10S: '0', LIMIT_SEND_PER_10MIN: '0', SSE_MAX_PER_USER: '10000' };
 
 /**
- * Measures one setup: `instances` apps on the Redis that `redisEnv` names.
- * @param {{ label: string, instances: number, redisEnv: Record<string, string>, redisPids: number[],
+ * Measures one setup: `instances` apps on `redisUrl`, or on the cluster `redisEnv` names.
+ * @param {{ label: string, instances: number, redisUrl: string, redisEnv: Record<string, string>, redisPids: number[],
  *   projects: number, concurrency: number, seconds: number, progress: (line: string) => void }} o
  */
 async function measure(o) {
   const apps = [];
-  for (let i = 0; i < o.instances; i++) apps.push(await startApp(o.redisEnv));
+  for (let i = 0; i < o.instances; i++) apps.push(await startApp(o.redisUrl, { ...APP_ENV, ...o.redisEnv }));
   /** @type {Array<{ close: () => Promise<void> }>} */
   const subs = [];
   try {
@@ -267,7 +233,7 @@ export async function benchCluster({ quick = false, progress = (line) => console
     const rows = [];
     for (const instances of [1, 2]) {
       rows.push(
-        await measure({ label: 'standalone', instances, redisEnv: { REDIS_URL: standalone.url }, redisPids: [standalone.pid], ...sizes, progress }),
+        await measure({ label: 'standalone', instances, redisUrl: standalone.url, redisEnv: {}, redisPids: [standalone.pid], ...sizes, progress }),
       );
     }
     for (const instances of [1, 2]) {
@@ -275,6 +241,8 @@ export async function benchCluster({ quick = false, progress = (line) => console
         await measure({
           label: 'cluster 3x(1+1)',
           instances,
+          // REDIS_URL is not used once REDIS_CLUSTER_NODES is set.
+          redisUrl: standalone.url,
           redisEnv: { REDIS_CLUSTER_NODES: cluster.nodesList },
           redisPids: pidsOf(cluster.nodes),
           ...sizes,
