@@ -165,17 +165,6 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   /** When set, GET /api/metrics requires `Authorization: Bearer <this>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
-}).check((ctx) => {
-  // The outbox is one stream outside every project's hash slot, so a write script could not append to
-  // it on a cluster (cross-slot). Refuse at start rather than fail every write.
-  if (ctx.value.DATABASE_URL && ctx.value.REDIS_CLUSTER_NODES) {
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value.REDIS_CLUSTER_NODES,
-      path: ['REDIS_CLUSTER_NODES'],
-      message: 'the durable tier (DATABASE_URL) needs a standalone Redis for now: unset one of the two (see "Scaling out" in the README)',
-    });
-  }
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -7,6 +7,7 @@ import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
+import { outboxFor } from '~/server/redis/outbox-partitions';
 
 /**
  * Sign-in attempts per username from one client IP that may fail within the window; beyond it that
@@ -82,35 +83,33 @@ async function run<T>(op: () => Promise<T>): Promise<T> {
 /**
  * Accounts and login sessions. Usernames are unique case-insensitively; passwords are argon2id.
  *
- * With the durable tier on (`outboxKey` set), sign-up, sign-in and sign-out are scripts that also
- * append the account or login session to the outbox, so PostgreSQL gets them (a Redis that comes back
- * empty loses no account). Those scripts span the user, username and outbox keys: standalone Redis.
+ * With the durable tier on (`outbox`), claiming a username, sign-in and sign-out are scripts that also
+ * append the account or login session to the outbox partition of the key's slot (outboxFor), so
+ * PostgreSQL gets them (a Redis that comes back empty loses no account). Each script keeps to one slot.
  */
 export class AuthService {
-  private readonly outboxKey: string | null;
+  private readonly outbox: boolean;
 
   constructor(
     private readonly redis: ScriptedRedis,
-    opts: { outboxKey?: string | null } = {},
+    opts: { outbox?: boolean } = {},
   ) {
-    this.outboxKey = opts.outboxKey ?? null;
+    this.outbox = opts.outbox ?? false;
   }
 
   async signUp(username: string, password: string): Promise<UserDTO> {
     const user: UserDTO = { id: randomUUID(), username, createdAt: new Date().toISOString() };
     const passwordHash = await hash(password, ARGON2);
-    if (this.outboxKey) {
-      const record: UserRecord = { ...user, passwordHash };
-      const outbox = this.outboxKey;
-      const claimed = await run(() => scripts.signUp.run(this.redis, { record: { ...record }, outbox }));
-      if (!claimed) throw new AppError('CONFLICT', 'That username is taken');
-      return user;
-    }
     // The record first, then the unique name: a crash in between leaves an unreachable record, never a
-    // name that points at nothing.
-    await run(() => this.redis.hset(keys.user(user.id), { ...user, passwordHash }));
-    const claimed = await run(() => this.redis.set(keys.username(username), user.id, 'NX'));
-    if (claimed !== 'OK') {
+    // name that points at nothing. (Two keys, two slots on a cluster: two steps.)
+    const record: UserRecord = { ...user, passwordHash };
+    await run(() => this.redis.hset(keys.user(user.id), { ...record }));
+    const claimed = this.outbox
+      ? await run(() =>
+          scripts.signUp.run(this.redis, { record: { ...record }, outbox: outboxFor(keys.username(username)) }),
+        )
+      : (await run(() => this.redis.set(keys.username(username), user.id, 'NX'))) === 'OK';
+    if (!claimed) {
       await run(() => this.redis.del(keys.user(user.id)));
       throw new AppError('CONFLICT', 'That username is taken');
     }
@@ -170,9 +169,9 @@ export class AuthService {
     const token = randomBytes(32).toString('base64url');
     const tokenHash = hashToken(token);
     const value = `${user.id} ${user.username}`;
-    if (this.outboxKey) {
+    if (this.outbox) {
       const expiresAt = Date.now() + LOGIN_SESSION_TTL_SECONDS * 1000;
-      const outbox = this.outboxKey;
+      const outbox = outboxFor(keys.loginSession(tokenHash));
       await run(() =>
         scripts.startLogin.run(this.redis, {
           tokenHash,
@@ -224,7 +223,7 @@ export class AuthService {
         marginMs: LOGIN_TOMBSTONE_MARGIN_MS,
         absentTtlMs: LOGIN_SESSION_TTL_SECONDS * 1000 + LOGIN_TOMBSTONE_MARGIN_MS,
         evenIfAbsent,
-        outbox: this.outboxKey,
+        outbox: this.outbox ? outboxFor(keys.loginSession(tokenHash)) : null,
       }),
     );
     // Every process ends the streams this login holds open (EventHub.watchLogin). Best effort: a

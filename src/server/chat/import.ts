@@ -7,6 +7,7 @@ import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
 import { decodeMessage, encodeMessage, newMessage } from './codec';
 import type { Author } from './store';
+import { projectOutbox } from '~/server/redis/outbox-partitions';
 
 /**
  * The import entry point of the ChatStore: how history from elsewhere (the old product's Redis, old
@@ -48,8 +49,8 @@ export type ImportOutcome =
 
 export interface ImportOptions {
   eventLogMaxLen: number;
-  /** The outbox stream when the durable tier is on (imports then reach PostgreSQL like sends). */
-  outboxKey: string | null;
+  /** true when the durable tier is on: imports then reach PostgreSQL through the outbox like sends. */
+  outbox: boolean;
 }
 
 export class ChatImport {
@@ -62,7 +63,7 @@ export class ChatImport {
   async ensureProject(p: { id: string; name: string; owner: Author; createdAt: string }): Promise<boolean> {
     const project = { id: p.id, name: p.name, ownerId: p.owner.id, createdAt: p.createdAt, lastActivityAt: p.createdAt };
     try {
-      await scripts.createProject.run(this.redis, { project, outbox: this.opts.outboxKey });
+      await scripts.createProject.run(this.redis, { project, outbox: this.outboxFor(p.id) });
     } catch (err) {
       const e = toAppError(err);
       if (e instanceof AppError && e.code === 'CONFLICT') return false;
@@ -102,7 +103,7 @@ export class ChatImport {
         record,
         createdAt: s.createdAt,
         eventLogMaxLen: this.opts.eventLogMaxLen,
-        outbox: this.opts.outboxKey,
+        outbox: this.outboxFor(s.projectId),
       });
     } catch (err) {
       const e = toAppError(err);
@@ -190,11 +191,16 @@ export class ChatImport {
     return true;
   }
 
+  /** The outbox partition of the project's slot (null with the durable tier off). */
+  private outboxFor(projectId: string): string | null {
+    return this.opts.outbox ? projectOutbox(projectId) : null;
+  }
+
   private appendTo(pipeline: ChainableCommander, m: ImportedMessage): void {
     const stored = newMessage(m);
     const { projectId: pid, sessionId: sid } = m;
     scripts.appendMessage.queue(pipeline, {
-      outbox: this.opts.outboxKey,
+      outbox: this.outboxFor(pid),
       projectId: pid,
       sessionId: sid,
       id: m.id,

@@ -7,6 +7,7 @@ import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
+import { projectOutbox } from '~/server/redis/outbox-partitions';
 import type {
   InvitationDTO,
   MemberDTO,
@@ -70,10 +71,10 @@ export interface AppendResult {
 export interface ChatStoreOptions {
   eventLogMaxLen: number;
   /**
-   * The outbox stream key when the durable tier is on: every write script then also appends its change
-   * there, atomically. null (the default): nothing is written there.
+   * true when the durable tier is on: every write script then also appends its change to the outbox
+   * partition of the project's slot, atomically. false (the default): no outbox.
    */
-  outboxKey?: string | null;
+  outbox?: boolean;
 }
 
 /**
@@ -156,13 +157,10 @@ export function byActivity(projects: ProjectDTO[]): ProjectDTO[] {
  * atomic Lua script that also appends its event (see ../redis/scripts.ts and ../redis/lua/).
  */
 export class ChatStore {
-  private readonly outboxKey: string | null;
-
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly opts: ChatStoreOptions = { eventLogMaxLen: env.EVENT_LOG_MAXLEN },
   ) {
-    this.outboxKey = opts.outboxKey ?? null;
   }
 
   // ---------------------------------------------------------------- projects and members
@@ -500,11 +498,11 @@ export class ChatStore {
   }
 
   /**
-   * The change feed a write of this project appends to (null: none, durable tier off). The ONE place
-   * the store picks it: partitioning the feed by project (issue #13) changes this line only.
+   * The change feed a write of this project appends to (null: none, durable tier off): the outbox
+   * partition of the project's hash slot, so the append stays in the write's script on a cluster.
    */
-  private outboxFor(_projectId: string): string | null {
-    return this.outboxKey;
+  private outboxFor(projectId: string): string | null {
+    return this.opts.outbox ? projectOutbox(projectId) : null;
   }
 
   /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */

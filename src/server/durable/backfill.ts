@@ -1,6 +1,7 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { idInKey, keyPattern, keys } from '~/server/redis/keys';
+import { outboxFor, projectOutbox } from '~/server/redis/outbox-partitions';
 import { scanKeys } from '~/server/redis/scan';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
@@ -12,7 +13,7 @@ const DONE_KEY = 'parley:outbox:backfilled';
 const LOCK_KEY = 'parley:outbox:backfill:lock';
 const LOCK_TTL_SECONDS = 60;
 const MESSAGE_CHUNK = 500;
-/** Backpressure: wait while the outbox holds more than this (the consumer drains it meanwhile). */
+/** Backpressure: wait while the partition written to holds more than this (the consumer drains it meanwhile). */
 const MAX_BACKLOG = 50_000;
 
 export interface BackfillResult {
@@ -42,29 +43,30 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
   try {
     log.info('backfilling the outbox from the existing Redis data');
     for await (const key of scanKeys(redis, keyPattern(keys.user), 'hash')) {
-      if (await scripts.backfillUser.run(redis, { key, outbox: keys.outbox })) result.users++;
+      if (await scripts.backfillUser.run(redis, { key, outbox: outboxFor(key) })) result.users++;
     }
     for await (const key of scanKeys(redis, keyPattern(keys.loginSession), 'string')) {
       const tokenHash = idInKey(keys.loginSession, key);
-      if (tokenHash && (await scripts.backfillLogin.run(redis, { key, tokenHash, outbox: keys.outbox }))) result.logins++;
+      if (tokenHash && (await scripts.backfillLogin.run(redis, { key, tokenHash, outbox: outboxFor(key) }))) result.logins++;
     }
     for await (const key of scanKeys(redis, keyPattern(keys.project), 'hash')) {
       const pid = idInKey(keys.project, key);
       if (!pid) continue;
-      await waitForBacklog(redis);
-      const sessionIds = await scripts.backfillProject.run(redis, { projectId: pid, outbox: keys.outbox });
+      const outbox = projectOutbox(pid);
+      await waitForBacklog(redis, outbox);
+      const sessionIds = await scripts.backfillProject.run(redis, { projectId: pid, outbox });
       result.projects++;
       for (const sid of sessionIds) {
         result.sessions++;
         const lastSeq = Number((await redis.hget(keys.session(pid, sid), 'lastSeq')) ?? 0);
         for (let from = 1; from <= lastSeq; from += MESSAGE_CHUNK) {
-          await waitForBacklog(redis);
+          await waitForBacklog(redis, outbox);
           result.messages += await scripts.backfillMessages.run(redis, {
             projectId: pid,
             sessionId: sid,
             from,
             to: Math.min(lastSeq, from + MESSAGE_CHUNK - 1),
-            outbox: keys.outbox,
+            outbox,
           });
         }
       }
@@ -81,6 +83,6 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
   }
 }
 
-async function waitForBacklog(redis: ScriptedRedis) {
-  while ((await redis.xlen(keys.outbox)) > MAX_BACKLOG) await new Promise((r) => setTimeout(r, 200));
+async function waitForBacklog(redis: ScriptedRedis, outbox: string) {
+  while ((await redis.xlen(outbox)) > MAX_BACKLOG) await new Promise((r) => setTimeout(r, 200));
 }

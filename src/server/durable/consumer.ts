@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedis } from '~/server/redis/client';
 import { isPgPermanent, isPgUnavailable, redisErrorCode } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { deadLettersOf, outboxStreams, partitionsWritten } from '~/server/redis/outbox-partitions';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { decodeOutboxEntry, MalformedEntryError, type OutboxEntry, type RawEntry } from './outbox';
@@ -22,8 +22,13 @@ export interface OutboxConsumerOptions {
   /** Unique per process (default: host-pid-random). Consumers of one group share the work. */
   name?: string;
   batchSize?: number;
-  /** How long one XREADGROUP waits for new entries (also how fast stop() returns). */
+  /**
+   * The longest pause between two reads of the partitions while they are all empty (the pause doubles
+   * from a few ms while nothing comes): the most an entry waits when the outbox was idle.
+   */
   blockMs?: number;
+  /** How often the partitions are looked for by SCAN (the ones this process wrote to are seen at once). */
+  discoverMs?: number;
   /** An entry delivered to a consumer and not acknowledged for this long is reclaimed by another. */
   claimIdleMs?: number;
   /** Failed deliveries (XPENDING's count, plus retries here) before an entry is dead-lettered. */
@@ -44,19 +49,32 @@ export interface OutboxConsumerStats {
 }
 
 /**
- * The outbox consumer: persists `parley:outbox` to PostgreSQL through the consumer group
- * `parley-postgres`, so several app processes share the work and each entry is applied by one of them.
+ * The outbox consumer: persists every outbox partition (`parley:outbox:{<tag>}`, one per hash slot
+ * written to, see src/server/redis/outbox-partitions.ts) and the legacy single `parley:outbox` an
+ * upgrade left behind to PostgreSQL through the consumer group `parley-postgres` of each stream, so
+ * several app processes share the work and each entry is applied by one of them.
  *
- * Loop: reclaim entries another consumer left unacknowledged for too long (XAUTOCLAIM: it crashed or
- * hangs), else read new ones (XREADGROUP COUNT n BLOCK t); persist the batch in ONE transaction of
- * idempotent upserts; then XACK + XDEL it (MULTI). An entry leaves the stream only once PostgreSQL
+ * Partitions: found by SCAN on every master every `discoverMs` (no global registry: a write script
+ * would have to touch it, cross-slot), plus at once those this process wrote to. Each gets the group
+ * (from its start) when first seen.
+ *
+ * Loop: reclaim entries another consumer left unacknowledged for too long (XAUTOCLAIM per stream: it
+ * crashed or hangs), else read new ones (XREADGROUP COUNT n per stream, in parallel, without BLOCK: a
+ * blocking read holds one stream or one slot only); while every stream is empty, pause, doubling up to
+ * `blockMs` (so thousands of idle partitions are not polled in a hot loop; an entry written to an idle
+ * outbox waits up to blockMs). Persist the batch in ONE transaction of idempotent upserts; then
+ * XACK + XDEL each stream's part (MULTI, one slot). An entry leaves its stream only once PostgreSQL
  * committed it: if this process dies anywhere in between, the entry stays pending and another
- * consumer reclaims it; applying it twice is harmless (newest version wins).
+ * consumer reclaims it; applying it twice is harmless (newest version wins). A record's changes all
+ * go to one partition (its slot), in stream-id order; entries left in the legacy outbox are older
+ * than any partition entry of the same record (same server clock), so the version guards keep the
+ * newest whichever is applied first.
  *
  * Failures: PostgreSQL unavailable (down, unreachable, timing out) -> retry the same batch forever
  * with backoff; nothing is dead-lettered for an outage, the backlog just waits in Redis. Anything
  * else (a constraint the data violates, a malformed entry) -> the batch is retried entry by entry so
- * the good ones go through, and an entry that keeps failing moves to `parley:outbox:dead` after
+ * the good ones go through, and an entry that keeps failing moves to its stream's dead letters
+ * (`parley:outbox:{<tag>}:dead`; `parley:outbox:dead` for the legacy outbox) after
  * `maxDeliveries` tries, with its error, and is acknowledged (visible in /api/health and metrics).
  * An entry whose data PostgreSQL refuses outright (isPgPermanent) moves there at its first failure.
  * Only that entry: entries are full snapshots, so a later version of the same record that can be
@@ -68,7 +86,11 @@ export class OutboxConsumer {
   private stopping = false;
   private killed = false;
   private loop: Promise<void> | null = null;
-  private claimCursor = '0-0';
+  private claimCursors = new Map<string, string>();
+  /** The streams read, each with its group made (or found) by this consumer. */
+  private readonly streams = new Set<string>();
+  private nextDiscoverAt = 0;
+  private idleMs = 0;
   private nextClaimAt = 0;
   private nextHousekeepingAt = 0;
   private wakeSleep: (() => void) | null = null;
@@ -81,6 +103,7 @@ export class OutboxConsumer {
       pool: opts.pool,
       batchSize: opts.batchSize ?? 200,
       blockMs: opts.blockMs ?? 1000,
+      discoverMs: opts.discoverMs ?? 5000,
       claimIdleMs: opts.claimIdleMs ?? 30_000,
       maxDeliveries: opts.maxDeliveries ?? 5,
       backoffMinMs: opts.backoffMinMs ?? 100,
@@ -97,13 +120,13 @@ export class OutboxConsumer {
     };
   }
 
-  /** Starts the loop (idempotent). Resolves once the consumer group exists (or Redis is down). */
+  /** Starts the loop (idempotent). Resolves once the streams there are have their group (or Redis is down). */
   async start(): Promise<void> {
     if (this.loop) return;
     this.stopping = false;
     this.stats.running = true;
-    await this.ensureGroup().catch((err: unknown) => {
-      log.warn({ consumer: this.name, ...errorFields(err) }, 'could not create the consumer group yet');
+    await this.discover().catch((err: unknown) => {
+      log.warn({ consumer: this.name, ...errorFields(err) }, 'could not look for the outbox partitions yet');
     });
     this.loop = this.run().finally(() => {
       this.stats.running = false;
@@ -144,73 +167,116 @@ export class OutboxConsumer {
     while (!this.stopping) {
       try {
         await this.housekeeping();
+        await this.discover();
         const entries = await this.nextBatch();
-        if (entries.length > 0) await this.handle(entries);
         backoff = this.o.backoffMinMs;
+        if (entries.length > 0) {
+          this.idleMs = 0;
+          await this.handle(entries);
+        } else {
+          // Nothing anywhere: pause before the next round, longer while it stays so (at most blockMs).
+          this.idleMs = Math.min(Math.max(5, this.idleMs * 2), this.o.blockMs);
+          await this.sleep(this.idleMs);
+        }
       } catch (err) {
         if (this.stopping) break;
         this.stats.lastError = (err as Error).message;
-        if (isNoGroup(err)) {
-          // Redis came back without the stream (restarted empty): recreate the group and carry on.
-          await this.ensureGroup().catch(() => undefined);
-        } else {
-          log.warn({ consumer: this.name, ...errorFields(err) }, 'outbox loop failed; retrying');
-        }
+        log.warn({ consumer: this.name, ...errorFields(err) }, 'outbox loop failed; retrying');
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.o.backoffMaxMs);
       }
     }
   }
 
-  private async ensureGroup(): Promise<void> {
+  /**
+   * Adds the partitions this process wrote to (every round: a set in memory) and, every discoverMs,
+   * every outbox stream there is (SCAN on every master), making each one's group when first seen.
+   */
+  private async discover(): Promise<void> {
+    const found = partitionsWritten().filter((s) => !this.streams.has(s));
+    if (Date.now() >= this.nextDiscoverAt) {
+      const all = await outboxStreams(this.o.redis);
+      this.nextDiscoverAt = Date.now() + this.o.discoverMs;
+      found.push(...all.filter((s) => !this.streams.has(s) && !found.includes(s)));
+    }
+    for (const stream of found) {
+      await this.ensureGroup(stream);
+      this.streams.add(stream);
+    }
+  }
+
+  private async ensureGroup(stream: string): Promise<void> {
     try {
       // From the start of the stream: entries written before any consumer existed are persisted too.
-      await this.o.redis.xgroup('CREATE', keys.outbox, OUTBOX_GROUP, '0', 'MKSTREAM');
+      await this.o.redis.xgroup('CREATE', stream, OUTBOX_GROUP, '0', 'MKSTREAM');
     } catch (err) {
       if (redisErrorCode(err) !== 'BUSYGROUP') throw err;
     }
   }
 
-  /** Stale entries of other consumers first (at most every claimIdleMs / 4), else new ones. */
-  private async nextBatch(): Promise<Array<{ raw: RawEntry; deliveries: number }>> {
-    if (Date.now() >= this.nextClaimAt) {
-      this.nextClaimAt = Date.now() + Math.max(250, this.o.claimIdleMs / 4);
-      const claimed = await this.claimStale();
-      if (claimed.length > 0) return claimed;
+  /**
+   * Runs `read` on every stream, CHUNK streams at a time in parallel, until `batchSize` entries are in
+   * hand. A stream that lost its group (Redis restarted empty, the key was deleted) gets it back.
+   */
+  private async gather(read: (stream: string) => Promise<Delivery[]>): Promise<Delivery[]> {
+    const out: Delivery[] = [];
+    const streams = [...this.streams];
+    for (let i = 0; i < streams.length && out.length < this.o.batchSize; i += READ_CHUNK) {
+      const parts = await Promise.all(
+        streams.slice(i, i + READ_CHUNK).map(async (stream) => {
+          try {
+            return await read(stream);
+          } catch (err) {
+            if (!isNoGroup(err)) throw err;
+            await this.ensureGroup(stream);
+            return [];
+          }
+        }),
+      );
+      for (const p of parts) out.push(...p);
     }
-    const reply = (await this.o.redis.xreadgroup(
-      'GROUP',
-      OUTBOX_GROUP,
-      this.name,
-      'COUNT',
-      this.o.batchSize,
-      'BLOCK',
-      this.o.blockMs,
-      'STREAMS',
-      keys.outbox,
-      '>',
-    )) as Array<[string, RawEntry[]]> | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    return entries.map((raw) => ({ raw, deliveries: 1 }));
+    return out;
   }
 
-  private async claimStale(): Promise<Array<{ raw: RawEntry; deliveries: number }>> {
+  /** Stale entries of other consumers first (at most every claimIdleMs / 4), else new ones. */
+  private async nextBatch(): Promise<Delivery[]> {
+    if (Date.now() >= this.nextClaimAt) {
+      this.nextClaimAt = Date.now() + Math.max(250, this.o.claimIdleMs / 4);
+      const claimed = await this.gather((stream) => this.claimStale(stream));
+      if (claimed.length > 0) return claimed;
+    }
+    return this.gather(async (stream) => {
+      const reply = (await this.o.redis.xreadgroup(
+        'GROUP',
+        OUTBOX_GROUP,
+        this.name,
+        'COUNT',
+        this.o.batchSize,
+        'STREAMS',
+        stream,
+        '>',
+      )) as Array<[string, RawEntry[]]> | null;
+      return (reply?.[0]?.[1] ?? []).map((raw) => ({ stream, raw, deliveries: 1 }));
+    });
+  }
+
+  private async claimStale(stream: string): Promise<Delivery[]> {
     const [cursor, entries] = (await this.o.redis.xautoclaim(
-      keys.outbox,
+      stream,
       OUTBOX_GROUP,
       this.name,
       this.o.claimIdleMs,
-      this.claimCursor,
+      this.claimCursors.get(stream) ?? '0-0',
       'COUNT',
       this.o.batchSize,
     )) as [string, RawEntry[], string[]?];
-    this.claimCursor = cursor;
+    this.claimCursors.set(stream, cursor);
     const live = entries.filter((e): e is RawEntry => Array.isArray(e) && e[1] !== null);
     if (live.length === 0) return [];
     // Delivery counts (XAUTOCLAIM just raised them), so an entry that keeps killing its consumers is
     // dead-lettered instead of taking the next one down too.
     const pending = (await this.o.redis.xpending(
-      keys.outbox,
+      stream,
       OUTBOX_GROUP,
       live[0]![0],
       live[live.length - 1]![0],
@@ -220,34 +286,34 @@ export class OutboxConsumer {
     const counts = new Map(pending.map(([id, , , n]) => [id, Number(n)]));
     this.stats.reclaimed += live.length;
     metrics().outboxReclaimed.inc(live.length);
-    log.info({ consumer: this.name, entries: live.length }, 'reclaimed outbox entries from a stalled consumer');
-    return live.map((raw) => ({ raw, deliveries: counts.get(raw[0]) ?? 2 }));
+    log.info({ consumer: this.name, stream, entries: live.length }, 'reclaimed outbox entries from a stalled consumer');
+    return live.map((raw) => ({ stream, raw, deliveries: counts.get(raw[0]) ?? 2 }));
   }
 
-  private async handle(batch: Array<{ raw: RawEntry; deliveries: number }>): Promise<void> {
-    const good: Array<{ entry: OutboxEntry; deliveries: number }> = [];
-    for (const { raw, deliveries } of batch) {
+  private async handle(batch: Delivery[]): Promise<void> {
+    const good: Array<{ stream: string; entry: OutboxEntry; deliveries: number; raw: RawEntry }> = [];
+    for (const { stream, raw, deliveries } of batch) {
       try {
-        good.push({ entry: decodeOutboxEntry(raw), deliveries });
+        good.push({ stream, entry: decodeOutboxEntry(raw), deliveries, raw });
       } catch (err) {
         if (!(err instanceof MalformedEntryError)) throw err;
-        await this.deadLetter(raw, err.message, deliveries);
+        await this.deadLetter(stream, raw, err.message, deliveries);
       }
     }
     const tooOften = good.filter((g) => g.deliveries > this.o.maxDeliveries);
     for (const g of tooOften) {
-      await this.deadLetter(rawOf(batch, g.entry.id), 'delivered too often without being persisted', g.deliveries);
+      await this.deadLetter(g.stream, g.raw, 'delivered too often without being persisted', g.deliveries);
     }
     const entries = good.filter((g) => g.deliveries <= this.o.maxDeliveries);
     if (entries.length === 0) return;
     try {
       await this.persistUntilAvailable(entries.map((g) => g.entry));
-      await this.ack(entries.map((g) => g.entry.id));
+      await this.ack(entries);
     } catch (err) {
       if (this.stopping || isPgUnavailable(err)) throw err;
       // Something in the batch cannot be applied: find it by going one by one.
       metrics().outboxRetries.inc({ reason: 'entry' });
-      for (const g of entries) await this.persistOne(g.entry, rawOf(batch, g.entry.id), g.deliveries);
+      for (const g of entries) await this.persistOne(g);
     }
   }
 
@@ -272,13 +338,13 @@ export class OutboxConsumer {
     }
   }
 
-  private async persistOne(entry: OutboxEntry, raw: RawEntry, deliveries: number): Promise<void> {
-    let attempts = deliveries;
+  private async persistOne(g: { stream: string; entry: OutboxEntry; raw: RawEntry; deliveries: number }): Promise<void> {
+    let attempts = g.deliveries;
     let backoff = this.o.backoffMinMs;
     for (;;) {
       try {
-        await this.persistUntilAvailable([entry]);
-        await this.ack([entry.id]);
+        await this.persistUntilAvailable([g.entry]);
+        await this.ack([g]);
         return;
       } catch (err) {
         if (this.stopping) throw err;
@@ -286,10 +352,10 @@ export class OutboxConsumer {
         // Data PostgreSQL refuses will be refused again: set it aside now instead of sleeping on it
         // while everything behind it (including later, storable versions of its record) waits.
         if (attempts > this.o.maxDeliveries || isPgPermanent(err)) {
-          await this.deadLetter(raw, (err as Error).message, attempts);
+          await this.deadLetter(g.stream, g.raw, (err as Error).message, attempts);
           return;
         }
-        log.warn({ consumer: this.name, entry: entry.id, attempts, ...errorFields(err) }, 'outbox entry failed');
+        log.warn({ consumer: this.name, entry: g.entry.id, attempts, ...errorFields(err) }, 'outbox entry failed');
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.o.backoffMaxMs);
       }
@@ -308,40 +374,48 @@ export class OutboxConsumer {
     }
   }
 
-  private async ack(ids: string[]): Promise<void> {
+  private async ack(entries: Array<{ stream: string; entry: OutboxEntry }>): Promise<void> {
     if (this.killed) throw new Error('consumer killed');
-    // Acknowledge, then delete: the outbox holds only what PostgreSQL does not have yet. If Redis
-    // fails here the entries are applied again later (idempotent), never lost.
-    await this.o.redis.multi().xack(keys.outbox, OUTBOX_GROUP, ...ids).xdel(keys.outbox, ...ids).exec();
-    this.stats.persisted += ids.length;
+    const byStream = new Map<string, string[]>();
+    for (const { stream, entry } of entries) byStream.set(stream, [...(byStream.get(stream) ?? []), entry.id]);
+    // Acknowledge, then delete, per stream (one slot per MULTI): the outbox holds only what PostgreSQL
+    // does not have yet. If Redis fails here the entries are applied again later (idempotent), never lost.
+    await Promise.all(
+      [...byStream].map(([stream, ids]) =>
+        this.o.redis.multi().xack(stream, OUTBOX_GROUP, ...ids).xdel(stream, ...ids).exec(),
+      ),
+    );
+    this.stats.persisted += entries.length;
     this.stats.batches++;
   }
 
-  private async deadLetter(raw: RawEntry, error: string, deliveries: number): Promise<void> {
+  private async deadLetter(stream: string, raw: RawEntry, error: string, deliveries: number): Promise<void> {
     const [id, fields] = raw;
     await this.o.redis
       .multi()
-      .xadd(keys.outboxDead, 'MAXLEN', '~', 100_000, '*', 'outboxId', id, 'error', error.slice(0, 500),
+      .xadd(deadLettersOf(stream), 'MAXLEN', '~', 100_000, '*', 'outboxId', id, 'error', error.slice(0, 500),
         'deliveries', deliveries, 'consumer', this.name, ...fields)
-      .xack(keys.outbox, OUTBOX_GROUP, id)
-      .xdel(keys.outbox, id)
+      .xack(stream, OUTBOX_GROUP, id)
+      .xdel(stream, id)
       .exec();
     this.stats.deadLettered++;
     metrics().outboxDeadLettered.inc();
-    log.error({ consumer: this.name, entry: id, deliveries, error: error.slice(0, 200) }, 'outbox entry dead-lettered');
+    log.error({ consumer: this.name, stream, entry: id, deliveries, error: error.slice(0, 200) }, 'outbox entry dead-lettered');
   }
 
-  /** Every few minutes: forget consumers of the group that left (no pending entries, idle > 1 h). */
+  /** Every few minutes: forget consumers of the groups that left (no pending entries, idle > 1 h). */
   private async housekeeping(): Promise<void> {
     if (Date.now() < this.nextHousekeepingAt) return;
     this.nextHousekeepingAt = Date.now() + 5 * 60_000;
-    const consumers = (await this.o.redis.xinfo('CONSUMERS', keys.outbox, OUTBOX_GROUP)) as unknown[][];
-    for (const c of consumers) {
-      const f = new Map<string, unknown>();
-      for (let i = 0; i + 1 < c.length; i += 2) f.set(String(c[i]), c[i + 1]);
-      const name = String(f.get('name'));
-      if (name !== this.name && Number(f.get('pending')) === 0 && Number(f.get('idle')) > 3_600_000) {
-        await this.o.redis.xgroup('DELCONSUMER', keys.outbox, OUTBOX_GROUP, name);
+    for (const stream of this.streams) {
+      const consumers = (await this.o.redis.xinfo('CONSUMERS', stream, OUTBOX_GROUP)) as unknown[][];
+      for (const c of consumers) {
+        const f = new Map<string, unknown>();
+        for (let i = 0; i + 1 < c.length; i += 2) f.set(String(c[i]), c[i + 1]);
+        const name = String(f.get('name'));
+        if (name !== this.name && Number(f.get('pending')) === 0 && Number(f.get('idle')) > 3_600_000) {
+          await this.o.redis.xgroup('DELCONSUMER', stream, OUTBOX_GROUP, name);
+        }
       }
     }
   }
@@ -358,9 +432,15 @@ export class OutboxConsumer {
   }
 }
 
-function rawOf(batch: Array<{ raw: RawEntry }>, id: string): RawEntry {
-  return batch.find((b) => b.raw[0] === id)!.raw;
+/** One entry as read from one stream, with how often it was delivered. */
+interface Delivery {
+  stream: string;
+  raw: RawEntry;
+  deliveries: number;
 }
+
+/** Streams read in parallel per step (a cluster client spreads them over the masters). */
+const READ_CHUNK = 64;
 
 function isNoGroup(err: unknown): boolean {
   return redisErrorCode(err) === 'NOGROUP';

@@ -2,6 +2,7 @@ import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { idInKey, keyPattern, keys } from '~/server/redis/keys';
+import { deadLettersOf, projectOutbox } from '~/server/redis/outbox-partitions';
 import { scanKeys } from '~/server/redis/scan';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
@@ -31,6 +32,9 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
   const cutoffMs = Date.now() - idleSeconds * 1000;
   const cutoffIso = new Date(cutoffMs).toISOString();
   let evicted = 0;
+  // The script checks the session's partition; entries an upgrade left in the single legacy outbox are
+  // not in it, so nothing is evicted until the consumer drained that (no write appends there any more).
+  if ((await redis.xlen(keys.outboxLegacy)) > 0) return 0;
   for await (const indexKey of scanKeys(redis, keyPattern(keys.sessions), 'zset')) {
     const pid = idInKey(keys.sessions, indexKey);
     if (!pid) continue;
@@ -39,13 +43,14 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
       // No bodies (evicted already, or no message yet): nothing worth evicting.
       const idle = await redis.object('IDLETIME', keys.messages(pid, sid));
       if (idle === null || Number(idle) < idleSeconds) continue;
+      const outbox = projectOutbox(pid);
       const outcome = await scripts.evictSession.run(redis, {
         projectId: pid,
         sessionId: sid,
         cutoff: cutoffIso,
         maxScan: MAX_STREAM_SCAN,
-        outbox: keys.outbox,
-        deadLetters: keys.outboxDead,
+        outbox,
+        deadLetters: deadLettersOf(outbox),
       });
       if (outcome === 'evicted') evicted++;
       if (outcome === 'backlog') {

@@ -69,7 +69,10 @@ export class Hydrator {
 
   /** Brings an account back (record and username). False when another account holds the name. */
   async user(record: UserRecord): Promise<boolean> {
-    const ok = await this.run(() => scripts.hydrateUser.run(this.redis, { record: { ...record } }));
+    await this.run(() => scripts.hydrateUser.run(this.redis, { record: { ...record } }));
+    const name = keys.username(record.username);
+    await this.run(() => this.redis.set(name, record.id, 'NX'));
+    const ok = (await this.run(() => this.redis.get(name))) === record.id;
     metrics().hydrations.inc({ kind: 'user' });
     return ok;
   }

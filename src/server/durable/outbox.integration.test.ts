@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { keys } from '~/server/redis/keys';
 import { createHarness, projectWithSession, addToProject } from '~/server/testing/harness';
-import { createDurableHarness, type DurableHarness } from '~/server/testing/durable';
+import { createDurableHarness, outboxPending, type DurableHarness } from '~/server/testing/durable';
+import { outboxPartitionOf } from '~/server/redis/outbox-partitions';
 import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
 import type { TestUser } from '~/server/testing/harness';
 import { backfillOutbox } from './backfill';
-import { OUTBOX_GROUP } from './consumer';
 import { persistEntries } from './persist';
 import { outboxLag } from './tier';
 import { createPool, transaction } from './pg';
@@ -56,7 +56,7 @@ describe('with the durable tier off', () => {
       const bob = await plain.user();
       const ref = await projectWithSession(bob);
       await bob.caller.message.send({ ...ref, id: randomUUID(), content: 'redis only' });
-      expect(await plain.redis.exists(keys.outbox)).toBe(0);
+      expect(await plain.redis.exists(outboxPartitionOf(keys.project(ref.projectId)))).toBe(0);
       expect(plain.durable).toBeNull();
     } finally {
       await plain.close();
@@ -108,8 +108,7 @@ describe('write-behind', () => {
     const logins = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM login_sessions WHERE user_id = $1', [bob.id]);
     expect(logins.rows[0]?.n).toBe(1);
     // Everything acknowledged and deleted: nothing pending in the group.
-    const pending = (await h.redis.xpending(keys.outbox, OUTBOX_GROUP)) as [number, ...unknown[]];
-    expect(pending[0]).toBe(0);
+    expect((await outboxPending(h.redis)).total).toBe(0);
   });
 
   it('loses nothing when a consumer dies mid-batch: another one reclaims its entries', async () => {
@@ -123,8 +122,7 @@ describe('write-behind', () => {
     await cut.close();
     const a = await h.consumer({ pool: poolA, batchSize: 500 });
     await waitFor(async () => {
-      const summary = (await h.redis.xpending(keys.outbox, OUTBOX_GROUP)) as [number, string, string, [string, string][]];
-      return (summary[3] ?? []).some(([name, n]) => name === a.name && Number(n) > 0);
+      return ((await outboxPending(h.redis)).byConsumer.get(a.name) ?? 0) > 0;
     }, 5000, 'consumer A holding entries');
     // ...and dies without acknowledging them.
     await a.kill();
@@ -170,7 +168,7 @@ describe('write-behind', () => {
   it('shares the work between consumers without applying anything twice', async () => {
     const ref = await projectWithSession(alice);
     await Promise.all(Array.from({ length: 400 }, (_, i) => alice.caller.message.send({ ...ref, id: randomUUID(), content: `s${i}` })));
-    const produced = await h.redis.xlen(keys.outbox);
+    const produced = (await outboxLag(h.redis)).entries;
     const [c1, c2] = await Promise.all([h.consumer({ batchSize: 25 }), h.consumer({ batchSize: 25 })]);
     await waitFor(drained, 15_000, 'outbox drained by two consumers');
     // A consumer counts a batch after acknowledging and deleting it, so the last batch (402 = 16 x 25
@@ -189,10 +187,10 @@ describe('write-behind', () => {
   it('moves poison entries to the dead-letter stream and persists the rest', async () => {
     const ref = await projectWithSession(alice);
     const good = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'fine' });
-    await h.redis.xadd(keys.outbox, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '99', 'd', '{not json');
+    await h.redis.xadd(keys.outboxLegacy, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '99', 'd', '{not json');
     const violating = JSON.stringify({ id: randomUUID(), authorId: alice.id, authorName: 'x', role: 'robot', content: 'c', createdAt: new Date().toISOString() });
-    await h.redis.xadd(keys.outbox, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '98', 'd', violating);
-    await h.redis.xadd(keys.outbox, '*', 'k', 'gossip');
+    await h.redis.xadd(keys.outboxLegacy, '*', 'k', 'message', 'p', ref.projectId, 's', ref.sessionId, 'q', '98', 'd', violating);
+    await h.redis.xadd(keys.outboxLegacy, '*', 'k', 'gossip');
     const after = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'also fine' });
 
     const consumer = await h.consumer({ maxDeliveries: 3 });
@@ -249,7 +247,7 @@ describe('switching the tier on for a Redis that already holds data', () => {
       const sent = [];
       for (let i = 0; i < 30; i++) sent.push(await dan.caller.message.send({ ...ref, id: randomUUID(), content: `old ${i}` }));
       await dan.caller.message.edit({ ...ref, id: sent[0]!.id, content: 'old, edited' });
-      expect(await h.redis.xlen(keys.outbox)).toBe(0);
+      expect((await outboxLag(h.redis)).entries).toBe(0);
 
       const result = await backfillOutbox(h.redis, { force: true });
       expect(result?.projects).toBeGreaterThanOrEqual(1);

@@ -4,6 +4,7 @@ import { ChatStore } from '~/server/chat/store';
 import { errorFields, logger } from '~/server/log';
 import type { DurableStats } from '~/server/metrics';
 import { keys } from '~/server/redis/keys';
+import { deadLettersOf, outboxStreams } from '~/server/redis/outbox-partitions';
 import { eventIdTimeMs } from '~/shared/event-id';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
@@ -60,7 +61,7 @@ export class DurableTier {
   constructor(private readonly o: DurableTierOptions) {
     const deadlineMs = o.deadlineMs ?? 700;
     this.pg = new PgStore(o.pool);
-    this.redisStore = new ChatStore(o.redis, { eventLogMaxLen: o.eventLogMaxLen, outboxKey: keys.outbox });
+    this.redisStore = new ChatStore(o.redis, { eventLogMaxLen: o.eventLogMaxLen, outbox: true });
     this.hydrator = new Hydrator(o.redis, this.pg);
     this.reconciler = new Reconciler(o.pool, this.pg, (input) => appendWithReadThrough(this.redisStore, this.hydrator, input));
     this.breaker = new RedisBreaker({
@@ -79,7 +80,7 @@ export class DurableTier {
     });
     const deps: TierDeps = { redis: o.redis, pg: this.pg, breaker: this.breaker, hydrator: this.hydrator, deadlineMs };
     this.store = new TieredChatStore(this.redisStore, deps);
-    this.auth = new TieredAuthService(new AuthService(o.redis, { outboxKey: keys.outbox }), deps);
+    this.auth = new TieredAuthService(new AuthService(o.redis, { outbox: true }), deps);
     this.startSweeper(o.sweepIntervalMs ?? 5000);
     this.startEvictor();
     this.breaker.onChange((state) => {
@@ -149,22 +150,30 @@ export class DurableTier {
 }
 
 /**
- * The outbox's lag: entries not yet persisted to PostgreSQL, the age of the oldest, and the
- * dead-letter count. Exported for health, metrics and benchmarks (drain rate = entries over time).
+ * The outbox's lag, summed over every partition (and the legacy outbox while it exists): entries not
+ * yet persisted to PostgreSQL, the age of the oldest, and the dead-letter count. Exported for health,
+ * metrics and benchmarks (drain rate = entries over time).
  */
 export async function outboxLag(
   redis: Redis,
   deadlineMs = 1000,
 ): Promise<{ entries: number; oldestAgeSeconds: number; deadLetters: number }> {
-  const reply = await withDeadline(
-    redis.multi().xlen(keys.outbox).xrange(keys.outbox, '-', '+', 'COUNT', 1).xlen(keys.outboxDead).exec(),
-    deadlineMs,
-  );
-  const [[, entries], [, oldest], [, dead]] = reply as [[null, number], [null, Array<[string, string[]]>], [null, number]];
-  const oldestMs = oldest[0] ? eventIdTimeMs(oldest[0][0]) : null;
+  return withDeadline(sumLag(redis), deadlineMs);
+}
+
+async function sumLag(redis: Redis): Promise<{ entries: number; oldestAgeSeconds: number; deadLetters: number }> {
+  const streams = await outboxStreams(redis);
+  // The legacy dead letters stay until an operator reads them, also once the legacy outbox is gone.
+  const deadStreams = [...new Set([keys.outboxDead, ...streams.map(deadLettersOf)])];
+  const [lengths, firsts, deads] = await Promise.all([
+    Promise.all(streams.map((s) => redis.xlen(s))),
+    Promise.all(streams.map((s) => redis.xrange(s, '-', '+', 'COUNT', 1))),
+    Promise.all(deadStreams.map((s) => redis.xlen(s))),
+  ]);
+  const oldestMs = Math.min(...firsts.flatMap((f) => (f[0] ? [eventIdTimeMs(f[0][0]) ?? Infinity] : [])));
   return {
-    entries,
-    oldestAgeSeconds: oldestMs === null ? 0 : Math.max(0, (Date.now() - oldestMs) / 1000),
-    deadLetters: dead,
+    entries: lengths.reduce((a, b) => a + b, 0),
+    oldestAgeSeconds: Number.isFinite(oldestMs) ? Math.max(0, (Date.now() - oldestMs) / 1000) : 0,
+    deadLetters: deads.reduce((a, b) => a + b, 0),
   };
 }

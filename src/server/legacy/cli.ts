@@ -13,7 +13,6 @@ import { Redis } from 'ioredis';
 import { createPool } from '~/server/durable/pg';
 import { env } from '~/server/env';
 import { createRedis } from '~/server/redis/client';
-import { keys } from '~/server/redis/keys';
 import { formatBytes, restoreBackup } from './backup';
 import { apply, dryRun, type DryRunReport, type Progress } from './migrate';
 import { rollback } from './rollback';
@@ -100,7 +99,7 @@ async function main(): Promise<number> {
           backupFile,
           sourceLabel: labelOf(args.from!),
           eventLogMaxLen: env.EVENT_LOG_MAXLEN,
-          outboxKey: env.DATABASE_URL ? keys.outbox : null,
+          outbox: Boolean(env.DATABASE_URL),
           progress: progressBar(),
         });
         printPlan(report);

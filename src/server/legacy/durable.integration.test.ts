@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '~/server/redis/keys';
+import { outboxLag } from '~/server/durable/tier';
 import { useDurableTestEnv } from '~/server/testing/durable';
 import { oldMessage, oldSession, pyIso, storeChatMessage, storeChatSession } from '~/server/testing/legacy-fixtures';
 import { waitFor } from '~/server/testing/wait';
@@ -45,7 +45,7 @@ describe('legacy migration with the durable tier', () => {
       backupFile: path.join(await mkdtemp(path.join(os.tmpdir(), 'parley-legacy-pg-')), 'backup.jsonl'),
       sourceLabel: 'test',
       eventLogMaxLen: 10_000,
-      outboxKey: keys.outbox,
+      outbox: true,
     });
     expect(report.imported).toBe(30);
 
@@ -57,7 +57,7 @@ describe('legacy migration with the durable tier', () => {
           [projectId],
         )
       ).rows;
-    await waitFor(async () => (await rows()).length === 30 && (await h.redis.xlen(keys.outbox)) === 0, 20_000, 'imported rows in PostgreSQL');
+    await waitFor(async () => (await rows()).length === 30 && (await outboxLag(h.redis)).entries === 0, 20_000, 'imported rows in PostgreSQL');
     const stored = await rows();
     expect(stored.map((r) => [r.id, r.content, r.role, r.created_at.toISOString()])).toEqual(
       messages.map((m) => [m.id, m.content, m.role, new Date(`${m.created_at.slice(0, 23)}Z`).toISOString()]),

@@ -61,7 +61,7 @@ const options = (extra: Partial<ApplyOptions> = {}): ApplyOptions => ({
   backupFile: path.join(dir, `backup-${randomUUID()}.jsonl`),
   sourceLabel: 'test',
   eventLogMaxLen: 10_000,
-  outboxKey: null,
+  outbox: false,
   ...extra,
 });
 

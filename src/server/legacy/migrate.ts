@@ -98,7 +98,7 @@ export interface ApplyOptions {
   sourceLabel: string;
   eventLogMaxLen: number;
   /** The outbox stream with the durable tier on: imported messages then reach PostgreSQL. */
-  outboxKey: string | null;
+  outbox: boolean;
   progress?: Progress;
   /** How many bytes are free in a directory (default: statfs); tests pass a small number. */
   freeBytes?: (dir: string) => Promise<number>;
@@ -130,7 +130,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
   // Backup first: nothing is imported unless every key read is safely on disk.
   const backup = await writeBackup(source, snap.keysRead, opts.backupFile, opts.sourceLabel, opts.freeBytes);
 
-  const importer = new ChatImport(target, { eventLogMaxLen: opts.eventLogMaxLen, outboxKey: opts.outboxKey });
+  const importer = new ChatImport(target, { eventLogMaxLen: opts.eventLogMaxLen, outbox: opts.outbox });
   const authors = new Map<string, Author | null>();
   const report: ApplyReport = {
     ...plan,

@@ -2,6 +2,7 @@ import 'server-only';
 import type { Redis } from 'ioredis';
 import { ChatImport } from '~/server/chat/import';
 import type { Queryable } from '~/server/durable/pg';
+import { outboxLag } from '~/server/durable/tier';
 import { keys, legacyLedgerField, parseLegacyLedgerField } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
@@ -31,9 +32,9 @@ export interface RollbackReport {
 
 export async function rollback(target: ScriptedRedis, opts: { pg?: Queryable } = {}): Promise<RollbackReport> {
   const { pg } = opts;
-  const store = new ChatImport(target, { eventLogMaxLen: 0, outboxKey: null });
+  const store = new ChatImport(target, { eventLogMaxLen: 0, outbox: false });
   if (pg) {
-    const backlog = await target.xlen(keys.outbox);
+    const { entries: backlog } = await outboxLag(target, 10_000);
     if (backlog > 0) {
       throw new Error(
         `The outbox still holds ${backlog} entries on their way to PostgreSQL; roll back once it is empty ` +

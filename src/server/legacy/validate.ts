@@ -39,7 +39,7 @@ export async function validate(
   opts: { project?: string | undefined } = {},
 ): Promise<ValidateReport> {
   const snap = await readSource(source, opts);
-  const store = new ChatImport(target, { eventLogMaxLen: 0, outboxKey: null });
+  const store = new ChatImport(target, { eventLogMaxLen: 0, outbox: false });
   const rows: ValidateRow[] = [];
   const problems: string[] = [];
   const note = (s: string) => {

@@ -104,14 +104,22 @@ export const keys = {
   aiStopChannel: 'parley:ai:stop',
 
   /**
-   * STREAM: the durable tier's outbox (only written when DATABASE_URL is set). Every write script also
-   * appends its change here, in the same script, and a consumer group persists it to PostgreSQL, then
-   * acknowledges and deletes the entry (never MAXLEN-trimmed: an entry leaves only once persisted).
-   * It lives outside every project slot, so on Redis Cluster a script touching a project and the
-   * outbox would be cross-slot: the durable tier needs standalone Redis (or Sentinel).
+   * STREAM: one partition of the durable tier's outbox (only written when DATABASE_URL is set). Every
+   * write script also appends its change to the partition of its keys' hash slot, in the same script,
+   * and a consumer group persists every partition to PostgreSQL, then acknowledges and deletes the
+   * entry (never MAXLEN-trimmed: an entry leaves only once persisted). `tag` is a string whose CRC16
+   * slot is the slot of the written keys (src/server/redis/outbox-partitions.ts picks it), so the
+   * partition lives beside them on a Redis Cluster and on a standalone Redis alike.
    */
-  outbox: 'parley:outbox',
-  /** STREAM: outbox entries that failed too often to persist, with the last error (for an operator). */
+  outboxPartition: (tag: string) => `parley:outbox:{${tag}}`,
+  /** STREAM: entries of one partition that failed too often to persist, with the last error (for an operator). */
+  outboxPartitionDead: (tag: string) => `parley:outbox:{${tag}}:dead`,
+  /**
+   * STREAM: the single outbox of releases before the partitioned one (outside every project slot). No
+   * write appends to it any more; the consumer drains what an upgrade left in it, then it is gone.
+   */
+  outboxLegacy: 'parley:outbox',
+  /** STREAM: the legacy outbox's dead letters (kept for an operator; health counts them). */
   outboxDead: 'parley:outbox:dead',
 
   /**
@@ -157,6 +165,9 @@ export function idInKey(build: (id: string) => string, key: string): string | nu
 
 /** SCAN pattern matching every project's AI job stream (a worker's sweep for jobs nobody announced). */
 export const AI_JOBS_PATTERN = keyPattern(keys.aiJobs);
+
+/** SCAN pattern matching every outbox partition (not their dead letters: those end in `:dead`). */
+export const OUTBOX_PARTITION_PATTERN = keyPattern(keys.outboxPartition);
 
 /**
  * Where a message lives, as the message id index (keys.messageIds) and the recent list (keys.recent)

@@ -2,15 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import calculateSlot from 'cluster-key-slot';
 import { keys } from './keys';
+import { deadLettersOf, outboxPartitionOf } from './outbox-partitions';
 import { expandLua } from './lua/load-lua.mjs';
 import { LUA_SCRIPT_DIR, scripts, type ScriptCall } from './scripts';
 
 /**
  * The Lua layout contract: every .lua file has one typed wrapper, its header documents the keys its
- * name counts, every wrapper passes exactly those keys, and every script's keys share one hash tag
- * (Redis Cluster runs a script only within one slot: issue #13) - except the few that span slots on
- * purpose, listed below so the list cannot go stale.
+ * name counts, every wrapper passes exactly those keys, and every script's keys share one slot, the
+ * outbox partition it appends to included (Redis Cluster runs a script only within one slot: issue #13).
  */
 
 type Scripts = typeof scripts;
@@ -18,7 +19,7 @@ type ArgsOf<K extends keyof Scripts> = Parameters<Scripts[K]['call']>[0];
 
 const pid = 'p-1';
 const sid = 's-1';
-const OUTBOX = keys.outbox;
+const OUTBOX = outboxPartitionOf(keys.project(pid));
 const member = { id: 'u-1', username: 'ann' };
 const write = { projectId: pid, eventLogMaxLen: 100, outbox: null };
 const append = { ...write, sessionId: sid, id: 'm-1', body: '{}', createdAt: '2026-01-01T00:00:00.000Z' };
@@ -39,16 +40,19 @@ const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
   inviteMember: { projectId: pid, userId: 'u-1', invitation: {}, maxPending: 10 },
   acceptInvite: { ...write, member, joinedAt: 1 },
   leaveProject: { ...write, member, leftAt: 1 },
-  signUp: { record: { id: 'u-1', username: 'ann' }, outbox: OUTBOX },
-  startLogin: { tokenHash: 'h', value: 'u-1 ann', ttlSeconds: 1, userId: 'u-1', username: 'ann', expiresAt: 1, outbox: OUTBOX },
+  signUp: { record: { id: 'u-1', username: 'ann' }, outbox: outboxPartitionOf(keys.username('ann')) },
+  startLogin: {
+    tokenHash: 'h', value: 'u-1 ann', ttlSeconds: 1, userId: 'u-1', username: 'ann', expiresAt: 1,
+    outbox: outboxPartitionOf(keys.loginSession('h')),
+  },
   endLogin: { tokenHash: 'h', now: 1, tombstone: 'x', marginMs: 1, absentTtlMs: 1, evenIfAbsent: false, outbox: null },
   hydrateMessages: { projectId: pid, sessionId: sid, messages: [{ seq: 1, id: 'm-1', body: '{}' }] },
   hydrateSession: { projectId: pid, sessionId: sid, activityMs: 1, record: { id: sid } },
   hydrateProject: { projectId: pid, memberIds: ['u-1'], recent: [], project: { id: pid } },
   hydrateUser: { record: { id: 'u-1', username: 'ann' } },
-  evictSession: { projectId: pid, sessionId: sid, cutoff: 'x', maxScan: 1, outbox: OUTBOX, deadLetters: keys.outboxDead },
-  backfillUser: { key: keys.user('u-1'), outbox: OUTBOX },
-  backfillLogin: { key: keys.loginSession('h'), tokenHash: 'h', outbox: OUTBOX },
+  evictSession: { projectId: pid, sessionId: sid, cutoff: 'x', maxScan: 1, outbox: OUTBOX, deadLetters: deadLettersOf(OUTBOX) },
+  backfillUser: { key: keys.user('u-1'), outbox: outboxPartitionOf(keys.user('u-1')) },
+  backfillLogin: { key: keys.loginSession('h'), tokenHash: 'h', outbox: outboxPartitionOf(keys.loginSession('h')) },
   backfillProject: { projectId: pid, outbox: OUTBOX },
   backfillMessages: { projectId: pid, sessionId: sid, from: 1, to: 2, outbox: OUTBOX },
   markRead: { projectId: pid, sessionId: sid, userId: 'u-1', seq: 1, knownLastSeq: 1, announce: true },
@@ -63,29 +67,6 @@ const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
   aiTakeQuota: { userId: 'u-1', day: '2026-01-01', answerId: 'a-1', quota: 1, ttlSeconds: 1 },
 };
 
-/**
- * Scripts whose keys span slots today, and why. The outbox-taking ones move into the project's slot
- * when the outbox is partitioned (issue #13); accounts need their own treatment there.
- */
-const CROSS_SLOT: Partial<Record<keyof Scripts, string>> = {
-  signUp: 'user + username + outbox (durable tier only)',
-  startLogin: 'login + outbox (durable tier only)',
-  hydrateUser: 'user + username',
-  evictSession: 'project slot + outbox + dead letters (durable tier only)',
-  backfillUser: 'user + outbox (durable tier only)',
-  backfillLogin: 'login + outbox (durable tier only)',
-  backfillProject: 'project slot + outbox (durable tier only)',
-  backfillMessages: 'project slot + outbox (durable tier only)',
-};
-
-/** Redis Cluster's hash tag: the text between the first `{` and the next `}`, if not empty. */
-function hashTag(key: string): string {
-  const open = key.indexOf('{');
-  if (open === -1) return key;
-  const close = key.indexOf('}', open + 1);
-  if (close === -1 || close === open + 1) return key;
-  return key.slice(open + 1, close);
-}
 
 interface Header {
   required: number;
@@ -141,10 +122,11 @@ describe('Lua script files', () => {
     }
   });
 
-  it.each(entries.map(([name]) => name))('%s: its keys share one hash tag (tier off)', (name) => {
-    const tags = new Set(callOf(name, samples[name]).keys.map(hashTag));
-    if (CROSS_SLOT[name]) expect(tags.size, `${name} is listed as cross-slot: ${CROSS_SLOT[name]}`).toBeGreaterThan(1);
-    else expect([...tags]).toHaveLength(1);
+  it.each(entries.map(([name]) => name))('%s: its keys share one slot, its outbox partition included', (name) => {
+    const { keys: ks } = callOf(name, samples[name]);
+    // The optional feed, as the store passes it: the partition of the script's own slot.
+    const withOutbox = header(scripts[name].file).optional.length === 1 ? [...ks, outboxPartitionOf(ks[0]!)] : ks;
+    expect(new Set(withOutbox.map((k) => calculateSlot(k))).size, withOutbox.join(' ')).toBe(1);
   });
 });
 

@@ -400,12 +400,15 @@ export const scripts = {
 
   // -------------------------------------------------------------- accounts
 
-  /** Durable tier only. true, or false when the username is taken (nothing written). */
+  /**
+   * Durable tier only: claims the name (the record is written before, see the script). true, or false
+   * when the username is taken (nothing written).
+   */
   signUp: script(
-    'sign-up-3',
+    'sign-up-2',
     (a: { record: { id: string; username: string } & Record<string, string>; outbox: string }) => ({
-      keys: [keys.user(a.record.id), keys.username(a.record.username), a.outbox],
-      args: [a.record.id, JSON.stringify(a.record), ...Object.entries(a.record).flat()],
+      keys: [keys.username(a.record.username), a.outbox],
+      args: [a.record.id, JSON.stringify(a.record)],
     }),
     (raw) => raw === 1,
   ),
@@ -483,12 +486,12 @@ export const scripts = {
     (raw) => raw === 1,
   ),
 
-  /** true when the username now names this user, false when another user holds it. */
+  /** The record only (the username is another slot: HydrateRedis.user claims it after). true when written. */
   hydrateUser: script(
-    'hydrate-user-2',
+    'hydrate-user-1',
     (a: { record: { id: string; username: string } & Record<string, string> }) => ({
-      keys: [keys.user(a.record.id), keys.username(a.record.username)],
-      args: [a.record.id, ...Object.entries(a.record).flat()],
+      keys: [keys.user(a.record.id)],
+      args: Object.entries(a.record).flat(),
     }),
     (raw) => raw === 1,
   ),

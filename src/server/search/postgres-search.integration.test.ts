@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keys } from '~/server/redis/keys';
+import { outboxLag } from '~/server/durable/tier';
 import { useDurableTestEnv } from '~/server/testing/durable';
 import { projectWithSession } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
@@ -14,7 +14,7 @@ import { ensureSearchLanguage } from './postgres';
 import { searchMessages } from './service';
 
 const env = useDurableTestEnv({ consumer: true });
-const settle = () => waitFor(async () => (await env.h.redis.xlen(keys.outbox)) === 0, 20_000, 'outbox drained');
+const settle = () => waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 20_000, 'outbox drained');
 
 searchContract({ h: () => env.h, settle, engine: 'postgres' });
 

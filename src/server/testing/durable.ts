@@ -10,10 +10,12 @@ import { afterAll, beforeAll } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { hashToken } from '~/server/auth/service';
 import { createServices } from '~/server/context';
-import { startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
+import { OUTBOX_GROUP, startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
 import { createPool, type Pool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { createRedis, createSubscriber } from '~/server/redis/client';
+import { outboxStreams } from '~/server/redis/outbox-partitions';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
 import { harnessFor, type Harness, type TestUser } from './harness';
 import { createTestDatabase, type TestDatabase } from './postgres';
@@ -78,6 +80,7 @@ export function createDurableHarness(opts: DurableHarnessOptions): DurableHarnes
         redisUrl: opts.redisUrl,
         pool,
         blockMs: 200,
+        discoverMs: 300,
         claimIdleMs: 1000,
         backoffMinMs: 50,
         backoffMaxMs: 500,
@@ -163,4 +166,16 @@ export async function loginRowOf(pool: Pool, user: Pick<TestUser, 'token'>): Pro
     hashToken(decodeURIComponent(user.token)),
   ]);
   return r.rows[0] ?? null;
+}
+
+/** Entries delivered and not acknowledged, over every outbox stream: in all, and per consumer. */
+export async function outboxPending(redis: ScriptedRedis): Promise<{ total: number; byConsumer: Map<string, number> }> {
+  const byConsumer = new Map<string, number>();
+  let total = 0;
+  for (const stream of await outboxStreams(redis)) {
+    const summary = (await redis.xpending(stream, OUTBOX_GROUP).catch(() => [0])) as [number, string?, string?, [string, string][]?];
+    total += Number(summary[0]);
+    for (const [name, n] of summary[3] ?? []) byConsumer.set(name, (byConsumer.get(name) ?? 0) + Number(n));
+  }
+  return { total, byConsumer };
 }

@@ -47,7 +47,7 @@ describe('legacy.importLocal', () => {
     const legacyProject = `p${randomUUID().slice(0, 6)}`;
     const projectId = parleyIdFor('project', legacyProject);
     const sessionId = parleyIdFor('session', 'sess-1', legacyProject);
-    const importer = new ChatImport(h.redis, { eventLogMaxLen: 1000, outboxKey: null });
+    const importer = new ChatImport(h.redis, { eventLogMaxLen: 1000, outbox: false });
     const now = new Date().toISOString();
     await importer.ensureProject({ id: projectId, name: 'Migrated', owner: u, createdAt: now });
     await importer.ensureSession({ projectId, id: sessionId, title: 'Old', createdAt: now, createdBy: u.id, metadata: {} });

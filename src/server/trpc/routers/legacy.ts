@@ -27,7 +27,7 @@ export const legacyRouter = router({
         : uuidV5(`browser-session:${input.projectId}:${legacyProject}:${input.legacySessionId}`);
     const importer = new ChatImport(ctx.redis, {
       eventLogMaxLen: env.EVENT_LOG_MAXLEN,
-      outboxKey: ctx.durable ? keys.outbox : null,
+      outbox: ctx.durable !== null,
     });
     const first = input.messages.reduce((min, m) => (m.createdAt < min ? m.createdAt : min), input.messages[0]!.createdAt);
     await importer.ensureSession({
