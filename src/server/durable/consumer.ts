@@ -199,18 +199,23 @@ export class OutboxConsumer {
       this.nextDiscoverAt = Date.now() + this.o.discoverMs;
       found.push(...all.filter((s) => !this.streams.has(s) && !found.includes(s)));
     }
-    for (const stream of found) {
-      await this.ensureGroup(stream);
-      this.streams.add(stream);
-    }
+    for (const stream of found) if (await this.ensureGroup(stream)) this.streams.add(stream);
   }
 
-  private async ensureGroup(stream: string): Promise<void> {
+  /**
+   * Makes the stream's group, from the stream's start (entries written before any consumer existed
+   * are persisted too). false when the stream does not exist (yet, or any more: Redis restarted
+   * empty): no MKSTREAM, so a partition named by a write that appended nothing is not created empty;
+   * it is looked at again once it exists.
+   */
+  private async ensureGroup(stream: string): Promise<boolean> {
     try {
-      // From the start of the stream: entries written before any consumer existed are persisted too.
-      await this.o.redis.xgroup('CREATE', stream, OUTBOX_GROUP, '0', 'MKSTREAM');
+      await this.o.redis.xgroup('CREATE', stream, OUTBOX_GROUP, '0');
+      return true;
     } catch (err) {
-      if (redisErrorCode(err) !== 'BUSYGROUP') throw err;
+      if (redisErrorCode(err) === 'BUSYGROUP') return true;
+      if (redisErrorCode(err) === 'ERR' && /requires the key to exist/.test((err as Error).message)) return false;
+      throw err;
     }
   }
 
@@ -228,7 +233,7 @@ export class OutboxConsumer {
             return await read(stream);
           } catch (err) {
             if (!isNoGroup(err)) throw err;
-            await this.ensureGroup(stream);
+            if (!(await this.ensureGroup(stream))) this.streams.delete(stream);
             return [];
           }
         }),
