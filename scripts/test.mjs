@@ -32,6 +32,7 @@ const CLUSTER_SUITES = [
   'src/server/trpc/authz.integration.test.ts',
   'src/server/ai/ai-pm.integration.test.ts',
   'src/server/search/redis-search.integration.test.ts',
+  'src/server/durable/cluster-outbox.integration.test.ts',
   'src/server/redis/',
 ];
 
