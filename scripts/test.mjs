@@ -17,7 +17,7 @@ const STEP_NAMES = /** @type {const} */ (['typecheck', 'lint', 'unit', 'e2e']);
 
 /**
  * The suites run a second time against a real Redis Cluster (scripts/vitest-global-setup.mjs starts one
- * when PARLEY_TEST_REDIS=cluster): the store, realtime, access, AI PM, search and cluster-only suites. Suites that start, crash
+ * when PARLEY_TEST_REDIS=cluster): the store, realtime, access, AI PM, search, durable outbox and cluster-only suites. Suites that start, crash
  * or empty their own standalone redis-server are left out of that run (they test standalone failure
  * modes; the cluster's own failover and resharding are in src/server/redis/cluster.integration.test.ts).
  */
