@@ -1465,7 +1465,17 @@ async function durableTier({ Redis }) {
     await Promise.all(Array.from({ length: concurrency }, worker));
     addRow(`message.send HTTP, c=${concurrency}, durable tier on`, samples, now() - t0, 'each send also appends to the outbox');
   }, { ops: total, unit: 'send' });
-  const backlog = await redis.xlen('parley:outbox');
+  // The outbox is partitioned by hash slot (src/server/redis/outbox-partitions.ts): the partitions the
+  // sends made are found once here, then their lengths summed.
+  const partitions = [];
+  for (let cursor = '0'; ; ) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', 'parley:outbox:{*}', 'TYPE', 'stream', 'COUNT', 1000);
+    partitions.push(...found.filter((k) => k.endsWith('}')));
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  const outboxEntries = async () => (await Promise.all(partitions.map((k) => redis.xlen(k)))).reduce((a, b) => a + b, 0);
+  const backlog = await outboxEntries();
   if (backlog < total) throw new Error(`durable tier: expected >= ${total} outbox entries with no consumer, found ${backlog}`);
 
   // ---- drain: restart the app with the consumer on; the consumer starts during server start, so the
@@ -1484,7 +1494,7 @@ async function durableTier({ Redis }) {
     let watching = true;
     const watcher = (async () => {
       while (watching && !firstDrop) {
-        const entries = await redis.xlen('parley:outbox');
+        const entries = await outboxEntries();
         if (entries < backlog) firstDrop = { t: now(), entries };
         else await sleep(5);
       }

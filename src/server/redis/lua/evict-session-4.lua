@@ -5,8 +5,8 @@
   reads and writes see the mark and read the messages through, which removes it. Only while every
   change of the session is persisted: no entry for it in the outbox (entries leave it only once
   persisted) nor among the dead letters, and no change since the cutoff. Atomic with respect to every
-  write, which appends to the outbox in its own script. Spans the project's slot and the outbox:
-  standalone Redis, like the write scripts with the tier on (issue #13).
+  write, which appends to the outbox in its own script. The outbox and dead letters are the partition
+  of the project's slot (src/server/redis/outbox-partitions.ts): one slot, on a cluster too.
   Input:
     KEYS[1] session
     KEYS[2] messages
