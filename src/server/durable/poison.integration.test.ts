@@ -7,8 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
-import { keys } from '~/server/redis/keys';
-import { useDurableTestEnv } from '~/server/testing/durable';
+import { outboxDeadLetters, useDurableTestEnv } from '~/server/testing/durable';
 import { projectWithSession } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
@@ -26,7 +25,7 @@ async function pgSession(sessionId: string) {
 }
 
 async function deadLetters(): Promise<Array<Record<string, string>>> {
-  const entries = await env.h.redis.xrange(keys.outboxDead, '-', '+');
+  const entries = await outboxDeadLetters(env.h.redis);
   return entries.map(([, f]) => {
     const o: Record<string, string> = {};
     for (let i = 0; i + 1 < f.length; i += 2) o[f[i]!] = f[i + 1]!;

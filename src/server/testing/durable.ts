@@ -14,7 +14,9 @@ import { OUTBOX_GROUP, startOutboxConsumer, type OutboxConsumer, type OutboxCons
 import { createPool, type Pool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { createRedis, createSubscriber } from '~/server/redis/client';
-import { outboxStreams } from '~/server/redis/outbox-partitions';
+import { keys } from '~/server/redis/keys';
+import { deadLettersOf, outboxStreams } from '~/server/redis/outbox-partitions';
+import { compareEventIds } from '~/shared/event-id';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
 import { harnessFor, type Harness, type TestUser } from './harness';
@@ -178,4 +180,14 @@ export async function outboxPending(redis: ScriptedRedis): Promise<{ total: numb
     for (const [name, n] of summary[3] ?? []) byConsumer.set(name, (byConsumer.get(name) ?? 0) + Number(n));
   }
   return { total, byConsumer };
+}
+
+/**
+ * Every dead letter, oldest first: the legacy outbox's, then every partition's (`parley:outbox:{<tag>}:dead`,
+ * beside its partition). Each as [id, fields].
+ */
+export async function outboxDeadLetters(redis: ScriptedRedis): Promise<Array<[string, string[]]>> {
+  const streams = [keys.outboxDead, ...(await outboxStreams(redis)).filter((s) => s !== keys.outboxLegacy).map(deadLettersOf)];
+  const all = (await Promise.all(streams.map((s) => redis.xrange(s, '-', '+')))).flat();
+  return all.sort(([a], [b]) => compareEventIds(a, b));
 }
