@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedis } from './client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
 import { keys } from './keys';
@@ -131,7 +131,8 @@ describe('Lua script files', () => {
 });
 
 describe('Lua scripts on Redis', () => {
-  const redis = new Redis(inject('redisUrl'));
+  // The client factory: it also takes the cluster pass's redis+cluster:// URL (a plain Redis cannot).
+  const redis = createRedis(inject('redisUrl'));
   afterAll(() => redis.quit());
 
   it('every script compiles (SCRIPT LOAD)', async () => {
