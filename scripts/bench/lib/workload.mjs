@@ -1,0 +1,49 @@
+// What the bench sends (deterministic message text) and small timing helpers.
+import { performance } from 'node:perf_hooks';
+import { prng } from '../../lib/prng.mjs';
+
+export const now = () => performance.now();
+
+/**
+ * Waits for `promise` at most `ms`; resolves true if it settled in time (rejections propagate).
+ * @param {Promise<unknown>} promise @param {number} ms
+ */
+export async function within(promise, ms) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const random = prng(0x9a71e7);
+export const randInt = (/** @type {number} */ lo, /** @type {number} */ hi) => lo + Math.floor(random() * (hi - lo + 1));
+
+const WORDS = (
+  'the sprint plan needs a review before friday so we can ship the api changes and update the ' +
+  'roadmap with risks owners estimates blockers design tokens login flow redis latency dashboard ' +
+  'customer feedback migration rollout staging checklist budget deadline scope meeting notes bug ' +
+  'priority release candidate onboarding metrics analytics backlog refinement story points velocity'
+).split(' ');
+
+/** A realistic chat message of 80-300 characters. */
+export function messageContent() {
+  const length = randInt(80, 300);
+  let text = '';
+  while (text.length < length) text += (text ? ' ' : '') + WORDS[randInt(0, WORDS.length - 1)];
+  return text.slice(0, length).trimEnd() + '.';
+}
+
+/** Compares Redis stream ids (`<ms>-<n>`) numerically. */
+export function compareStreamIds(/** @type {string} */ a, /** @type {string} */ b) {
+  const [am = 0n, an = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bn = 0n] = b.split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (an !== bn) return an < bn ? -1 : 1;
+  return 0;
+}
