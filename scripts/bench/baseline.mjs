@@ -2,7 +2,7 @@
 // the framework's request handling alone costs on this machine; every row is compared with it.
 import { addRow, phase, setBaseline } from './lib/report.mjs';
 import { SIZES } from './lib/options.mjs';
-import { now } from './lib/workload.mjs';
+import { concurrently, now } from './lib/workload.mjs';
 
 /** @typedef {import('./lib/http-client.mjs').Api} Api */
 
@@ -26,17 +26,8 @@ export async function run(ctx) {
     }
     const c1Row = addRow('baseline: GET /api/health, c=1', c1, undefined, 'Next route handler + 1 PING, no tRPC');
     const concurrency = SIZES.sendC32.concurrency;
-    const cN = [];
-    let issued = 0;
-    const worker = async () => {
-      while (issued < n) {
-        issued++;
-        cN.push(await health(pool));
-      }
-    };
-    const t0 = now();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const cNRow = addRow(`baseline: GET /api/health, c=${concurrency}`, cN, now() - t0, 'Next route handler + 1 PING, no tRPC');
+    const { samples: cN, wallMs } = await concurrently(n, concurrency, () => health(pool));
+    const cNRow = addRow(`baseline: GET /api/health, c=${concurrency}`, cN, wallMs, 'Next route handler + 1 PING, no tRPC');
     return { c1: c1Row, cN: cNRow };
   }, { ops: SIZES.baseline.warmup + 2 * SIZES.baseline.n, unit: 'request' });
   setBaseline(rows);

@@ -8,7 +8,7 @@ import { Api } from './lib/http-client.mjs';
 import { PAGE, SIZES, progress } from './lib/options.mjs';
 import { closers, pgConnectionFailed, startApp, state, stopApp } from './lib/processes.mjs';
 import { addRow, phase, report, round, summarize } from './lib/report.mjs';
-import { messageContent, now } from './lib/workload.mjs';
+import { concurrently, messageContent, now } from './lib/workload.mjs';
 
 /** @param {import('./index.mjs').BenchContext} ctx */
 export async function run(ctx) {
@@ -74,19 +74,10 @@ async function durableTier({ Redis }) {
 
   // ---- a backlog: N sends with no consumer, so every one waits in the outbox.
   await phase(`durable: ${total} sends, outbox only`, async () => {
-    const samples = [];
-    let issued = 0;
-    const worker = async () => {
-      while (issued < total) {
-        issued++;
-        const t0 = now();
-        await pool.mutation('message.send', { projectId, sessionId, id: randomUUID(), content: messageContent() });
-        samples.push(now() - t0);
-      }
-    };
-    const t0 = now();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    addRow(`message.send HTTP, c=${concurrency}, durable tier on`, samples, now() - t0, 'each send also appends to the outbox');
+    const { samples, wallMs } = await concurrently(total, concurrency, () =>
+      pool.mutation('message.send', { projectId, sessionId, id: randomUUID(), content: messageContent() }),
+    );
+    addRow(`message.send HTTP, c=${concurrency}, durable tier on`, samples, wallMs, 'each send also appends to the outbox');
   }, { ops: total, unit: 'send' });
   const backlog = await redis.xlen('parley:outbox');
   if (backlog < total) throw new Error(`durable tier: expected >= ${total} outbox entries with no consumer, found ${backlog}`);

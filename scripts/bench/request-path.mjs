@@ -1,6 +1,8 @@
 // The request path: the same calls through each way of serving /api/trpc, side by side on one build
 // and one Redis, each in a fresh app process: the production server (scripts/server.mjs: tRPC's Node
 // adapter in front of Next) and a bare `next start` (the App Router route, which `next dev` serves).
+// A third, the Pages Router API route (Node req/res inside Next), was measured as scaffolding and
+// removed: it cost as much as the App Router route (README, "Performance").
 // Per variant: GET /api/health (Next's own handling in both, the framework's baseline) and
 // message.send at c=1 and c=N, with the app's CPU per request. Stops the main app first (the
 // durable phase after it starts its own).
@@ -9,7 +11,7 @@ import { Api } from './lib/http-client.mjs';
 import { SIZES } from './lib/options.mjs';
 import { closers, startApp, state, stopApp } from './lib/processes.mjs';
 import { addRow, phase, report, round } from './lib/report.mjs';
-import { messageContent, now } from './lib/workload.mjs';
+import { concurrently, messageContent } from './lib/workload.mjs';
 
 /**
  * @typedef {object} Variant
@@ -60,34 +62,17 @@ async function measure(ctx, variant, port) {
     await client.mutation('message.send', { projectId: ctx.pid, sessionId, id: randomUUID(), content: messageContent() });
   };
 
-  /** Runs `count` calls, `c` at a time; returns the latencies of all and the wall time. */
-  const wave = async (/** @type {(c: Api) => Promise<void>} */ call, /** @type {Api} */ client, /** @type {number} */ c, /** @type {number} */ count) => {
-    const samples = [];
-    let issued = 0;
-    const worker = async () => {
-      while (issued < count) {
-        issued++;
-        const t0 = now();
-        await call(client);
-        samples.push(now() - t0);
-      }
-    };
-    const t0 = now();
-    await Promise.all(Array.from({ length: c }, worker));
-    return { samples, wallMs: now() - t0 };
-  };
-
   const label = `request path [${variant.label}]`;
   /** @type {Record<string, any>} */
   const figures = { label: variant.label };
   for (const [what, call] of /** @type {const} */ ([['GET /api/health', health], ['message.send', send]])) {
-    await wave(call, many, concurrency, warmup);
+    await concurrently(warmup, concurrency, () => call(many));
     const c1 = await phase(`${label}: ${what}, c=1`, async () => {
-      const { samples } = await wave(call, one, 1, n);
+      const { samples } = await concurrently(n, 1, () => call(one));
       return addRow(`${label}: ${what}, c=1`, samples);
     }, { ops: n, unit: 'request' });
     const cN = await phase(`${label}: ${what}, c=${concurrency}`, async () => {
-      const { samples, wallMs } = await wave(call, many, concurrency, n);
+      const { samples, wallMs } = await concurrently(n, concurrency, () => call(many));
       return addRow(`${label}: ${what}, c=${concurrency}`, samples, wallMs);
     }, { ops: n, unit: 'request' });
     const cpu = report.cpu.at(-1)?.appCpuMsPerOp ?? null;

@@ -49,28 +49,31 @@ export function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedS
 
   const r = /** @type {any} */ (report.ratios);
   const mem = /** @type {any} */ (report.memory);
-  lines.push('');
-  lines.push('Ratios (seed 000 pattern / ours; > 1 means ours is faster or smaller)');
-  lines.push(`  50-message page, seed straight from Redis vs ours over HTTP:   p50 ${fmt(r.pageSeedRawOverOurHttpP50)}x   p99 ${fmt(r.pageSeedRawOverOurHttpP99)}x`);
-  lines.push(`  50-message page, both straight from Redis (51 RTT vs 1 RTT):   p50 ${fmt(r.pageSeedRawOverOurRawP50)}x   p99 ${fmt(r.pageSeedRawOverOurRawP99)}x`);
-  lines.push(`  save, seed 4 commands vs our Lua append (both on Redis):       p50 ${fmt(r.writeSeedRawOverOurLuaP50)}x`);
-  lines.push(`  save, seed 4 commands on Redis vs our message.send over HTTP:  p50 ${fmt(r.writeSeedRawOverOurHttpP50)}x`);
-  lines.push('');
-  lines.push(`Redis memory per message (${mem.messages} messages, 80-300 chars, INFO used_memory delta)`);
-  lines.push(`  ours ${fmt(mem.oursBytesPerMessage, 0)} B   seed ${fmt(mem.seedBytesPerMessage, 0)} B   ours/seed ${fmt(mem.ratio, 3)}`);
-  const b = mem.oursBreakdownBytesPerMessage ?? {};
-  lines.push(
-    `  ours by key (MEMORY USAGE / message): bodies hash ${fmt(b.messagesHash, 0)}, id index ${fmt(b.idIndexHash, 0)}, ` +
-      `event log ${fmt(b.eventLogStream, 0)} (${mem.eventLogEntries} entries kept), recent list ${fmt(b.recentList, 0)}`,
-  );
-  lines.push(
-    `  ours without the (bounded) event log: ${fmt(mem.oursWithoutEventLogBytesPerMessage, 0)} B, ours/seed ${fmt(mem.ratioWithoutEventLog, 3)}`,
-  );
-  lines.push(
-    `  seed by key: message key ${fmt(mem.seedMessageKeyBytes, 0)} B each (+ key in the keyspace and expires dicts), ` +
-      `id list ${fmt(mem.seedListBytesPerMessage, 0)} B/message; avg JSON body ours ${fmt(mem.avgBodyBytes?.ours, 0)} B, seed ${fmt(mem.avgBodyBytes?.seed, 0)} B`,
-  );
-
+  if (Object.keys(r).length > 0) {
+    lines.push('');
+    lines.push('Ratios (seed 000 pattern / ours; > 1 means ours is faster or smaller)');
+    lines.push(`  50-message page, seed straight from Redis vs ours over HTTP:   p50 ${fmt(r.pageSeedRawOverOurHttpP50)}x   p99 ${fmt(r.pageSeedRawOverOurHttpP99)}x`);
+    lines.push(`  50-message page, both straight from Redis (51 RTT vs 1 RTT):   p50 ${fmt(r.pageSeedRawOverOurRawP50)}x   p99 ${fmt(r.pageSeedRawOverOurRawP99)}x`);
+    lines.push(`  save, seed 4 commands vs our Lua append (both on Redis):       p50 ${fmt(r.writeSeedRawOverOurLuaP50)}x`);
+    lines.push(`  save, seed 4 commands on Redis vs our message.send over HTTP:  p50 ${fmt(r.writeSeedRawOverOurHttpP50)}x`);
+  }
+  if (mem.messages !== undefined) {
+    lines.push('');
+    lines.push(`Redis memory per message (${mem.messages} messages, 80-300 chars, INFO used_memory delta)`);
+    lines.push(`  ours ${fmt(mem.oursBytesPerMessage, 0)} B   seed ${fmt(mem.seedBytesPerMessage, 0)} B   ours/seed ${fmt(mem.ratio, 3)}`);
+    const b = mem.oursBreakdownBytesPerMessage ?? {};
+    lines.push(
+      `  ours by key (MEMORY USAGE / message): bodies hash ${fmt(b.messagesHash, 0)}, id index ${fmt(b.idIndexHash, 0)}, ` +
+        `event log ${fmt(b.eventLogStream, 0)} (${mem.eventLogEntries} entries kept), recent list ${fmt(b.recentList, 0)}`,
+    );
+    lines.push(
+      `  ours without the (bounded) event log: ${fmt(mem.oursWithoutEventLogBytesPerMessage, 0)} B, ours/seed ${fmt(mem.ratioWithoutEventLog, 3)}`,
+    );
+    lines.push(
+      `  seed by key: message key ${fmt(mem.seedMessageKeyBytes, 0)} B each (+ key in the keyspace and expires dicts), ` +
+        `id list ${fmt(mem.seedListBytesPerMessage, 0)} B/message; avg JSON body ours ${fmt(mem.avgBodyBytes?.ours, 0)} B, seed ${fmt(mem.avgBodyBytes?.seed, 0)} B`,
+    );
+  }
   const f = /** @type {any} */ (report.fanout);
   if (f.expectedDeliveries !== undefined) {
     lines.push('');

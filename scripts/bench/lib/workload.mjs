@@ -47,3 +47,25 @@ export function compareStreamIds(/** @type {string} */ a, /** @type {string} */ 
   if (an !== bn) return an < bn ? -1 : 1;
   return 0;
 }
+
+/**
+ * Runs `count` calls of `call`, `concurrency` at a time (each worker starts its next call when its last
+ * one ends); returns every call's latency (ms) and the wall time of the whole wave.
+ * @param {number} count @param {number} concurrency @param {() => Promise<unknown>} call
+ */
+export async function concurrently(count, concurrency, call) {
+  /** @type {number[]} */
+  const samples = [];
+  let issued = 0;
+  const worker = async () => {
+    while (issued < count) {
+      issued++;
+      const t0 = now();
+      await call();
+      samples.push(now() - t0);
+    }
+  };
+  const t0 = now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { samples, wallMs: now() - t0 };
+}

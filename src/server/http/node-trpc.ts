@@ -115,10 +115,23 @@ async function pipeStream(body: ReadableStream<Uint8Array>, res: ServerResponse,
   const cancel = () => void reader.cancel().catch(() => undefined);
   signal.addEventListener('abort', cancel, { once: true });
   res.flushHeaders();
+  // tRPC enqueues every event as three chunks ("data: ...", "id: ...", the blank line); corked until the
+  // reads of this tick are done, they leave in one socket write instead of three (with 100 streams on a
+  // project, 100 writes per event instead of 300).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(uncork);
+      }
       if (!res.write(value)) await drained(res);
     }
   } catch (err) {
