@@ -27,10 +27,11 @@ export async function run(ctx) {
 /**
  * 100 concurrent SSE subscribers on a fresh project, then N sequential sends with small gaps.
  * Delivery latency = send start -> a subscriber's receipt of that message's message.created event.
- * @param {{ api: import('./lib/http-client.mjs').Api, port: number, cookie: string }} opts
+ * `label` prefixes the rows; the request path phase runs it on each way of serving /api/trpc.
+ * @param {{ api: import('./lib/http-client.mjs').Api, port: number, cookie: string, messages?: number, label?: string }} opts
  */
-async function fanout({ api, port, cookie }) {
-  const { subscribers: count, messages, gapMs } = SIZES.fanout;
+export async function fanout({ api, port, cookie, messages = SIZES.fanout.messages, label = 'fan-out' }) {
+  const { subscribers: count, gapMs } = SIZES.fanout;
   const project = await api.mutation('project.create', { name: 'Bench fan-out' });
   const projectId = /** @type {string} */ (project.id);
   const sessionId = /** @type {string} */ ((await api.mutation('session.create', { projectId, title: 'fan-out' })).id);
@@ -105,14 +106,14 @@ async function fanout({ api, port, cookie }) {
   const missing = expected - received;
   const perMessageLast = [...sentAt].map(([mid, start]) => (lastReceipt.get(mid) ?? NaN) - start).filter(Number.isFinite);
   const stats = addRow(
-    `fan-out: send -> each of ${count} subscribers`,
+    `${label}: send -> each of ${count} subscribers`,
     latencies,
     undefined,
     `${messages} sends, ${gapMs} ms gaps; all (subscriber, message) pairs`,
   );
-  addRow(`fan-out: send -> last of ${count} subscribers`, perMessageLast, undefined, 'per message');
+  addRow(`${label}: send -> last of ${count} subscribers`, perMessageLast, undefined, 'per message');
   const ok = missing === 0 && duplicates === 0 && unexpected === 0 && outOfOrder === 0 && failed.length === 0;
-  report.fanout = {
+  const delivery = {
     subscribers: count,
     messages,
     expectedDeliveries: expected,
@@ -124,9 +125,10 @@ async function fanout({ api, port, cookie }) {
     subscriberErrors: failed,
     exactlyOnceInOrder: ok,
   };
+  if (label === 'fan-out') report.fanout = delivery;
   if (!ok) {
     report.failures.push(
-      `fan-out: ${received}/${expected} deliveries, ${missing} missing, ${duplicates} duplicate, ` +
+      `${label}: ${received}/${expected} deliveries, ${missing} missing, ${duplicates} duplicate, ` +
         `${unexpected} unexpected, ${outOfOrder} out of order` +
         (failed.length ? `, ${failed.length} subscriber errors (${failed[0]})` : ''),
     );

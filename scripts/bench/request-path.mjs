@@ -3,10 +3,11 @@
 // adapter in front of Next) and a bare `next start` (the App Router route, which `next dev` serves).
 // A third, the Pages Router API route (Node req/res inside Next), was measured as scaffolding and
 // removed: it cost as much as the App Router route (README, "Performance").
-// Per variant: GET /api/health (Next's own handling in both, the framework's baseline) and
-// message.send at c=1 and c=N, with the app's CPU per request. Stops the main app first (the
-// durable phase after it starts its own).
+// Per variant: GET /api/health (Next's own handling in both, the framework's baseline),
+// message.send at c=1 and c=N, and a fan-out to SSE subscribers, with the app's CPU per operation.
+// Stops the main app first (the durable phase after it starts its own).
 import { randomUUID } from 'node:crypto';
+import { fanout } from './fanout.mjs';
 import { Api } from './lib/http-client.mjs';
 import { SIZES } from './lib/options.mjs';
 import { closers, startApp, state, stopApp } from './lib/processes.mjs';
@@ -84,6 +85,13 @@ async function measure(ctx, variant, port) {
       appCpuMsPerRequestCN: cpu,
     };
   }
+  // Fan-out through this path: the app's CPU per delivery (an SSE event written to one subscriber).
+  const messages = Math.max(20, Math.round(SIZES.fanout.messages / 3));
+  const fan = await phase(`${label}: fan-out`, () => fanout({ api: one, port, cookie: one.cookie, messages, label: `${label}: fan-out` }), {
+    ops: SIZES.fanout.subscribers * messages,
+    unit: 'delivery',
+  });
+  figures.fanout = { p50Ms: round(fan.p50), p99Ms: round(fan.p99), appCpuMsPerDelivery: report.cpu.at(-1)?.appCpuMsPerOp ?? null };
   // The framework's own baseline in this process: send throughput over health throughput.
   figures.sendOverHealthThroughput = round((figures.send.cNThroughput ?? 0) / (figures.health.cNThroughput || 1), 2);
   one.close();

@@ -92,7 +92,8 @@ export function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedS
       lines.push(
         `  ${v.label}: message.send c=1 p50 ${fmt(v.send.c1P50Ms)} ms, c=N ${fmt(v.send.cNThroughput, 0)}/s at ` +
           `${fmt(v.send.appCpuMsPerRequestCN, 3)} ms app CPU each; GET /api/health c=N ${fmt(v.health.cNThroughput, 0)}/s at ` +
-          `${fmt(v.health.appCpuMsPerRequestCN, 3)} ms; sends/s over health/s ${fmt(v.sendOverHealthThroughput)}x`,
+          `${fmt(v.health.appCpuMsPerRequestCN, 3)} ms; sends/s over health/s ${fmt(v.sendOverHealthThroughput)}x; ` +
+          `fan-out p99 ${fmt(v.fanout?.p99Ms)} ms at ${fmt(v.fanout?.appCpuMsPerDelivery, 3)} ms app CPU per delivery`,
       );
     }
   }
