@@ -92,7 +92,8 @@ export function appendArgsFor({ appendSha, user }) {
 }
 
 /**
- * Sanity check that the bench's key builders still match what the app writes (see the header).
+ * Sanity check that the app wrote what the bench expects of it (see the header): a hash of `count`
+ * bodies by seq and the session's lastSeq.
  * @param {import('ioredis').Redis} redis @param {string} pid @param {string} sid @param {number} count
  */
 export async function checkLayout(redis, pid, sid, count) {
