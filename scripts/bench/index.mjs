@@ -140,7 +140,7 @@ async function main() {
     B: await newSession(pid, 'c=32 sends'),
     C: await newSession(pid, 'raw Lua appends'),
   };
-  const appendSha = /** @type {string} */ (await redis.script('LOAD', ourScript('APPEND_MESSAGE')));
+  const appendSha = /** @type {string} */ (await redis.script('LOAD', ourScript('append-message-7')));
 
   /** @type {BenchContext} */
   const ctx = {

@@ -9,7 +9,7 @@ import { now, randInt } from './lib/workload.mjs';
 export async function run(ctx) {
   const { api, redis, pid, sessions } = ctx;
   const { lastSeqA, seedListKey } = ctx.results.pages;
-  const listSha = /** @type {string} */ (await redis.script('LOAD', ourScript('LIST_MESSAGES')));
+  const listSha = /** @type {string} */ (await redis.script('LOAD', ourScript('list-messages-2')));
   const sessionKeyA = ourKeys.session(pid, sessions.A);
   const messagesKeyA = ourKeys.messages(pid, sessions.A);
   // ---- 4. a 50-message page at a random position of session A, four ways in turn: message.list over
@@ -34,7 +34,7 @@ export async function run(ctx) {
       t0 = now();
       const reply = /** @type {unknown[]} */ (await redis.evalsha(listSha, 2, sessionKeyA, messagesKeyA, cursor, PAGE));
       const dtScript = now() - t0;
-      if (reply.length !== PAGE + 1 || reply.slice(1).some((b) => b === null)) throw new Error('LIST_MESSAGES: short page');
+      if (reply.length !== PAGE + 1 || reply.slice(1).some((b) => b === null)) throw new Error('list-messages-2: short page');
 
       const fields = Array.from({ length: PAGE }, (_, k) => cursor - 1 - k);
       t0 = now();
@@ -61,7 +61,7 @@ export async function run(ctx) {
     }
     return {
       listHttp: addRow('message.list (50) HTTP', viaHttp, undefined, `session of ${lastSeqA} messages, random cursors`),
-      ourPageScript: addRow('our page: list script (Redis)', script, undefined, 'EVALSHA LIST_MESSAGES, 1 round trip'),
+      ourPageScript: addRow('our page: list script (Redis)', script, undefined, 'EVALSHA list-messages-2, 1 round trip'),
       ourPageHmget: addRow('our page: HMGET 50 (Redis)', hmget, undefined, '1 round trip'),
       seedPage: addRow('seed page: LRANGE + 50 GET (Redis)', seed, undefined, '51 sequential round trips'),
     };

@@ -47,7 +47,7 @@ export async function run(ctx) {
       t0 = now();
       const reply = /** @type {[number, number]} */ (await redis.evalsha(...args));
       const dtLua = now() - t0;
-      if (reply[0] !== 1 || reply[1] !== i + 1) throw new Error(`APPEND_MESSAGE: unexpected reply ${JSON.stringify(reply.slice(0, 2))}`);
+      if (reply[0] !== 1 || reply[1] !== i + 1) throw new Error(`append-message-7: unexpected reply ${JSON.stringify(reply.slice(0, 2))}`);
       if (i >= SIZES.saveWarmup) {
         seedSamples.push(dtSeed);
         luaSamples.push(dtLua);

@@ -5,9 +5,9 @@
 // the run if what the bench writes by itself (the append script's arguments) no longer matches what the
 // app writes.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { keys } from '../../../src/server/redis/keys.ts';
+import { expandLua } from '../../../src/server/redis/lua/load-lua.mjs';
 import { repoRoot } from '../../lib/run.mjs';
 import { PROJECT_RECENT_MAX } from './options.mjs';
 
@@ -27,18 +27,12 @@ export const seedKeys = {
 export const SEED_TTL_SECONDS = 3600;
 
 /**
- * Lua text of one of our scripts, taken from src/server/redis/scripts.ts with a regex over its
- * `const NAME = \`...\`;` template literal. Crude, but acceptable for a bench: it runs exactly the Lua
- * the app runs, without compiling the server code. Fails loudly if the file no longer has that shape.
- * @param {string} name
+ * Lua text of one of our scripts (src/server/redis/lua/<file>.lua, includes expanded by the same
+ * helper the server uses): the bench runs exactly the Lua the app runs, without compiling server code.
+ * @param {string} file the script's file name without `.lua`
  */
-export function ourScript(name) {
-  const file = path.join(repoRoot, 'src', 'server', 'redis', 'scripts.ts');
-  const source = fs.readFileSync(file, 'utf8');
-  const match = new RegExp(`const ${name} = \`([^\`]*)\`;`).exec(source);
-  if (!match?.[1]) throw new Error(`bench: cannot find the ${name} Lua template literal in ${file}`);
-  if (match[1].includes('${')) throw new Error(`bench: ${name} in ${file} interpolates values; cannot extract it`);
-  return match[1];
+export function ourScript(file) {
+  return expandLua(path.join(repoRoot, 'src', 'server', 'redis', 'lua', `${file}.lua`));
 }
 
 /** Python's datetime.isoformat() of a naive UTC datetime, as the seed writes created_at. */

@@ -1,7 +1,7 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
-import { keys, sessionKeyPrefix } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
 import type { PresenceDTO, PresenceState } from '~/shared/types';
 
@@ -12,16 +12,7 @@ export class Presence {
   async heartbeat(projectId: string, userId: string, state: PresenceState, now = Date.now()): Promise<number> {
     const until = now + PRESENCE.expiryMs;
     try {
-      await this.redis.parleyPresenceHeartbeat(
-        keys.presence(projectId),
-        keys.presenceState(projectId),
-        userId,
-        state,
-        until,
-        now,
-        keys.projectSignals(projectId),
-        projectId,
-      );
+      await scripts.presenceHeartbeat.run(this.redis, { projectId, userId, state, until, now });
     } catch (err) {
       throw toAppError(err);
     }
@@ -68,16 +59,7 @@ export class ReadState {
     announce?: boolean;
   }): Promise<number> {
     try {
-      return await this.redis.parleyMarkRead(
-        keys.reads(input.projectId, input.userId),
-        keys.session(input.projectId, input.sessionId),
-        input.sessionId,
-        input.seq,
-        input.knownLastSeq,
-        keys.userSignals(input.userId),
-        input.projectId,
-        input.announce === false ? '0' : '1',
-      );
+      return await scripts.markRead.run(this.redis, { ...input, announce: input.announce !== false });
     } catch (err) {
       throw toAppError(err);
     }
@@ -96,8 +78,8 @@ export class ReadState {
   /** Unread messages per project (one script per project, pipelined: one round trip). */
   async unreadTotals(projectIds: string[], userId: string): Promise<Record<string, number>> {
     if (projectIds.length === 0) return {};
-    const pipe = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const pid of projectIds) void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid));
+    const pipe = this.redis.pipeline();
+    for (const pid of projectIds) scripts.unreadTotal.queue(pipe, { projectId: pid, userId });
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipe.exec();
@@ -108,7 +90,7 @@ export class ReadState {
     projectIds.forEach((pid, i) => {
       const [err, n] = results?.[i] ?? [new Error('no answer'), 0];
       if (err) throw toAppError(err);
-      out[pid] = Number(n);
+      out[pid] = scripts.unreadTotal.reply(n);
     });
     return out;
   }
