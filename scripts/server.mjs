@@ -36,14 +36,17 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 
-// What `next start` sets before loading the app (env.ts and React read it).
+// What `next start` sets before loading the app (env.ts and React read it), and the project root as the
+// working directory, wherever this was started from (the app reads files relative to it: the Lua scripts).
 process.env.NODE_ENV = 'production';
+const root = path.resolve(import.meta.dirname, '..');
+process.chdir(root);
 const { default: next } = await import('next');
 
 const TRPC_PREFIX = '/api/trpc/';
 const HANDLER_KEY = Symbol.for('parley.nodeTrpcHandler');
 
-const app = next({ dev: false, dir: path.resolve(import.meta.dirname, '..'), hostname: hostname ?? 'localhost', port });
+const app = next({ dev: false, dir: root, hostname: hostname ?? 'localhost', port });
 await app.prepare();
 const handleNext = app.getRequestHandler();
 
