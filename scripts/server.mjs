@@ -53,11 +53,13 @@ const handleNext = app.getRequestHandler();
 const server = http.createServer((req, res) => {
   /** @type {((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined} */
   const handleTrpc = /** @type {any} */ (globalThis)[HANDLER_KEY];
-  if (handleTrpc && req.url?.startsWith(TRPC_PREFIX)) {
-    void handleTrpc(req, res);
-    return;
-  }
-  void handleNext(req, res);
+  const handle = handleTrpc && req.url?.startsWith(TRPC_PREFIX) ? handleTrpc : handleNext;
+  // Both answer their own errors; one that still escapes is a bug: logged, and the request gets a 500.
+  handle(req, res).catch((/** @type {unknown} */ err) => {
+    console.error(`Parley: ${req.method} ${req.url?.split('?')[0]} failed:`, err);
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end();
+  });
 });
 
 server.listen(port, hostname, () => {
