@@ -6,7 +6,8 @@ import { Subscriber } from './lib/http-client.mjs';
 import { SIZES, TARGETS } from './lib/options.mjs';
 import { closers } from './lib/processes.mjs';
 import { addRow, addTarget, phase, report } from './lib/report.mjs';
-import { compareStreamIds, messageContent, now, within } from './lib/workload.mjs';
+import { compareEventIds } from '../../src/shared/event-id.ts';
+import { messageContent, now, within } from './lib/workload.mjs';
 
 /** @param {import('./index.mjs').BenchContext} ctx */
 export async function run(ctx) {
@@ -65,7 +66,7 @@ export async function fanout({ api, port, cookie, messages = SIZES.fanout.messag
       onEvent: (event, eventId, t) => {
         if (event?.type !== 'message.created') return;
         // In order: log ids and seqs only go up (one session, sends one after another).
-        if (eventId === null || compareStreamIds(eventId, lastEventId) <= 0 || event.message.seq <= lastSeq) outOfOrder++;
+        if (eventId === null || compareEventIds(eventId, lastEventId) <= 0 || event.message.seq <= lastSeq) outOfOrder++;
         lastEventId = eventId ?? lastEventId;
         lastSeq = event.message.seq;
         const mid = /** @type {string} */ (event.message?.id);

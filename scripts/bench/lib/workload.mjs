@@ -39,14 +39,6 @@ export function messageContent() {
   return text.slice(0, length).trimEnd() + '.';
 }
 
-/** Compares Redis stream ids (`<ms>-<n>`) numerically. */
-export function compareStreamIds(/** @type {string} */ a, /** @type {string} */ b) {
-  const [am = 0n, an = 0n] = a.split('-').map(BigInt);
-  const [bm = 0n, bn = 0n] = b.split('-').map(BigInt);
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (an !== bn) return an < bn ? -1 : 1;
-  return 0;
-}
 
 /**
  * Runs `count` calls of `call`, `concurrency` at a time (each worker starts its next call when its last
