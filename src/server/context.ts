@@ -1,12 +1,10 @@
 import 'server-only';
-import { AuthService } from '~/server/auth/service';
-import { ChatStore, type ChatStoreApi } from '~/server/chat/store';
-import type { AuthServiceApi } from '~/server/auth/service';
+import { AUTH_OPS, AuthService, type AuthServiceApi } from '~/server/auth/service';
+import { CHAT_OPS, ChatStore, type ChatRepository } from '~/server/chat/store';
 import { createPool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
-import { TieredAuthService, TieredChatStore } from '~/server/durable/tiered';
 import { env } from '~/server/env';
-import { metrics } from '~/server/metrics';
+import { metrics, timed } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
@@ -16,13 +14,14 @@ import { limitsFromEnv, RateLimits, type LimitsConfig } from '~/server/limits/ra
  * The server's services, built once per process around the shared Redis connection. Tests build their
  * own around a Redis they started (see createServices).
  *
- * `store` and `auth` are the same facades with or without the durable tier: without it (no
- * DATABASE_URL) they call Redis directly, exactly as before; with it they add the outbox, read-through
- * and failover to PostgreSQL (src/server/durable/).
+ * `store` and `auth` are the same repositories with or without the durable tier: without it (no
+ * DATABASE_URL) they are the Redis ChatStore and AuthService themselves (only timed for the metrics);
+ * with it, the tier's wrappers around them add read-through and failover to PostgreSQL
+ * (src/server/durable/), and the stores append every change to the outbox.
  */
 export interface Services {
   redis: ScriptedRedis;
-  store: ChatStoreApi;
+  store: ChatRepository;
   auth: AuthServiceApi;
   hub: EventHub;
   /** The durable tier (PostgreSQL), or null when DATABASE_URL is not set. */
@@ -41,12 +40,28 @@ export function createServices(
   if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits };
   return {
     redis,
-    store: new TieredChatStore(new ChatStore(redis), null),
-    auth: new TieredAuthService(new AuthService(redis), null),
+    store: timedCalls<ChatRepository>(new ChatStore(redis), CHAT_OPS),
+    auth: timedCalls<AuthServiceApi>(new AuthService(redis), AUTH_OPS),
     hub,
     durable: null,
     limits: rateLimits,
   };
+}
+
+/**
+ * `target`, with each call of the listed methods timed in parley_store_op_duration_seconds (backend
+ * redis) - what the durable tier's wrapper does with the tier on, so the metric exists either way.
+ */
+function timedCalls<T extends object>(target: T, ops: Record<keyof T & string, string>): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value: unknown = Reflect.get(obj, prop, receiver);
+      const op = typeof prop === 'string' ? (ops as Record<string, string | undefined>)[prop] : undefined;
+      if (typeof value !== 'function' || !op) return value;
+      return (...args: unknown[]) =>
+        timed(metrics().storeOpDuration, { op, backend: 'redis' }, () => value.apply(obj, args) as Promise<unknown>);
+    },
+  });
 }
 
 const globalForServices = globalThis as unknown as { parleyServices?: Services; parleyDurable?: DurableTier | null };

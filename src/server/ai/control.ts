@@ -1,11 +1,9 @@
 import 'server-only';
 import { decodeMessage, encodeMessage, type StoredMessage } from '~/server/chat/codec';
-import type { ChatStoreApi } from '~/server/chat/store';
-import type { DurableTier } from '~/server/durable/tier';
-import { env } from '~/server/env';
+import type { ChatRepository } from '~/server/chat/store';
 import { AppError, toAppError } from '~/server/errors';
 import { keys, parseMessageLocator } from '~/server/redis/keys';
-import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
 import { aiEnabled } from './settings';
 
@@ -15,8 +13,7 @@ import { aiEnabled } from './settings';
  */
 interface Ctx {
   redis: ScriptedRedis;
-  store: ChatStoreApi;
-  durable: DurableTier | null;
+  store: ChatRepository;
 }
 
 type Ref = { projectId: string; sessionId: string; id: string };
@@ -92,26 +89,16 @@ export async function retryAnswer(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
     };
     const nextBody = encodeMessage(next);
     const pid = ref.projectId;
-    let eventId: string | null;
-    try {
-      eventId = await scripts.aiRequeue.run(ctx.redis, {
-        job: { questionId: question.m.id, questionSeq: Number(question.seq), askerId: question.m.authorId, answerId: ref.id, attempt },
-        replace: {
-          projectId: pid,
-          sessionId: ref.sessionId,
-          seq: Number(seq),
-          expected: body,
-          body: nextBody,
-          eventType: 'message.updated',
-          now,
-          eventLogMaxLen: env.EVENT_LOG_MAXLEN,
-          outbox: ctx.durable ? keys.outbox : null,
-        },
-      });
-    } catch (err) {
-      throw toAppError(err);
-    }
-    if (eventId !== null) return decodeMessage(pid, ref.sessionId, Number(seq), nextBody);
+    const requeued = await ctx.store.requeueAnswer({
+      projectId: pid,
+      sessionId: ref.sessionId,
+      seq: Number(seq),
+      expected: body,
+      body: nextBody,
+      now,
+      job: { questionId: question.m.id, questionSeq: Number(question.seq), askerId: question.m.authorId, answerId: ref.id, attempt },
+    });
+    if (requeued) return decodeMessage(pid, ref.sessionId, Number(seq), nextBody);
   }
   throw new AppError('CONFLICT', 'The answer is changing too fast; please retry');
 }

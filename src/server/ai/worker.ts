@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { APICallError, RetryError, streamText, type LanguageModel } from 'ai';
 import type { Redis } from 'ioredis';
 import { decodeMessage, type StoredMessage } from '~/server/chat/codec';
-import type { ChatStoreApi } from '~/server/chat/store';
+import type { ChatRepository } from '~/server/chat/store';
 import { AppError, redisErrorCode } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
@@ -33,7 +33,7 @@ export interface AiJob {
 export interface AiWorkerOptions {
   redis: ScriptedRedis;
   /** The store facade (with the durable tier when it is on), so the answer reaches PostgreSQL too. */
-  store: ChatStoreApi;
+  store: ChatRepository;
   /** A new connection for pub/sub (a subscribed connection can do nothing else). */
   subscriber: () => Redis;
   name?: string;

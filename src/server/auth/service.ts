@@ -55,6 +55,17 @@ export type AuthServiceApi = Pick<
   'signUp' | 'verifyCredentials' | 'startSession' | 'userForToken' | 'endSession' | 'findByUsername' | 'usernames'
 >;
 
+/** The metrics label of each operation (parley_store_op_duration_seconds `op`). */
+export const AUTH_OPS: Record<keyof AuthServiceApi, string> = {
+  signUp: 'auth.signUp',
+  verifyCredentials: 'auth.signIn',
+  startSession: 'auth.startSession',
+  userForToken: 'auth.session',
+  endSession: 'auth.signOut',
+  findByUsername: 'auth.findUser',
+  usernames: 'auth.usernames',
+};
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -107,8 +118,6 @@ export class AuthService {
 
   /**
    * Returns the user when the password matches, else throws UNAUTHORIZED (same for unknown names).
-   * `findRecord` defaults to the Redis lookup; the durable tier passes one that reads through to
-   * PostgreSQL when Redis lost the account.
    *
    * The attempt is counted (INCR, atomically) BEFORE the password is checked and the count decides:
    * 40 concurrent guesses get counts 1..40 and all beyond SIGN_IN_MAX_FAILURES are refused unchecked.
@@ -118,7 +127,6 @@ export class AuthService {
     username: string,
     password: string,
     clientIp: string | null,
-    findRecord: (username: string) => Promise<UserRecord | null> = (name) => this.userRecordByName(name),
   ): Promise<UserDTO> {
     const failuresKey = keys.signInFailures(username, clientIp ?? 'local');
     const counted = await run(() =>
@@ -131,7 +139,7 @@ export class AuthService {
     }
     let user: UserDTO;
     try {
-      user = await checkPassword(await findRecord(username), password);
+      user = await checkPassword(await this.userRecordByName(username), password);
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'UNAUTHORIZED')) {
         await this.redis.decr(failuresKey).catch(() => undefined);
@@ -231,17 +239,33 @@ export class AuthService {
     return name ? { id: uid, username: name } : null;
   }
 
+  /** Members by id, with their names; an id no account has gets UNKNOWN_USERNAME. */
   async usernames(ids: string[]): Promise<MemberDTO[]> {
-    if (ids.length === 0) return [];
+    return withNames(ids, await this.knownUsernames(ids));
+  }
+
+  /** The names of the accounts Redis holds among these ids (absent ids are not in the map). */
+  async knownUsernames(ids: string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    if (ids.length === 0) return names;
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hget(keys.user(id), 'username');
     const results = (await run(() => pipeline.exec())) ?? [];
-    return ids.map((id, i) => {
+    ids.forEach((id, i) => {
       const [err, name] = results[i] ?? [null, null];
       if (err) throw toAppError(err);
-      return { id, username: typeof name === 'string' ? name : '(unknown)' };
+      if (typeof name === 'string') names.set(id, name);
     });
+    return names;
   }
+}
+
+/** What a member whose account is unknown is shown as. */
+export const UNKNOWN_USERNAME = '(unknown)';
+
+/** Members by id, named from `names` (UNKNOWN_USERNAME for the others). */
+export function withNames(ids: string[], names: Map<string, string>): MemberDTO[] {
+  return ids.map((id) => ({ id, username: names.get(id) ?? UNKNOWN_USERNAME }));
 }
 
 /**

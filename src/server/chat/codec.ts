@@ -16,6 +16,13 @@ import type {
  * How records are laid out in Redis, and back. Message bodies are stored sparse: projectId, sessionId
  * and seq are implied by where the body lives, and fields at their default are left out. That keeps a
  * stored message small (see `npm run bench`, memory per message) without making it unreadable.
+ *
+ * One message codec for every direction. A message has two shapes that differ on purpose: its FIELDS
+ * (MessageFields: everything a reader sees, defaults filled - the DTO without where it lives, what the
+ * PostgreSQL row holds) and its stored BODY (StoredMessage: the same fields, defaults left out, what
+ * Redis, the event log reader and the outbox carry). storedOf and fieldsOf go between the two; the
+ * DTO is the fields plus its place (decodeMessage); a PostgreSQL row is the fields in snake_case
+ * (durable/persist.ts messageColumns, durable/pg-store.ts fieldsOfRow).
  */
 const log = logger('codec');
 
@@ -36,22 +43,34 @@ export interface StoredMessage {
   reactions?: ReactionDTO[];
 }
 
-export function encodeMessage(m: StoredMessage): string {
-  return JSON.stringify(m);
+/** A message's own fields, defaults filled: the DTO without where the message lives. */
+export type MessageFields = Omit<MessageDTO, 'projectId' | 'sessionId' | 'seq'>;
+
+/** The stored body of a message: its fields with the defaults left out. */
+export function storedOf(m: MessageFields): StoredMessage {
+  const s: StoredMessage = {
+    id: m.id,
+    authorId: m.authorId,
+    authorName: m.authorName,
+    role: m.role,
+    content: m.content,
+    createdAt: m.createdAt,
+  };
+  if (m.updatedAt !== m.createdAt) s.updatedAt = m.updatedAt;
+  if (Object.keys(m.metadata).length > 0) s.metadata = m.metadata;
+  if (m.aiResponse) s.aiResponse = m.aiResponse;
+  if (m.confidence !== null) s.confidence = m.confidence;
+  if (m.status !== 'delivered') s.status = m.status;
+  if (m.isEdited) s.isEdited = true;
+  if (m.deleted) s.deleted = true;
+  if (m.reactions.length > 0) s.reactions = m.reactions;
+  return s;
 }
 
-export function decodeMessage(
-  projectId: string,
-  sessionId: string,
-  seq: number,
-  body: string,
-): MessageDTO {
-  const m = JSON.parse(body) as StoredMessage;
+/** A stored body's fields, with its defaults filled in. */
+export function fieldsOf(m: StoredMessage): MessageFields {
   return {
     id: m.id,
-    projectId,
-    sessionId,
-    seq,
     authorId: m.authorId,
     authorName: m.authorName,
     role: m.role,
@@ -66,6 +85,48 @@ export function decodeMessage(
     deleted: m.deleted ?? false,
     reactions: m.reactions ?? [],
   };
+}
+
+/** A new message's stored body, from what a send or an import gives (absent fields: defaults). */
+export function newMessage(m: {
+  id: string;
+  author: { id: string; username: string };
+  role?: Role | undefined;
+  content: string;
+  createdAt: string;
+  updatedAt?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  aiResponse?: Record<string, unknown> | undefined;
+  confidence?: number | undefined;
+  status?: MessageStatus | undefined;
+  isEdited?: boolean | undefined;
+  reactions?: ReactionDTO[] | undefined;
+}): StoredMessage {
+  const { author, updatedAt, isEdited, ...rest } = m;
+  // Absent fields take their defaults (fieldsOf), which storedOf then leaves out.
+  return storedOf(
+    fieldsOf({
+      ...rest,
+      role: m.role ?? 'user',
+      authorId: author.id,
+      authorName: author.username,
+      ...(updatedAt ? { updatedAt } : {}),
+      ...(isEdited ? { isEdited: true } : {}),
+    }),
+  );
+}
+
+export function encodeMessage(m: StoredMessage): string {
+  return JSON.stringify(m);
+}
+
+/** The DTO of a stored body at its place. */
+export function messageAt(projectId: string, sessionId: string, seq: number, m: StoredMessage): MessageDTO {
+  return { projectId, sessionId, seq, ...fieldsOf(m) };
+}
+
+export function decodeMessage(projectId: string, sessionId: string, seq: number, body: string): MessageDTO {
+  return messageAt(projectId, sessionId, seq, JSON.parse(body) as StoredMessage);
 }
 
 /** Redis returns HGETALL as an object (ioredis) or a flat list (inside Lua replies). */

@@ -5,7 +5,7 @@ import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
-import { decodeMessage, encodeMessage, type StoredMessage } from './codec';
+import { decodeMessage, encodeMessage, newMessage } from './codec';
 import type { Author } from './store';
 
 /**
@@ -191,20 +191,7 @@ export class ChatImport {
   }
 
   private appendTo(pipeline: ChainableCommander, m: ImportedMessage): void {
-    const stored: StoredMessage = {
-      id: m.id,
-      authorId: m.author.id,
-      authorName: m.author.username,
-      role: m.role,
-      content: m.content,
-      createdAt: m.createdAt,
-    };
-    if (m.updatedAt && m.updatedAt !== m.createdAt) stored.updatedAt = m.updatedAt;
-    if (m.metadata && Object.keys(m.metadata).length > 0) stored.metadata = m.metadata;
-    if (m.aiResponse) stored.aiResponse = m.aiResponse;
-    if (m.confidence !== undefined) stored.confidence = m.confidence;
-    if (m.isEdited) stored.isEdited = true;
-    if (m.reactions && m.reactions.length > 0) stored.reactions = m.reactions;
+    const stored = newMessage(m);
     const { projectId: pid, sessionId: sid } = m;
     scripts.appendMessage.queue(pipeline, {
       outbox: this.opts.outboxKey,

@@ -22,6 +22,8 @@ import {
   decodeProject,
   decodeSession,
   encodeMessage,
+  messageAt,
+  newMessage,
   type StoredMessage,
 } from './codec';
 
@@ -51,6 +53,11 @@ export interface AppendMessageInput {
 
 export interface AppendResult {
   message: MessageDTO;
+  /**
+   * The body as Redis stores it (and the outbox carries it), for whoever persists the message beside
+   * the outbox (the replay of sends made during an outage). null: the send was kept in PostgreSQL.
+   */
+  stored: StoredMessage | null;
   /** false when the id had been stored before: the stored message is returned, nothing changed. */
   created: boolean;
   /** The event log entry announcing the message (null on a repeat). */
@@ -68,8 +75,80 @@ export interface ChatStoreOptions {
   outboxKey?: string | null;
 }
 
-/** The store's public surface: what routers use, and what the durable tier's facade implements too. */
-export type ChatStoreApi = Pick<ChatStore, keyof ChatStore>;
+/**
+ * What routers, the AI PM and the legacy import use: the Redis ChatStore implements it, and so does
+ * the durable tier's wrapper (src/server/durable/tiered.ts), which exists only when DATABASE_URL is
+ * set. Nothing here mentions PostgreSQL.
+ */
+export type ChatRepository = Pick<
+  ChatStore,
+  | 'createProject'
+  | 'listProjectsFor'
+  | 'getProject'
+  | 'isMember'
+  | 'addMember'
+  | 'invite'
+  | 'listInvitations'
+  | 'acceptInvite'
+  | 'declineInvite'
+  | 'leaveProject'
+  | 'countProjectsOf'
+  | 'createSession'
+  | 'getSession'
+  | 'listSessions'
+  | 'updateSession'
+  | 'appendMessage'
+  | 'changeMessage'
+  | 'requeueAnswer'
+  | 'listMessages'
+  | 'recentMessages'
+>;
+
+/** The metrics label of each repository operation (parley_store_op_duration_seconds `op`). */
+export const CHAT_OPS: Record<keyof ChatRepository, string> = {
+  createProject: 'project.create',
+  listProjectsFor: 'project.list',
+  getProject: 'project.get',
+  isMember: 'member.check',
+  addMember: 'member.add',
+  invite: 'member.invite',
+  listInvitations: 'member.invitations',
+  acceptInvite: 'member.accept',
+  declineInvite: 'member.decline',
+  leaveProject: 'member.leave',
+  countProjectsOf: 'project.count',
+  createSession: 'session.create',
+  getSession: 'session.get',
+  listSessions: 'session.list',
+  updateSession: 'session.update',
+  appendMessage: 'message.send',
+  changeMessage: 'message.change',
+  requeueAnswer: 'message.requeue',
+  listMessages: 'message.list',
+  recentMessages: 'message.recent',
+};
+
+/**
+ * The records of these projects, in order (null: the id names no project Redis holds). A plain read:
+ * the store lists what is there; the durable tier also repairs what is not.
+ */
+export async function projectRecords(redis: ScriptedRedis, ids: string[]): Promise<(ProjectDTO | null)[]> {
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const pid of ids) pipeline.hgetall(keys.project(pid));
+  const results = (await pipeline.exec()) ?? [];
+  return ids.map((_, i) => {
+    const [err, record] = results[i] ?? [new Error('missing reply'), null];
+    if (err) throw toAppError(err);
+    const r = record as Record<string, string>;
+    return r.id ? decodeProject(r) : null;
+  });
+}
+
+/** Projects by most recent activity first. */
+export function byActivity(projects: ProjectDTO[]): ProjectDTO[] {
+  return projects.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+}
 
 /**
  * The ChatStore: the single storage service (SSOT) for projects, sessions and messages. It is the one
@@ -97,37 +176,18 @@ export class ChatStore {
       createdAt: now,
       lastActivityAt: now,
     };
-    await this.run(() => scripts.createProject.run(this.redis, { project: { ...project }, outbox: this.outboxKey }));
+    await this.run(() => scripts.createProject.run(this.redis, { project: { ...project }, outbox: this.outboxFor(project.id) }));
     // The user's project index lives in the user's slot, so it cannot join the script above. It is
     // written second: a crash in between leaves an unlisted project, never a listed one without members.
     await this.run(() => this.redis.zadd(keys.userProjects(input.owner.id), Date.now(), project.id));
     return project;
   }
 
+  /** The user's projects, most recent activity first (ids whose record is absent are left out). */
   async listProjectsFor(userId: string): Promise<ProjectDTO[]> {
-    return (await this.readProjectsOf(userId)).projects;
-  }
-
-  /**
-   * The user's projects, plus the ids their index names whose project record is absent (the durable
-   * tier re-hydrates those from PostgreSQL after Redis lost data).
-   */
-  async readProjectsOf(userId: string): Promise<{ projects: ProjectDTO[]; indexed: number; missing: string[] }> {
     const ids = await this.run(() => this.redis.zrevrange(keys.userProjects(userId), 0, -1));
-    if (ids.length === 0) return { projects: [], indexed: 0, missing: [] };
-    const pipeline = this.redis.pipeline();
-    for (const pid of ids) pipeline.hgetall(keys.project(pid));
-    const results = await this.run(() => pipeline.exec());
-    const projects: ProjectDTO[] = [];
-    const missing: string[] = [];
-    (results ?? []).forEach(([err, record], i) => {
-      if (err) throw toAppError(err);
-      const r = record as Record<string, string>;
-      if (r.id) projects.push(decodeProject(r));
-      else missing.push(ids[i]!);
-    });
-    projects.sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
-    return { projects, indexed: ids.length, missing };
+    const records = await this.run(() => projectRecords(this.redis, ids));
+    return byActivity(records.filter((p) => p !== null));
   }
 
   async getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
@@ -283,24 +343,10 @@ export class ChatStore {
     return decodeSession(projectId, record);
   }
 
-  /** Sessions by most recent activity first. */
+  /** Sessions by most recent activity first (ids whose record is absent are left out). */
   async listSessions(projectId: string, limit = 500): Promise<SessionDTO[]> {
-    return (await this.readSessions(projectId, limit)).sessions;
-  }
-
-  /**
-   * Sessions by most recent activity first, plus the ids the project's index names whose record is
-   * not in Redis (the durable tier brings those back from PostgreSQL: lost data).
-   */
-  async readSessions(projectId: string, limit = 500): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
     const listed = await this.run(() => scripts.listSessions.run(this.redis, { projectId, limit }));
-    const sessions: SessionDTO[] = [];
-    const missing: string[] = [];
-    for (const { sessionId, record } of listed) {
-      if (record.id) sessions.push(decodeSession(projectId, record));
-      else missing.push(sessionId);
-    }
-    return { sessions, missing };
+    return listed.filter(({ record }) => record.id).map(({ record }) => decodeSession(projectId, record));
   }
 
   async updateSession(input: {
@@ -333,18 +379,7 @@ export class ChatStore {
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     const now = new Date();
     const iso = input.createdAt ?? now.toISOString();
-    const stored: StoredMessage = {
-      id: input.id,
-      authorId: input.author.id,
-      authorName: input.author.username,
-      role: input.role ?? 'user',
-      content: input.content,
-      createdAt: iso,
-    };
-    if (input.metadata && Object.keys(input.metadata).length > 0) stored.metadata = input.metadata;
-    if (input.aiResponse) stored.aiResponse = input.aiResponse;
-    if (input.confidence !== undefined) stored.confidence = input.confidence;
-    if (input.status && input.status !== 'delivered') stored.status = input.status;
+    const stored = newMessage({ ...input, createdAt: iso });
 
     const { projectId: pid, sessionId: sid } = input;
     // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
@@ -362,12 +397,9 @@ export class ChatStore {
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
-    return {
-      message: decodeMessage(pid, sid, seq, body),
-      created,
-      eventId,
-      outboxId,
-    };
+    // On a repeat the body is the one stored before, not the one just built.
+    const kept = JSON.parse(body) as StoredMessage;
+    return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
   }
 
   /**
@@ -429,26 +461,52 @@ export class ChatStore {
     return { items, nextCursor: lowest > 1 ? lowest : null };
   }
 
-  /** The project's newest messages across all its sessions, oldest first (like a page). */
+  /**
+   * The project's newest messages across all its sessions, oldest first (like a page). Messages whose
+   * session's bodies Redis does not hold are left out.
+   */
   async recentMessages(projectId: string, limit: number): Promise<MessageDTO[]> {
-    return (await this.readRecent(projectId, limit)).items;
+    const { messages } = await this.run(() =>
+      scripts.recentMessages.run(this.redis, { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) }),
+    );
+    return messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body)).reverse();
   }
 
   /**
-   * recentMessages, plus the sessions whose messages the recent list names but Redis does not hold
-   * (the durable tier brings those back from PostgreSQL and reads again).
+   * The AI PM's retry: swaps a failed answer's body for its reset (compare-and-set, with its event and
+   * change) and queues its job again, in one script. Returns false when the body changed meanwhile
+   * (the caller re-reads and retries).
    */
-  async readRecent(projectId: string, limit: number): Promise<{ items: MessageDTO[]; missingSessions: string[] }> {
-    const { messages, missingSessions } = await this.run(() =>
-      scripts.recentMessages.run(this.redis, { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) }),
+  async requeueAnswer(input: {
+    projectId: string;
+    sessionId: string;
+    seq: number;
+    expected: string;
+    body: string;
+    now: string;
+    job: { questionId: string; questionSeq: number; askerId: string; answerId: string; attempt: number };
+  }): Promise<boolean> {
+    const { job, ...swap } = input;
+    const eventId = await this.run(() =>
+      scripts.aiRequeue.run(this.redis, {
+        job,
+        replace: { ...this.eventWrite(input.projectId), ...swap, eventType: 'message.updated' },
+      }),
     );
-    const items = messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body));
-    return { items: items.reverse(), missingSessions };
+    return eventId !== null;
   }
 
   /** What every write script that appends an event takes besides its own data. */
   private eventWrite(projectId: string) {
-    return { projectId, eventLogMaxLen: this.opts.eventLogMaxLen, outbox: this.outboxKey };
+    return { projectId, eventLogMaxLen: this.opts.eventLogMaxLen, outbox: this.outboxFor(projectId) };
+  }
+
+  /**
+   * The change feed a write of this project appends to (null: none, durable tier off). The ONE place
+   * the store picks it: partitioning the feed by project (issue #13) changes this line only.
+   */
+  private outboxFor(_projectId: string): string | null {
+    return this.outboxKey;
   }
 
   /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */

@@ -1,5 +1,5 @@
 import 'server-only';
-import type { StoredMessage } from '~/server/chat/codec';
+import { fieldsOf, type StoredMessage } from '~/server/chat/codec';
 import type { OutboxEntry, OutboxKind } from './outbox';
 import { query, versionOf, type Queryable } from './pg';
 
@@ -182,13 +182,14 @@ interface LogoutRow {
   revoked_at: string;
 }
 
-/** A stored message body as a `messages` row (without its version). */
+/** A stored message body as a `messages` row (without its version): its fields in snake_case. */
 export function messageColumns(
   projectId: string,
   sessionId: string,
   seq: number,
-  m: StoredMessage,
+  stored: StoredMessage,
 ): Omit<MessageRow, 'version'> {
+  const m = fieldsOf(stored);
   return {
     project_id: projectId,
     id: m.id,
@@ -199,14 +200,14 @@ export function messageColumns(
     role: m.role,
     content: m.content,
     created_at: m.createdAt,
-    updated_at: m.updatedAt ?? m.createdAt,
-    metadata: m.metadata ?? {},
-    ai_response: m.aiResponse ?? null,
-    confidence: m.confidence ?? null,
-    status: m.status ?? 'delivered',
-    is_edited: m.isEdited ?? false,
-    deleted: m.deleted ?? false,
-    reactions: m.reactions ?? [],
+    updated_at: m.updatedAt,
+    metadata: m.metadata,
+    ai_response: m.aiResponse,
+    confidence: m.confidence,
+    status: m.status,
+    is_edited: m.isEdited,
+    deleted: m.deleted,
+    reactions: m.reactions,
   };
 }
 

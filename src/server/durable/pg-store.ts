@@ -1,7 +1,7 @@
 import 'server-only';
 import type { AppendMessageInput } from '~/server/chat/store';
-import type { StoredMessage } from '~/server/chat/codec';
-import type { UserRecord } from '~/server/auth/service';
+import { storedOf, type MessageFields, type StoredMessage } from '~/server/chat/codec';
+import { withNames, type UserRecord } from '~/server/auth/service';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
 import { PROVISIONAL } from '~/shared/provisional';
@@ -483,8 +483,7 @@ export class PgStore {
   }
 
   async usernames(ids: string[]): Promise<MemberDTO[]> {
-    const found = new Map((await this.usersByIds(ids)).map((u) => [u.id, u.username]));
-    return ids.map((id) => ({ id, username: found.get(id) ?? '(unknown)' }));
+    return withNames(ids, new Map((await this.usersByIds(ids)).map((u) => [u.id, u.username])));
   }
 
   /** A live login session: not signed out, not expired. */
@@ -595,11 +594,13 @@ function sessionDTO(r: SessionRowOut): SessionDTO {
 }
 
 function messageDTO(r: MessageRowOut): MessageDTO {
+  return { projectId: r.project_id, sessionId: r.session_id, seq: r.seq, ...fieldsOfRow(r) };
+}
+
+/** A row's message fields (the snake_case columns back in the codec's shape). */
+function fieldsOfRow(r: MessageRowOut): MessageFields {
   return {
     id: r.id,
-    projectId: r.project_id,
-    sessionId: r.session_id,
-    seq: r.seq,
     authorId: r.author_id,
     authorName: r.author_name,
     role: r.role,
@@ -641,21 +642,5 @@ function pendingDTO(p: PendingRow, provisionalSeq: number): MessageDTO {
 
 /** A row back into the sparse body Redis stores (defaults left out, as encodeMessage writes them). */
 export function storedMessage(r: MessageRowOut): StoredMessage {
-  const m: StoredMessage = {
-    id: r.id,
-    authorId: r.author_id,
-    authorName: r.author_name,
-    role: r.role,
-    content: r.content,
-    createdAt: iso(r.created_at),
-  };
-  if (r.updated_at.getTime() !== r.created_at.getTime()) m.updatedAt = iso(r.updated_at);
-  if (Object.keys(r.metadata).length > 0) m.metadata = r.metadata;
-  if (r.ai_response) m.aiResponse = r.ai_response;
-  if (r.confidence !== null) m.confidence = r.confidence;
-  if (r.status !== 'delivered') m.status = r.status;
-  if (r.is_edited) m.isEdited = true;
-  if (r.deleted) m.deleted = true;
-  if (r.reactions.length > 0) m.reactions = r.reactions;
-  return m;
+  return storedOf(fieldsOfRow(r));
 }

@@ -1,10 +1,8 @@
 import 'server-only';
-import type { StoredMessage } from '~/server/chat/codec';
 import type { AppendMessageInput, AppendResult } from '~/server/chat/store';
 import { isPgUnavailable } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import type { MessageDTO } from '~/shared/types';
 import { withClient, type Pool } from './pg';
 import type { PgStore } from './pg-store';
 import { isRedisDown } from './tiered';
@@ -53,11 +51,9 @@ export class Reconciler {
               log.error({ messageId: pending.input.id, ...errorFields(err) }, 'pending message could not be replayed');
               continue;
             }
-            await this.pg.completePending(pending, {
-              seq: result.message.seq,
-              message: storedOf(result.message),
-              outboxId: result.outboxId,
-            });
+            // The replay appends to Redis, which always answers with the stored body.
+            if (!result.stored) throw new Error(`replay of ${pending.input.id} was not appended to Redis`);
+            await this.pg.completePending(pending, { seq: result.message.seq, message: result.stored, outboxId: result.outboxId });
             replayed++;
             metrics().reconciled.inc({ outcome: result.created ? 'replayed' : 'already_stored' });
           }
@@ -71,24 +67,4 @@ export class Reconciler {
     if (replayed > 0) log.info({ replayed }, 'messages sent during the Redis outage replayed into Redis');
     return replayed;
   }
-}
-
-function storedOf(m: MessageDTO): StoredMessage {
-  const s: StoredMessage = {
-    id: m.id,
-    authorId: m.authorId,
-    authorName: m.authorName,
-    role: m.role,
-    content: m.content,
-    createdAt: m.createdAt,
-  };
-  if (m.updatedAt !== m.createdAt) s.updatedAt = m.updatedAt;
-  if (Object.keys(m.metadata).length > 0) s.metadata = m.metadata;
-  if (m.aiResponse) s.aiResponse = m.aiResponse;
-  if (m.confidence !== null) s.confidence = m.confidence;
-  if (m.status !== 'delivered') s.status = m.status;
-  if (m.isEdited) s.isEdited = true;
-  if (m.deleted) s.deleted = true;
-  if (m.reactions.length > 0) s.reactions = m.reactions;
-  return s;
 }

@@ -77,7 +77,7 @@ export class DurableTier {
         for (let pass = 0; pass < 3 && (await this.reconciler.replayAll()) > 0; pass++);
       },
     });
-    const deps: TierDeps = { pg: this.pg, breaker: this.breaker, hydrator: this.hydrator, deadlineMs };
+    const deps: TierDeps = { redis: o.redis, pg: this.pg, breaker: this.breaker, hydrator: this.hydrator, deadlineMs };
     this.store = new TieredChatStore(this.redisStore, deps);
     this.auth = new TieredAuthService(new AuthService(o.redis, { outboxKey: keys.outbox }), deps);
     this.startSweeper(o.sweepIntervalMs ?? 5000);

@@ -1,6 +1,7 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import {
+  AUTH_OPS,
   checkPassword,
   hashToken,
   LOGIN_SESSION_TTL_SECONDS,
@@ -10,12 +11,12 @@ import {
   type AuthServiceApi,
   type LoginLookup,
   type UserRecord,
+  withNames,
 } from '~/server/auth/service';
-import type { StoredMessage } from '~/server/chat/codec';
-import type { AppendMessageInput, AppendResult, ChatStore, ChatStoreApi } from '~/server/chat/store';
+import { CHAT_OPS, type AppendMessageInput, type AppendResult, type ChatRepository, type ChatStore } from '~/server/chat/store';
 import { AppError, isRedisUnavailable, projectNotFound, tooManyRequests } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
-import { metrics } from '~/server/metrics';
+import { metrics, timed } from '~/server/metrics';
 import type {
   MemberDTO,
   MessageDTO,
@@ -23,18 +24,21 @@ import type {
   ProjectDTO,
   InvitationDTO,
   SessionDTO,
-  SessionStatus,
   UserDTO,
 } from '~/shared/types';
 import type { RedisBreaker } from './breaker';
 import type { Hydrator } from './hydrate';
 import { PostgresUnavailableError } from './pg';
 import type { PgStore } from './pg-store';
+import { readProjectsOf, readRecent, readSessions } from './redis-readers';
+import type { ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('tiered');
 
-/** What the facades need from the durable tier (absent: Redis alone, exactly as without the tier). */
+/** What the wrappers need from the durable tier. */
 export interface TierDeps {
+  /** The Redis connection, for the tier's own repair reads (./redis-readers.ts). */
+  redis: ScriptedRedis;
   pg: PgStore;
   breaker: RedisBreaker;
   hydrator: Hydrator;
@@ -91,41 +95,42 @@ async function orElse<T>(op: () => Promise<T>, fallback: T): Promise<T> {
  * open they fail fast with UNAVAILABLE - except sends, which the store facade keeps in PostgreSQL.
  */
 abstract class Tiered {
-  constructor(protected readonly tier: TierDeps | null) {}
+  constructor(protected readonly tier: TierDeps) {}
 
   /**
-   * `readThrough` runs when Redis says NOT_FOUND (re-hydrate, then read again); `repair` runs on a
-   * Redis answer that may be incomplete because Redis lost data (an empty index, an unknown name) and
-   * returns the corrected answer. Neither is under the failover deadline: a large re-hydration may
-   * take longer than a read, and is not a sign that Redis is down.
+   * One read: `redis` first, under the failover deadline; a Redis failure or an open breaker serves
+   * `pg`. `readThrough` runs when Redis says NOT_FOUND (re-hydrate, then read Redis again); `repair`
+   * runs on a Redis answer that may be incomplete because Redis lost data (an empty index, an unknown
+   * name) and returns the corrected answer. Neither is under the failover deadline: a large
+   * re-hydration may take longer than a read, and is not a sign that Redis is down.
    */
-  protected async read<T>(
-    op: string,
-    viaRedis: () => Promise<T>,
-    viaPg: () => Promise<T>,
-    readThrough?: () => Promise<boolean>,
-    repair?: (fromRedis: T, tier: TierDeps) => Promise<T>,
-  ): Promise<T> {
+  protected async read<T>(o: {
+    op: string;
+    redis: () => Promise<T>;
+    pg: () => Promise<T>;
+    readThrough?: () => Promise<boolean>;
+    repair?: (fromRedis: T) => Promise<T>;
+  }): Promise<T> {
     const m = metrics();
-    if (!this.tier) return this.timed(op, 'redis', viaRedis);
+    const { op, readThrough, repair } = o;
     const { breaker, deadlineMs } = this.tier;
     if (breaker.allowsRedis()) {
       try {
-        const result = await this.timed(op, 'redis', () => withDeadline(viaRedis(), deadlineMs));
+        const result = await this.timed(op, 'redis', () => withDeadline(o.redis(), deadlineMs));
         breaker.recordSuccess();
         m.cacheReads.inc({ op, result: 'hit' });
-        return repair ? await repair(result, this.tier) : result;
+        return repair ? await repair(result) : result;
       } catch (err) {
         if (readThrough && isNotFound(err)) {
           try {
             if (await orElse(readThrough, false)) {
               m.cacheReads.inc({ op, result: 'read_through' });
-              return await this.timed(op, 'redis', () => withDeadline(viaRedis(), deadlineMs));
+              return await this.timed(op, 'redis', () => withDeadline(o.redis(), deadlineMs));
             }
           } catch (again) {
             if (!isRedisDown(again)) throw again;
             breaker.recordFailure(again);
-            return this.failover(op, viaPg);
+            return this.failover(op, o.pg);
           }
           m.cacheReads.inc({ op, result: 'miss' });
           throw err;
@@ -134,11 +139,10 @@ abstract class Tiered {
         breaker.recordFailure(err);
       }
     }
-    return this.failover(op, viaPg);
+    return this.failover(op, o.pg);
   }
 
   protected async write<T>(op: string, viaRedis: () => Promise<T>, readThrough?: () => Promise<boolean>): Promise<T> {
-    if (!this.tier) return this.timed(op, 'redis', viaRedis);
     const { breaker } = this.tier;
     if (!breaker.allowsRedis()) {
       throw new AppError('UNAVAILABLE', 'The chat store is recovering; please retry shortly');
@@ -163,192 +167,158 @@ abstract class Tiered {
   }
 
   protected timed<T>(op: string, backend: 'redis' | 'postgres', fn: () => Promise<T>): Promise<T> {
-    const end = metrics().storeOpDuration.startTimer({ op, backend });
-    return fn().then(
-      (result) => {
-        end({ outcome: 'ok' });
-        return result;
-      },
-      (err: unknown) => {
-        end({ outcome: 'error' });
-        throw err;
-      },
-    );
+    return timed(metrics().storeOpDuration, { op, backend }, fn);
   }
+
 }
 
 /**
- * The chat store the app uses: the Redis ChatStore, plus (durable tier on) read-through from and
- * failover to PostgreSQL. Routers see the same API either way; with the tier off every call goes
- * straight to Redis, as before (only timed for the metrics).
+ * The chat repository with the durable tier on (it exists only when DATABASE_URL is set): the Redis
+ * ChatStore, plus read-through from and failover to PostgreSQL. The ChatStore itself knows nothing of
+ * this; the repairs read Redis through ./redis-readers.ts.
  */
-export class TieredChatStore extends Tiered implements ChatStoreApi {
+export class TieredChatStore extends Tiered implements ChatRepository {
   constructor(
-    private readonly redis: ChatStore,
-    tier: TierDeps | null,
+    private readonly store: ChatStore,
+    tier: TierDeps,
   ) {
     super(tier);
   }
 
   createProject(input: { name: string; owner: { id: string; username: string } }): Promise<ProjectDTO> {
-    return this.write('project.create', () => this.redis.createProject(input));
+    return this.write(CHAT_OPS.createProject, () => this.store.createProject(input));
   }
 
   listProjectsFor(userId: string): Promise<ProjectDTO[]> {
-    return this.read(
-      'project.list',
-      () => this.redis.readProjectsOf(userId),
-      async () => ({ projects: await this.tier!.pg.listProjectsFor(userId), indexed: 0, missing: [] }),
-      undefined,
-      async (found, { hydrator }) => {
+    const { redis, pg, hydrator } = this.tier;
+    const op = CHAT_OPS.listProjectsFor;
+    return this.read({
+      op,
+      redis: () => readProjectsOf(redis, userId),
+      pg: async () => ({ projects: await pg.listProjectsFor(userId), indexed: 0, missing: [] }),
+      repair: async (found) => {
         // Redis lost the user's project index, or projects it names: re-hydrate, then read again.
         let repaired = false;
         if (found.indexed === 0 && (await orElse(() => hydrator.userProjects(userId), 0)) > 0) {
-          found = await this.redis.readProjectsOf(userId);
+          found = await readProjectsOf(redis, userId);
           repaired = true;
         }
         if (found.missing.length > 0) {
           for (const pid of found.missing) await orElse(() => hydrator.project(pid), false);
-          found = await this.redis.readProjectsOf(userId);
+          found = await readProjectsOf(redis, userId);
           repaired = true;
         }
-        if (repaired) metrics().cacheReads.inc({ op: 'project.list', result: 'read_through' });
+        if (repaired) metrics().cacheReads.inc({ op, result: 'read_through' });
         return found;
       },
-    ).then((found) => found.projects);
-  }
-
-  readProjectsOf(userId: string) {
-    return this.read(
-      'project.index',
-      () => this.redis.readProjectsOf(userId),
-      async () => ({ projects: await this.tier!.pg.listProjectsFor(userId), indexed: 0, missing: [] }),
-    );
+    }).then((found) => found.projects);
   }
 
   getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
-    return this.read(
-      'project.get',
-      () => this.redis.getProject(projectId),
-      async () => {
-        const found = await this.tier!.pg.getProject(projectId);
+    const { pg, hydrator } = this.tier;
+    return this.read({
+      op: CHAT_OPS.getProject,
+      redis: () => this.store.getProject(projectId),
+      pg: async () => {
+        const found = await pg.getProject(projectId);
         if (!found) throw projectNotFound();
         return found;
       },
-      () => this.tier!.hydrator.project(projectId),
-    );
+      readThrough: () => hydrator.project(projectId),
+    });
   }
 
   isMember(projectId: string, userId: string): Promise<boolean> {
-    return this.read(
-      'member.check',
-      () => this.redis.isMember(projectId, userId),
-      () => this.tier!.pg.isMember(projectId, userId),
-      undefined,
-      async (member, { pg, hydrator }) => {
+    const { pg, hydrator } = this.tier;
+    const op = CHAT_OPS.isMember;
+    return this.read({
+      op,
+      redis: () => this.store.isMember(projectId, userId),
+      pg: () => pg.isMember(projectId, userId),
+      repair: async (member) => {
         if (member) return true;
         // Redis says no. If PostgreSQL says yes, Redis lost the project (or this membership): bring
         // it back. PostgreSQL down: Redis's answer stands.
         if (!(await orElse(() => pg.isMember(projectId, userId), false))) return false;
         await orElse(() => hydrator.project(projectId), false);
-        metrics().cacheReads.inc({ op: 'member.check', result: 'read_through' });
-        return this.redis.isMember(projectId, userId);
+        metrics().cacheReads.inc({ op, result: 'read_through' });
+        return this.store.isMember(projectId, userId);
       },
-    );
+    });
   }
 
   addMember(projectId: string, member: MemberDTO): Promise<boolean> {
-    return this.write('member.add', () => this.redis.addMember(projectId, member), () =>
-      this.tier!.hydrator.project(projectId),
-    );
+    return this.write(CHAT_OPS.addMember, () => this.store.addMember(projectId, member), () => this.tier.hydrator.project(projectId));
   }
 
   // Invitations and leaving need Redis (writes; the invitation list lives only in Redis).
   invite(...args: Parameters<ChatStore['invite']>): ReturnType<ChatStore['invite']> {
     const [projectId] = args;
-    return this.write('member.invite', () => this.redis.invite(...args), () => this.tier!.hydrator.project(projectId));
+    return this.write(CHAT_OPS.invite, () => this.store.invite(...args), () => this.tier.hydrator.project(projectId));
   }
 
   listInvitations(userId: string): Promise<InvitationDTO[]> {
-    return this.write('member.invitations', () => this.redis.listInvitations(userId));
+    return this.write(CHAT_OPS.listInvitations, () => this.store.listInvitations(userId));
   }
 
   acceptInvite(...args: Parameters<ChatStore['acceptInvite']>): ReturnType<ChatStore['acceptInvite']> {
-    return this.write('member.accept', () => this.redis.acceptInvite(...args));
+    return this.write(CHAT_OPS.acceptInvite, () => this.store.acceptInvite(...args));
   }
 
   declineInvite(projectId: string, userId: string): Promise<void> {
-    return this.write('member.decline', () => this.redis.declineInvite(projectId, userId));
+    return this.write(CHAT_OPS.declineInvite, () => this.store.declineInvite(projectId, userId));
   }
 
   leaveProject(projectId: string, member: MemberDTO): Promise<void> {
-    return this.write('member.leave', () => this.redis.leaveProject(projectId, member));
+    return this.write(CHAT_OPS.leaveProject, () => this.store.leaveProject(projectId, member));
   }
 
   countProjectsOf(userId: string): Promise<number> {
-    return this.write('project.count', () => this.redis.countProjectsOf(userId));
+    return this.write(CHAT_OPS.countProjectsOf, () => this.store.countProjectsOf(userId));
   }
 
-  createSession(input: {
-    projectId: string;
-    title: string;
-    description?: string | undefined;
-    createdBy: string;
-  }): Promise<SessionDTO> {
-    return this.write('session.create', () => this.redis.createSession(input));
+  createSession(input: Parameters<ChatStore['createSession']>[0]): Promise<SessionDTO> {
+    return this.write(CHAT_OPS.createSession, () => this.store.createSession(input));
   }
 
   getSession(projectId: string, sessionId: string): Promise<SessionDTO> {
-    return this.read(
-      'session.get',
-      () => this.redis.getSession(projectId, sessionId),
-      async () => {
-        const found = await this.tier!.pg.getSession(projectId, sessionId);
+    const { pg, hydrator } = this.tier;
+    return this.read({
+      op: CHAT_OPS.getSession,
+      redis: () => this.store.getSession(projectId, sessionId),
+      pg: async () => {
+        const found = await pg.getSession(projectId, sessionId);
         if (!found) {
           throw new AppError('UNAVAILABLE', 'This session is not available until the chat store is back; please retry shortly');
         }
         return found;
       },
-      () => this.tier!.hydrator.session(projectId, sessionId),
-    );
+      readThrough: () => hydrator.session(projectId, sessionId),
+    });
   }
 
   listSessions(projectId: string, limit = 500): Promise<SessionDTO[]> {
-    return this.read(
-      'session.list',
-      () => this.redis.readSessions(projectId, limit),
-      async () => ({ sessions: await this.tier!.pg.listSessions(projectId, limit), missing: [] }),
-      undefined,
-      async (found, { hydrator }) => {
+    const { redis, pg, hydrator } = this.tier;
+    const op = CHAT_OPS.listSessions;
+    return this.read({
+      op,
+      redis: () => readSessions(redis, projectId, limit),
+      pg: async () => ({ sessions: await pg.listSessions(projectId, limit), missing: [] }),
+      repair: async (found) => {
         // Sessions the index names but Redis does not hold (lost data; idle eviction keeps records): bring them back.
         if (found.missing.length === 0) return found;
         let repaired = false;
         for (const sid of found.missing) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
         if (!repaired) return found;
-        metrics().cacheReads.inc({ op: 'session.list', result: 'read_through' });
-        return this.redis.readSessions(projectId, limit);
+        metrics().cacheReads.inc({ op, result: 'read_through' });
+        return readSessions(redis, projectId, limit);
       },
-    ).then((found) => found.sessions);
+    }).then((found) => found.sessions);
   }
 
-  readSessions(projectId: string, limit = 500) {
-    return this.read(
-      'session.index',
-      () => this.redis.readSessions(projectId, limit),
-      async () => ({ sessions: await this.tier!.pg.listSessions(projectId, limit), missing: [] }),
-    );
-  }
-
-  updateSession(input: {
-    projectId: string;
-    sessionId: string;
-    title?: string | undefined;
-    description?: string | undefined;
-    status?: SessionStatus | undefined;
-    metadata?: Record<string, unknown> | undefined;
-  }): Promise<SessionDTO> {
-    return this.write('session.update', () => this.redis.updateSession(input), () =>
-      this.tier!.hydrator.session(input.projectId, input.sessionId),
+  updateSession(input: Parameters<ChatStore['updateSession']>[0]): Promise<SessionDTO> {
+    return this.write(CHAT_OPS.updateSession, () => this.store.updateSession(input), () =>
+      this.tier.hydrator.session(input.projectId, input.sessionId),
     );
   }
 
@@ -360,22 +330,22 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
    * Redis and stores nothing twice.
    */
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
-    if (!this.tier) return this.timed('message.send', 'redis', () => this.redis.appendMessage(input));
-    const { breaker, deadlineMs, pg } = this.tier;
+    const { breaker, deadlineMs, pg, hydrator } = this.tier;
+    const op = CHAT_OPS.appendMessage;
     // Reconciling: wait a moment for the close, so this send gets its seq after the replayed ones.
     if (breaker.state === 'half_open') await breaker.whenClosed(deadlineMs);
     if (breaker.allowsRedis()) {
       try {
-        const send = () => this.timed('message.send', 'redis', () => withDeadline(this.redis.appendMessage(input), deadlineMs));
+        const send = () => this.timed(op, 'redis', () => withDeadline(this.store.appendMessage(input), deadlineMs));
         let result: AppendResult;
         try {
           result = await send();
         } catch (err) {
           // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), retry.
-          if (!isNotFound(err) || !(await orElse(() => this.tier!.hydrator.forAppend(input.projectId, input.sessionId), false))) {
+          if (!isNotFound(err) || !(await orElse(() => hydrator.forAppend(input.projectId, input.sessionId), false))) {
             throw err;
           }
-          metrics().cacheReads.inc({ op: 'message.send', result: 'read_through' });
+          metrics().cacheReads.inc({ op, result: 'read_through' });
           result = await send();
         }
         breaker.recordSuccess();
@@ -385,60 +355,52 @@ export class TieredChatStore extends Tiered implements ChatStoreApi {
         breaker.recordFailure(err);
       }
     }
-    const message = await this.timed('message.send', 'postgres', () => pg.appendPending(input));
+    const message = await this.timed(op, 'postgres', () => pg.appendPending(input));
     metrics().failoverSends.inc();
     log.info({ projectId: input.projectId, sessionId: input.sessionId, messageId: input.id }, 'send kept in PostgreSQL while Redis is down');
-    return { message, created: true, eventId: null, outboxId: null };
+    return { message, stored: null, created: true, eventId: null, outboxId: null };
   }
 
-  changeMessage(
-    ref: { projectId: string; sessionId: string; id: string },
-    eventType: 'message.updated' | 'message.deleted',
-    change: (current: StoredMessage) => StoredMessage,
-  ): Promise<MessageDTO> {
-    return this.write('message.change', () => this.redis.changeMessage(ref, eventType, change), () =>
-      this.tier!.hydrator.session(ref.projectId, ref.sessionId),
+  changeMessage(...args: Parameters<ChatStore['changeMessage']>): Promise<MessageDTO> {
+    const [ref] = args;
+    return this.write(CHAT_OPS.changeMessage, () => this.store.changeMessage(...args), () =>
+      this.tier.hydrator.session(ref.projectId, ref.sessionId),
     );
   }
 
-  listMessages(input: {
-    projectId: string;
-    sessionId: string;
-    limit: number;
-    cursor?: number | null | undefined;
-  }): Promise<MessagePage> {
-    return this.read(
-      'message.list',
-      () => this.redis.listMessages(input),
-      () => this.tier!.pg.listMessages(input),
-      () => this.tier!.hydrator.session(input.projectId, input.sessionId),
+  requeueAnswer(input: Parameters<ChatStore['requeueAnswer']>[0]): Promise<boolean> {
+    return this.write(CHAT_OPS.requeueAnswer, () => this.store.requeueAnswer(input), () =>
+      this.tier.hydrator.session(input.projectId, input.sessionId),
     );
+  }
+
+  listMessages(input: Parameters<ChatStore['listMessages']>[0]): Promise<MessagePage> {
+    const { pg, hydrator } = this.tier;
+    return this.read({
+      op: CHAT_OPS.listMessages,
+      redis: () => this.store.listMessages(input),
+      pg: () => pg.listMessages(input),
+      readThrough: () => hydrator.session(input.projectId, input.sessionId),
+    });
   }
 
   recentMessages(projectId: string, limit: number): Promise<MessageDTO[]> {
-    return this.read(
-      'message.recent',
-      () => this.redis.readRecent(projectId, limit),
-      async () => ({ items: await this.tier!.pg.recentMessages(projectId, limit), missingSessions: [] }),
-      undefined,
-      async (found, { hydrator }) => {
+    const { redis, pg, hydrator } = this.tier;
+    const op = CHAT_OPS.recentMessages;
+    return this.read({
+      op,
+      redis: () => readRecent(redis, projectId, limit),
+      pg: async () => ({ items: await pg.recentMessages(projectId, limit), missingSessions: [] }),
+      repair: async (found) => {
         // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data): bring them back.
         if (found.missingSessions.length === 0) return found;
         let repaired = false;
         for (const sid of found.missingSessions) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
         if (!repaired) return found;
-        metrics().cacheReads.inc({ op: 'message.recent', result: 'read_through' });
-        return this.redis.readRecent(projectId, limit);
+        metrics().cacheReads.inc({ op, result: 'read_through' });
+        return readRecent(redis, projectId, limit);
       },
-    ).then((found) => found.items);
-  }
-
-  readRecent(projectId: string, limit: number) {
-    return this.read(
-      'message.recent',
-      () => this.redis.readRecent(projectId, limit),
-      async () => ({ items: await this.tier!.pg.recentMessages(projectId, limit), missingSessions: [] }),
-    );
+    }).then((found) => found.items);
   }
 }
 
@@ -468,52 +430,38 @@ const REVOKE_DIRECT_TIMEOUT_MS = 500;
 const FAILOVER_THROTTLE_WINDOW_MS = 15 * 60_000;
 
 /**
- * Accounts and login sessions: the Redis AuthService, plus (durable tier on) accounts and login
- * sessions read through from PostgreSQL when Redis lost them, and sign-in and session checks served
- * by PostgreSQL while Redis is down. Sign-up and sign-out need Redis (sign-out also tells PostgreSQL
- * directly, so those session checks see it before the outbox consumer does).
+ * Accounts and login sessions with the durable tier on: the Redis AuthService, plus accounts and
+ * login sessions read through from PostgreSQL when Redis lost them, and sign-in and session checks
+ * served by PostgreSQL while Redis is down. Sign-up and sign-out need Redis (sign-out also tells
+ * PostgreSQL directly, so those session checks see it before the outbox consumer does).
  */
 export class TieredAuthService extends Tiered implements AuthServiceApi {
   private readonly failoverFailures = new Map<string, { count: number; resetAt: number }>();
 
   constructor(
     private readonly auth: AuthService,
-    tier: TierDeps | null,
+    tier: TierDeps,
   ) {
     super(tier);
   }
 
   async signUp(username: string, password: string): Promise<UserDTO> {
-    if (this.tier?.breaker.allowsRedis()) {
+    if (this.tier.breaker.allowsRedis()) {
       // Redis may have lost an account PostgreSQL has: bring it back first, so its name stays taken.
-      const { pg, hydrator } = this.tier;
-      const known = await this.auth.userRecordByName(username).catch(() => null);
-      if (!known) {
-        const stored = await orElse(() => pg.userByName(username), null);
-        if (stored) await hydrator.user(stored);
-      }
+      await this.restoreAccount(username).catch(() => false);
     }
-    return this.write('auth.signUp', () => this.auth.signUp(username, password));
+    return this.write(AUTH_OPS.signUp, () => this.auth.signUp(username, password));
   }
 
   async verifyCredentials(username: string, password: string, clientIp: string | null): Promise<UserDTO> {
-    if (!this.tier) {
-      return this.timed('auth.signIn', 'redis', () => this.auth.verifyCredentials(username, password, clientIp));
-    }
-    const { breaker, pg, hydrator } = this.tier;
+    const { breaker } = this.tier;
     if (breaker.allowsRedis()) {
       try {
-        const user = await this.timed('auth.signIn', 'redis', () =>
-          this.auth.verifyCredentials(username, password, clientIp, async (name) => {
-            const record = await this.auth.userRecordByName(name);
-            if (record) return record;
-            const stored = await orElse(() => pg.userByName(name), null);
-            if (stored && (await hydrator.user(stored))) {
-              metrics().cacheReads.inc({ op: 'auth.signIn', result: 'read_through' });
-            }
-            return stored;
-          }),
-        );
+        const user = await this.timed(AUTH_OPS.verifyCredentials, 'redis', async () => {
+          // An account Redis lost is brought back first; then the sign-in is Redis's own (throttle included).
+          if (await this.restoreAccount(username)) metrics().cacheReads.inc({ op: AUTH_OPS.verifyCredentials, result: 'read_through' });
+          return this.auth.verifyCredentials(username, password, clientIp);
+        });
         breaker.recordSuccess();
         return user;
       } catch (err) {
@@ -521,15 +469,24 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
         breaker.recordFailure(err);
       }
     }
-    return this.failover('auth.signIn', () => this.failoverSignIn(username, password, clientIp));
+    return this.failover(AUTH_OPS.verifyCredentials, () => this.failoverSignIn(username, password, clientIp));
+  }
+
+  /**
+   * Copies the account with this name from PostgreSQL when Redis has none. True when it did.
+   * PostgreSQL down: nothing to copy (Redis's answer stands).
+   */
+  private async restoreAccount(username: string): Promise<boolean> {
+    if (await this.auth.userRecordByName(username)) return false;
+    const stored = await orElse(() => this.tier.pg.userByName(username), null);
+    return stored ? this.tier.hydrator.user(stored) : false;
   }
 
   async startSession(user: AuthedUser): Promise<string> {
-    if (!this.tier) return this.timed('auth.startSession', 'redis', () => this.auth.startSession(user));
     const { breaker, pg } = this.tier;
     if (breaker.allowsRedis()) {
       try {
-        return await this.timed('auth.startSession', 'redis', () => this.auth.startSession(user));
+        return await this.timed(AUTH_OPS.startSession, 'redis', () => this.auth.startSession(user));
       } catch (err) {
         if (!isRedisDown(err)) throw err;
         breaker.recordFailure(err);
@@ -538,7 +495,7 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
     // Redis is down: the login session goes to PostgreSQL; read-through brings it to Redis later.
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + LOGIN_SESSION_TTL_SECONDS * 1000);
-    await this.timed('auth.startSession', 'postgres', () => pg.insertLoginSession(hashToken(token), user, expiresAt));
+    await this.timed(AUTH_OPS.startSession, 'postgres', () => pg.insertLoginSession(hashToken(token), user, expiresAt));
     return token;
   }
 
@@ -550,15 +507,15 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
    */
   async userForToken(token: string): Promise<AuthedUser | null> {
     const tokenHash = hashToken(token);
-    const found = await this.read<LoginLookup>(
-      'auth.session',
-      () => this.auth.lookupSession(token),
-      async () => {
-        const stored = await this.tier!.pg.loginSession(tokenHash);
+    const { pg, hydrator } = this.tier;
+    const found = await this.read<LoginLookup>({
+      op: AUTH_OPS.userForToken,
+      redis: () => this.auth.lookupSession(token),
+      pg: async () => {
+        const stored = await pg.loginSession(tokenHash);
         return stored ? { state: 'live', user: { id: stored.userId, username: stored.username } } : { state: 'absent' };
       },
-      undefined,
-      async (lookup, { pg, hydrator }) => {
+      repair: async (lookup) => {
         if (lookup.state !== 'absent') return lookup;
         const stored = await orElse(() => pg.loginSession(tokenHash), null);
         if (!stored) return lookup;
@@ -566,10 +523,10 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
         if (!(await hydrator.loginSession(tokenHash, stored.userId, stored.username, stored.expiresAt))) {
           return this.auth.lookupSession(token);
         }
-        metrics().cacheReads.inc({ op: 'auth.session', result: 'read_through' });
+        metrics().cacheReads.inc({ op: AUTH_OPS.userForToken, result: 'read_through' });
         return { state: 'live', user: { id: stored.userId, username: stored.username } };
       },
-    );
+    });
     return found.state === 'live' ? found.user : null;
   }
 
@@ -587,16 +544,16 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
    * sign-out: the outbox entry stays the guarantee.
    */
   async endSession(token: string): Promise<void> {
-    const revoked = await this.write('auth.signOut', async () => {
+    const { pg } = this.tier;
+    const revoked = await this.write(AUTH_OPS.endSession, async () => {
       const outcome = await this.auth.revokeSession(token);
-      if (outcome !== 'absent' || !this.tier) return outcome !== 'absent';
-      const { pg } = this.tier;
+      if (outcome !== 'absent') return true;
       // PostgreSQL down: we cannot tell, so tombstone it (it expires with the longest login life).
       const maybeLive = await orElse(async () => (await pg.loginSession(hashToken(token))) !== null, true);
       if (maybeLive) await this.auth.revokeSession(token, true);
       return maybeLive;
     });
-    if (revoked && this.tier) await this.revokeInPostgres(this.tier.pg, hashToken(token));
+    if (revoked) await this.revokeInPostgres(pg, hashToken(token));
   }
 
   private async revokeInPostgres(pg: PgStore, tokenHash: string): Promise<void> {
@@ -619,39 +576,42 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
   }
 
   findByUsername(username: string): Promise<MemberDTO | null> {
-    return this.read(
-      'auth.findUser',
-      () => this.auth.findByUsername(username),
-      async () => {
-        const stored = await this.tier!.pg.userByName(username);
+    const { pg, hydrator } = this.tier;
+    return this.read({
+      op: AUTH_OPS.findByUsername,
+      redis: () => this.auth.findByUsername(username),
+      pg: async () => {
+        const stored = await pg.userByName(username);
         return stored ? { id: stored.id, username: stored.username } : null;
       },
-      undefined,
-      async (member, { pg, hydrator }) => {
+      repair: async (member) => {
         if (member) return member;
         const stored = await orElse(() => pg.userByName(username), null);
         if (!stored || !(await hydrator.user(stored))) return null;
-        metrics().cacheReads.inc({ op: 'auth.findUser', result: 'read_through' });
+        metrics().cacheReads.inc({ op: AUTH_OPS.findByUsername, result: 'read_through' });
         return { id: stored.id, username: stored.username };
       },
-    );
+    });
   }
 
   usernames(ids: string[]): Promise<MemberDTO[]> {
-    return this.read(
-      'auth.usernames',
-      () => this.auth.usernames(ids),
-      () => this.tier!.pg.usernames(ids),
-      undefined,
-      async (members, { pg, hydrator }) => {
-        const unknown = members.filter((m) => m.username === '(unknown)').map((m) => m.id);
-        if (unknown.length === 0) return members;
+    const { pg, hydrator } = this.tier;
+    return this.read({
+      op: AUTH_OPS.usernames,
+      redis: () => this.auth.knownUsernames(ids),
+      pg: async () => new Map((await pg.usersByIds(ids)).map((u) => [u.id, u.username])),
+      repair: async (names) => {
+        // Accounts Redis lost: bring them back from PostgreSQL.
+        const unknown = ids.filter((id) => !names.has(id));
+        if (unknown.length === 0) return names;
         const stored: UserRecord[] = await orElse(() => pg.usersByIds(unknown), []);
-        for (const record of stored) await hydrator.user(record);
-        const names = new Map(stored.map((u) => [u.id, u.username]));
-        return members.map((m) => ({ id: m.id, username: names.get(m.id) ?? m.username }));
+        for (const record of stored) {
+          await hydrator.user(record);
+          names.set(record.id, record.username);
+        }
+        return names;
       },
-    );
+    }).then((names) => withNames(ids, names));
   }
 
   /** Sign-in while Redis is down: the same throttle (counted before checking), in this process. */
@@ -666,7 +626,7 @@ export class TieredAuthService extends Tiered implements AuthServiceApi {
       throw tooManyRequests('Too many failed sign-ins for this username; try again later', entry.resetAt - now);
     }
     try {
-      const user = await checkPassword(await this.tier!.pg.userByName(username), password);
+      const user = await checkPassword(await this.tier.pg.userByName(username), password);
       this.failoverFailures.delete(key);
       return user;
     } catch (err) {
