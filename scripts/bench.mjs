@@ -5,6 +5,8 @@
 //   npm run bench -- --json        JSON on stdout instead of the table (progress goes to stderr)
 //   npm run bench -- --build       run `next build` first even if the build is up to date
 //   npm run bench -- --ai-only     only the AI PM phase (after the setup)
+//   npm run bench -- --cluster     only the scale-out phase: 1 and 2 instances on standalone Redis and on a
+//                                  3-master Redis Cluster (scripts/lib/bench-cluster.mjs)
 //
 // It starts its own throwaway redis-server (the project's redis.conf - AOF everysec, RDB snapshots,
 // noeviction - on a free port with a temp data dir) and the production app (`next start`; it runs
@@ -39,6 +41,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
+import { benchCluster, printClusterTable } from './lib/bench-cluster.mjs';
 import { benchSearch } from './lib/bench-search.mjs';
 import { prng } from './lib/prng.mjs';
 import { expandLua } from '../src/server/redis/lua/load-lua.mjs';
@@ -48,14 +51,14 @@ import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 
 // ------------------------------------------------------------------------------------------ options
 
-const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build] [-- --ai-only]';
+const USAGE = 'Usage: npm run bench [-- --quick] [-- --json] [-- --build] [-- --ai-only] [-- --cluster]';
 const argv = process.argv.slice(2);
 for (const arg of argv) {
   if (arg === '--help' || arg === '-h') {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!['--quick', '--json', '--build', '--ai-only'].includes(arg)) {
+  if (!['--quick', '--json', '--build', '--ai-only', '--cluster'].includes(arg)) {
     console.error(`Unknown argument: ${arg}\n${USAGE}`);
     process.exit(2);
   }
@@ -64,6 +67,7 @@ const QUICK = argv.includes('--quick');
 const JSON_OUT = argv.includes('--json');
 const FORCE_BUILD = argv.includes('--build');
 const AI_ONLY = argv.includes('--ai-only');
+const CLUSTER_ONLY = argv.includes('--cluster');
 
 // In --json mode stdout carries the JSON document only; progress and any library chatter go to stderr.
 if (JSON_OUT) console.log = (...args) => console.error(...args);
@@ -783,6 +787,14 @@ async function usedMemory(/** @type {import('ioredis').Redis} */ redis) {
 async function main() {
   await ensureDependencies();
   await ensureRedisServerInstalled();
+  if (CLUSTER_ONLY) {
+    // A phase of its own (it starts its own Redis servers and apps), printed on its own.
+    await ensureBuild();
+    const cluster = await benchCluster({ quick: QUICK, progress });
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify({ ok: true, cluster }, null, 2)}\n`);
+    else printClusterTable(cluster);
+    process.exit(0);
+  }
   const { Redis } = await import('ioredis');
 
   // The project's own redis.conf (AOF everysec, RDB snapshots, noeviction), on a free port and in a

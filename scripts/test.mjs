@@ -15,6 +15,26 @@ import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
 const STEP_NAMES = /** @type {const} */ (['typecheck', 'lint', 'unit', 'e2e']);
 /** @typedef {typeof STEP_NAMES[number]} StepName */
 
+/**
+ * The suites run a second time against a real Redis Cluster (scripts/vitest-global-setup.mjs starts one
+ * when PARLEY_TEST_REDIS=cluster): the store, realtime, access, AI PM, search and cluster-only suites. Suites that start, crash
+ * or empty their own standalone redis-server are left out of that run (they test standalone failure
+ * modes; the cluster's own failover and resharding are in src/server/redis/cluster.integration.test.ts).
+ */
+const CLUSTER_SUITES = [
+  'src/server/chat/store.integration.test.ts',
+  'src/server/chat/read-state.integration.test.ts',
+  'src/server/realtime/events.integration.test.ts',
+  'src/server/realtime/log-gaps.integration.test.ts',
+  'src/server/realtime/presence.integration.test.ts',
+  'src/server/realtime/typing.integration.test.ts',
+  'src/server/trpc/membership.integration.test.ts',
+  'src/server/trpc/authz.integration.test.ts',
+  'src/server/ai/ai-pm.integration.test.ts',
+  'src/server/search/redis-search.integration.test.ts',
+  'src/server/redis/',
+];
+
 const USAGE = 'Usage: npm test [-- --only=typecheck,lint,unit,e2e] [-- --skip-e2e]';
 
 /** @returns {Set<StepName>} */
@@ -139,6 +159,11 @@ async function main() {
     ['typecheck', 'typecheck: tsc --noEmit', () => run(bin('tsc'), ['--noEmit'])],
     ['lint', 'lint: eslint .', () => run(bin('eslint'), ['.'])],
     ['unit', 'unit + integration: vitest run', () => run(bin('vitest'), ['run'])],
+    [
+      'unit',
+      'integration on a Redis Cluster (3 masters + 3 replicas): vitest run',
+      () => run(bin('vitest'), ['run', ...CLUSTER_SUITES], { env: { ...process.env, PARLEY_TEST_REDIS: 'cluster' } }),
+    ],
   ];
   for (const [name, title, fn] of plan) {
     if (!steps.has(name)) continue;

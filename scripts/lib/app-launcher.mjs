@@ -17,12 +17,18 @@ const DEV_REDIS_URL = `redis://127.0.0.1:${DEV_REDIS_PORT}`;
  */
 
 /**
- * The Redis the app should use: REDIS_URL if it answers; else the project's Redis on port 6390 if it
+ * The Redis the app should use: a cluster when REDIS_CLUSTER_NODES is set; REDIS_URL if it answers; else the project's Redis on port 6390 if it
  * is already running (an earlier `npm run dev`); else a new one from redis.conf with its data in
  * .data/redis.
  * @returns {Promise<AppRedis>}
  */
 export async function findOrStartRedis() {
+  // A Redis Cluster is the operator's (the app connects to it and ignores REDIS_URL): start nothing.
+  const clusterNodes = process.env.REDIS_CLUSTER_NODES;
+  if (clusterNodes) {
+    console.log(`Parley: using the Redis Cluster at ${clusterNodes} (REDIS_CLUSTER_NODES)`);
+    return { url: process.env.REDIS_URL ?? DEV_REDIS_URL, release: async () => {} };
+  }
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) {
     if (await pingRedis(fromEnv, 2000)) {

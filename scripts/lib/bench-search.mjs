@@ -69,7 +69,11 @@ class Client {
   }
 }
 
-async function startApp(redisUrl, extraEnv) {
+/**
+ * `next start` on a free port against `redisUrl` (`extraEnv` on top; the cluster bench passes
+ * REDIS_CLUSTER_NODES there), resolving once /api/health answers 200, with its port, pid and stop().
+ */
+export async function startApp(redisUrl, extraEnv) {
   const port = await findFreePort();
   const env = { ...process.env, REDIS_URL: redisUrl, PORT: String(port), NODE_ENV: 'production', LOG_LEVEL: 'warn' };
   // Sends and queries back to back measure speed, not the per-user limits (README, "Abuse limits"):
@@ -92,6 +96,7 @@ async function startApp(redisUrl, extraEnv) {
   }
   return {
     port,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(undefined);

@@ -393,6 +393,189 @@ async function removeOwnedDir(dir) {
   await fsp.rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * @typedef {object} StartRedisClusterOptions
+ * @property {number} [masters] Number of masters (default 3).
+ * @property {number} [replicasPerMaster] Replicas per master (default 1: 3 masters + 3 replicas).
+ * @property {number} [nodeTimeoutMs] `cluster-node-timeout`: how long a master may be silent before
+ *   its replica is promoted (default 2000; Redis's own default of 15 s makes failover tests slow).
+ * @property {string[]} [extraArgs] More `--name value` arguments for every node.
+ */
+
+/**
+ * @typedef {object} RedisClusterHandle
+ * @property {RedisServerHandle[]} nodes Every node, masters first as created (roles change on failover).
+ * @property {string} nodesList `127.0.0.1:p1,127.0.0.1:p2,...`: the value of REDIS_CLUSTER_NODES.
+ * @property {string} url `redis+cluster://127.0.0.1:p1,...`: the URL form the app's client factory takes.
+ * @property {() => Promise<void>} waitHealthy Resolves once every running node reports
+ *   `cluster_state:ok` and every running replica's link to its master is up.
+ * @property {() => Promise<void>} destroy Stops every node and removes their temp dirs.
+ */
+
+/**
+ * Runs `redis-cli` with `args` and resolves with its exit code and output (stdout and stderr together).
+ * @param {string[]} args
+ * @returns {Promise<{ code: number, output: string }>}
+ */
+export function redisCli(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk) => (output += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/**
+ * One node's `INFO replication` and `CLUSTER INFO` fields, or undefined if it does not answer.
+ * @param {RedisServerHandle} node
+ */
+export async function clusterNodeInfo(node) {
+  const replies = await rawCommands(node.url, [['INFO', 'replication'], ['CLUSTER', 'INFO']], 1000);
+  if (!replies) return undefined;
+  /** @type {Record<string, string>} */
+  const fields = {};
+  for (const line of replies.join('\n').split(/\r?\n/)) {
+    const at = line.indexOf(':');
+    if (at > 0) fields[line.slice(0, at)] = line.slice(at + 1).trim();
+  }
+  return fields;
+}
+
+/**
+ * Starts a real Redis Cluster on free loopback ports: `masters` x (1 + replicasPerMaster) redis-server
+ * processes with `--cluster-enabled yes`, each in its own temp dir (AOF on, as startRedisServer), joined
+ * by `redis-cli --cluster create --cluster-replicas N --cluster-yes`, and waits until every node says
+ * `cluster_state:ok` and every replica is in sync. Every node dies with this process, like the
+ * standalone servers.
+ * @param {StartRedisClusterOptions} [options]
+ * @returns {Promise<RedisClusterHandle>}
+ */
+export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 2000, extraArgs = [] } = {}) {
+  const count = masters * (1 + replicasPerMaster);
+  /** @type {RedisServerHandle[]} */
+  const nodes = [];
+  const destroy = async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(
+        await startRedisServer({
+          extraArgs: [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', 'nodes.conf',
+            '--cluster-node-timeout', String(nodeTimeoutMs),
+            // A replica may be promoted however long its link was down: the tests kill masters on purpose.
+            '--cluster-replica-validity-factor', '0',
+            ...extraArgs,
+          ],
+        }),
+      );
+    }
+    const created = await redisCli([
+      '--cluster', 'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', String(replicasPerMaster),
+      '--cluster-yes',
+    ]);
+    if (created.code !== 0) throw new Error(`redis-cli --cluster create failed (exit ${created.code}):\n${created.output}`);
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  const nodesList = nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  /** @type {RedisClusterHandle} */
+  const handle = {
+    nodes,
+    nodesList,
+    url: `redis+cluster://${nodesList}`,
+    async waitHealthy() {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const infos = await Promise.all(nodes.filter((n) => n.isRunning()).map(clusterNodeInfo));
+        const healthy = infos.every(
+          (f) => f?.cluster_state === 'ok' && (f.role !== 'slave' || f.master_link_status === 'up'),
+        );
+        // Every slot is covered by a master that answers, and each expected replica is attached.
+        if (healthy) return;
+        if (Date.now() > deadline) {
+          throw new Error(`Redis Cluster not healthy after 30 s: ${JSON.stringify(infos.map((f) => [f?.role, f?.cluster_state, f?.master_link_status]))}`);
+        }
+        await sleep(100);
+      }
+    },
+    destroy,
+  };
+  try {
+    await handle.waitHealthy();
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return handle;
+}
+
+/**
+ * Runs one command on one node through redis-cli (raw output), failing on an error reply.
+ * @param {RedisServerHandle} node
+ * @param {string[]} args
+ */
+async function nodeCommand(node, args) {
+  const { code, output } = await redisCli(['-p', String(node.port), '--no-raw', ...args]);
+  if (code !== 0 || /^\(error\)/m.test(output)) throw new Error(`redis-cli ${args.join(' ')} on port ${node.port}: ${output}`);
+  return output;
+}
+
+/**
+ * Moves one hash slot, with its keys, from the master serving it to `to` while clients keep using it,
+ * the way `redis-cli --cluster reshard` does it: IMPORTING on the target, MIGRATING on the source,
+ * MIGRATE of its keys in batches (clients meanwhile get ASK / TRYAGAIN and retry), then SETSLOT NODE on
+ * every master. Resolves once the slot is served by `to`.
+ * @param {RedisClusterHandle} cluster
+ * @param {number} slot
+ * @param {RedisServerHandle} to a master
+ */
+export async function migrateSlot(cluster, slot, to) {
+  const live = cluster.nodes.filter((n) => n.isRunning());
+  const myId = async (/** @type {RedisServerHandle} */ n) => (await redisCli(['-p', String(n.port), 'CLUSTER', 'MYID'])).output.trim();
+  const toId = await myId(to);
+  // Who serves the slot now: CLUSTER SLOTS as seen by the target.
+  const { output: nodesText } = await redisCli(['-p', String(to.port), 'CLUSTER', 'NODES']);
+  /** @type {string | undefined} */
+  let fromId;
+  for (const line of nodesText.split('\n')) {
+    const [id, , flags, , , , , , ...ranges] = line.trim().split(' ');
+    if (!flags?.includes('master') || flags.includes('fail')) continue;
+    for (const range of ranges) {
+      const [lo, hi = lo] = range.split('-').map(Number);
+      if (lo !== undefined && hi !== undefined && slot >= lo && slot <= hi) fromId = id;
+    }
+  }
+  if (!fromId) throw new Error(`slot ${slot} is served by no live master`);
+  if (fromId === toId) return;
+  /** @type {RedisServerHandle | undefined} */
+  let from;
+  for (const n of live) if ((await myId(n)) === fromId) from = n;
+  if (!from) throw new Error(`the master of slot ${slot} is not one of ours`);
+
+  await nodeCommand(to, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId]);
+  await nodeCommand(from, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId]);
+  for (;;) {
+    const { output } = await redisCli(['-p', String(from.port), 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100']);
+    const keys = output.split('\n').map((k) => k.trim()).filter(Boolean);
+    if (keys.length === 0) break;
+    await nodeCommand(from, ['MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'REPLACE', 'KEYS', ...keys]);
+  }
+  // The target first (it then answers for the slot), then the source, then everyone else.
+  const masters = [to, from, ...live.filter((n) => n !== to && n !== from)];
+  for (const n of masters) {
+    await redisCli(['-p', String(n.port), 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId]);
+  }
+}
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**

@@ -10,6 +10,27 @@ import { z } from 'zod';
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6390'),
+  /**
+   * Redis Cluster: `host:port,host:port,...` (a few nodes are enough; the client discovers the rest).
+   * When set, the app talks to the cluster (scripts keep to one hash slot, wake-ups ride sharded
+   * pub/sub) and REDIS_URL is not used for chat data.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, { error: 'must be host:port,host:port,... (e.g. 10.0.0.1:7000,10.0.0.2:7000)' })
+    .optional(),
+  /**
+   * On a cluster: every write script is followed by `WAIT <this> <REDIS_WAIT_TIMEOUT_MS>` on its master
+   * before it is acknowledged, so an acknowledged write is on that many replicas too and survives its
+   * master's failover. 0: acknowledged once the master ran it (asynchronous replication).
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).default(1),
+  /**
+   * How long that WAIT may take. A master with no live replica (its replica was just promoted, or is
+   * down) answers after this long with fewer copies; the write is then acknowledged anyway (durable in
+   * the master's AOF) and counted in parley_redis_unreplicated_writes_total.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(100),
   /** Milliseconds a Redis command may take before the request fails with SERVICE_UNAVAILABLE. */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1500),
   /** Approximate number of events kept per project log; older ones make a reconnecting tab resync. */
@@ -144,6 +165,17 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   /** When set, GET /api/metrics requires `Authorization: Bearer <this>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
+}).check((ctx) => {
+  // The outbox is one stream outside every project's hash slot, so a write script could not append to
+  // it on a cluster (cross-slot). Refuse at start rather than fail every write.
+  if (ctx.value.DATABASE_URL && ctx.value.REDIS_CLUSTER_NODES) {
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value.REDIS_CLUSTER_NODES,
+      path: ['REDIS_CLUSTER_NODES'],
+      message: 'the durable tier (DATABASE_URL) needs a standalone Redis for now: unset one of the two (see "Scaling out" in the README)',
+    });
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;

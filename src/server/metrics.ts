@@ -63,6 +63,11 @@ function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    unreplicatedWrites: new Counter({
+      name: 'parley_redis_unreplicated_writes_total',
+      help: 'Cluster writes acknowledged before REDIS_WAIT_REPLICAS replicas had them (WAIT timed out: the master had no live replica)',
+      registers,
+    }),
     cacheReads: new Counter({
       name: 'parley_cache_reads_total',
       help: 'Reads by how they were served: hit (Redis), read_through (missing in Redis, re-hydrated from PostgreSQL), failover (served by PostgreSQL while Redis failed), miss (nowhere)',

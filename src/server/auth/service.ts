@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { env } from '~/server/env';
 import { AppError, tooManyRequests, toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
@@ -248,9 +249,8 @@ export class AuthService {
   async knownUsernames(ids: string[]): Promise<Map<string, string>> {
     const names = new Map<string, string>();
     if (ids.length === 0) return names;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(keys.user(id), 'username');
-    const results = (await run(() => pipeline.exec())) ?? [];
+    // Users' keys lie in many slots: one pipeline per slot on a cluster (one in all on a standalone Redis).
+    const results = await run(() => pipelineBySlot(this.redis, ids, (p, id) => p.hget(keys.user(id), 'username')));
     ids.forEach((id, i) => {
       const [err, name] = results[i] ?? [null, null];
       if (err) throw toAppError(err);

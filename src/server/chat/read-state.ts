@@ -1,5 +1,6 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
@@ -78,11 +79,12 @@ export class ReadState {
   /** Unread messages per project (one script per project, pipelined: one round trip). */
   async unreadTotals(projectIds: string[], userId: string): Promise<Record<string, number>> {
     if (projectIds.length === 0) return {};
-    const pipe = this.redis.pipeline();
-    for (const pid of projectIds) scripts.unreadTotal.queue(pipe, { projectId: pid, userId });
-    let results: [Error | null, unknown][] | null;
+    let results: [Error | null, unknown][];
     try {
-      results = await pipe.exec();
+      // Each project's script runs in its own slot: one pipeline per slot on a cluster.
+      results = await pipelineBySlot(this.redis, projectIds, (pipe, pid) => {
+        scripts.unreadTotal.queue(pipe, { projectId: pid, userId });
+      });
     } catch (err) {
       throw toAppError(err);
     }

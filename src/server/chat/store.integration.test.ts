@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
+import { scanKeys } from '~/server/redis/scan';
 import { addToProject, projectWithSession, useHarness } from '~/server/testing/harness';
 
 const env = useHarness(['alice']);
@@ -72,7 +73,8 @@ describe('message.send', () => {
   it('stores nothing with a TTL', async () => {
     const ref = await projectWithSession(env.alice);
     await env.alice.caller.message.send({ ...ref, id: randomUUID(), content: 'kept forever' });
-    const projectKeys = await env.h.redis.keys(`project:{${ref.projectId}}*`);
+    const projectKeys: string[] = [];
+    for await (const key of scanKeys(env.h.redis, `project:{${ref.projectId}}*`)) projectKeys.push(key);
     expect(projectKeys.length).toBeGreaterThanOrEqual(6);
     for (const key of projectKeys) expect(await env.h.redis.ttl(key)).toBe(-1);
   });

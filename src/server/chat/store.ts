@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { aiJobFor } from '~/server/ai/enqueue';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
@@ -134,9 +135,8 @@ export const CHAT_OPS: Record<keyof ChatRepository, string> = {
  */
 export async function projectRecords(redis: ScriptedRedis, ids: string[]): Promise<(ProjectDTO | null)[]> {
   if (ids.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const pid of ids) pipeline.hgetall(keys.project(pid));
-  const results = (await pipeline.exec()) ?? [];
+  // The projects' records lie in their own slots: one pipeline per slot on a cluster.
+  const results = await pipelineBySlot(redis, ids, (p, pid) => p.hgetall(keys.project(pid)));
   return ids.map((_, i) => {
     const [err, record] = results[i] ?? [new Error('missing reply'), null];
     if (err) throw toAppError(err);
@@ -242,9 +242,9 @@ export class ChatStore {
   async listInvitations(userId: string): Promise<InvitationDTO[]> {
     const pids = await this.run(() => this.redis.zrevrange(keys.userInvites(userId), 0, 199));
     if (pids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const pid of pids) pipeline.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name');
-    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const results = await this.run(() =>
+      pipelineBySlot(this.redis, pids, (p, pid) => p.hget(keys.invites(pid), userId).hget(keys.project(pid), 'name')),
+    );
     const out: InvitationDTO[] = [];
     const stale: string[] = [];
     pids.forEach((pid, i) => {
@@ -276,13 +276,11 @@ export class ChatStore {
     const joined = await this.run(() =>
       scripts.acceptInvite.run(this.redis, { ...this.eventWrite(projectId), member, joinedAt }),
     );
-    await this.run(() =>
-      this.redis
-        .multi()
-        .zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId)
-        .zrem(keys.userInvites(member.id), projectId)
-        .exec(),
-    );
+    // The user's two indexes live in their own slots (on a cluster, apart from each other): the
+    // project list first, then the invitation list. Both steps are idempotent; a crash between them
+    // leaves a stale invitation entry, which listInvitations drops on read (the invite is gone).
+    await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId));
+    await this.run(() => this.redis.zrem(keys.userInvites(member.id), projectId));
     return joined;
   }
 

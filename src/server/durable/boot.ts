@@ -2,7 +2,7 @@ import 'server-only';
 import { getDurableTier } from '~/server/context';
 import { env } from '~/server/env';
 import { errorFields, hostOf, logger } from '~/server/log';
-import { getRedis } from '~/server/redis/client';
+import { defaultRedisTarget, getRedis } from '~/server/redis/client';
 import { backfillOutbox } from './backfill';
 import { startOutboxConsumer, type OutboxConsumer } from './consumer';
 import { migrateUntilDone } from './migrate';
@@ -34,7 +34,7 @@ export async function startDurableTier(): Promise<void> {
       return null;
     }
     const consumer = await startOutboxConsumer({
-      redisUrl: env.REDIS_URL,
+      redisUrl: defaultRedisTarget(),
       pool: getDurableTier()!.pg.pool,
       batchSize: env.OUTBOX_BATCH_SIZE,
       claimIdleMs: env.OUTBOX_CLAIM_IDLE_MS,

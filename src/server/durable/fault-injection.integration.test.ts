@@ -13,20 +13,17 @@
  *
  * Every wait is on a condition with a generous bound; no assertion is about time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { findFreePort, startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { ChatStore } from '~/server/chat/store';
 import { createRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
+import * as client from '~/server/testing/app-process';
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
-import type { ChatEvent, MessageDTO } from '~/shared/types';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 /** Faults injected, in this order (bounded: the suite stays well under a minute). */
 const FAULTS = ['pg', 'redis-restart', 'pg', 'redis-outage', 'pg', 'both', 'pg', 'redis-restart'] as const;
 /** Sends that must be acknowledged after each fault before the next one (traffic flows again). */
@@ -35,10 +32,10 @@ const SENDS_BETWEEN_FAULTS = 5;
 let redisServer: RedisServerHandle;
 let db: TestDatabase;
 let admin: pg.Client;
-let child: ChildProcess;
+let app: client.AppProcess;
 let baseUrl = '';
-const exits: string[] = [];
-const childOutput: string[] = [];
+let exits: string[] = [];
+let childOutput: string[] = [];
 
 // ------------------------------------------------------------------ the child process
 
@@ -48,100 +45,30 @@ beforeAll(async () => {
   admin.on('error', (err) => console.warn(`fault-injection admin connection failed: ${err.message}`));
   await admin.connect();
 
-  const port = await findFreePort();
-  baseUrl = `http://localhost:${port}`;
-  child = spawn(process.execPath, ['--conditions=react-server', '--import', 'tsx', 'src/server/testing/fault-server.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      REDIS_URL: redisServer.url,
-      DATABASE_URL: db.url,
-      // Production-like failover, a quick probe so recovery is prompt, quick reclaims.
-      BREAKER_PROBE_INTERVAL_MS: '200',
-      OUTBOX_CLAIM_IDLE_MS: '2000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  app = await client.startAppProcess({
+    REDIS_URL: redisServer.url,
+    DATABASE_URL: db.url,
+    // Production-like failover, a quick probe so recovery is prompt, quick reclaims.
+    BREAKER_PROBE_INTERVAL_MS: '200',
+    OUTBOX_CLAIM_IDLE_MS: '2000',
   });
-  child.on('exit', (code, signal) => exits.push(`code ${code}, signal ${signal}`));
-  const listening = new Promise<void>((resolve) => {
-    const collect = (chunk: Buffer) => {
-      const text = chunk.toString('utf8');
-      childOutput.push(text);
-      if (childOutput.length > 400) childOutput.splice(0, childOutput.length - 400);
-      if (/^listening \d+$/m.test(text)) resolve();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-  });
-  await Promise.race([
-    listening,
-    waitFor(() => exits.length > 0, 60_000, 'the app server to listen').then(() => {
-      throw new Error(`the app server exited during start (${exits[0]}):\n${childOutput.join('')}`);
-    }),
-  ]);
+  ({ baseUrl, exits, output: childOutput } = app);
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
+  await app?.stop();
   await admin?.end().catch(() => undefined);
   await redisServer?.destroy();
   await db?.drop();
 });
 
-// ------------------------------------------------------------------ HTTP client (tRPC wire format)
+// ------------------------------------------------------------------ HTTP client (testing/app-process)
 
-class TrpcError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function call<T>(procedure: string, input: unknown, cookie?: string): Promise<{ data: T; setCookie: string[] }> {
-  let res: Response;
-  try {
-    res = await fetch(`${baseUrl}/api/trpc/${procedure}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
-      body: JSON.stringify(input),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (err) {
-    throw new TrpcError(0, 'NETWORK', (err as Error).message);
-  }
-  const body = (await res.json().catch(() => null)) as
-    | { result: { data: T } }
-    | { error: { message: string; data?: { code?: string } } }
-    | null;
-  if (res.ok && body && 'result' in body) return { data: body.result.data, setCookie: res.headers.getSetCookie() };
-  const error = body && 'error' in body ? body.error : null;
-  throw new TrpcError(res.status, error?.data?.code ?? 'UNKNOWN', error?.message ?? `HTTP ${res.status}`);
-}
-
-/** Retries a call while the app answers "unavailable" (a fault is in progress), up to `timeoutMs`. */
-async function callUntilServed<T>(procedure: string, input: unknown, cookie?: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await call<T>(procedure, input, cookie);
-    } catch (err) {
-      const retriable = err instanceof TrpcError && (err.status === 0 || err.status >= 500 || err.code === 'TIMEOUT');
-      if (!retriable || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const callUntilServed = <T>(procedure: string, input: unknown, cookie?: string) =>
+  client.callUntilServed<T>(baseUrl, procedure, input, cookie);
+const subscribe = (projectId: string, cookie: string) => client.subscribe(baseUrl, projectId, cookie);
+const sender = (ref: { projectId: string; sessionId: string }, cookie: string, label: string) =>
+  client.sender(baseUrl, ref, cookie, label);
 
 interface Health {
   status: string;
@@ -178,123 +105,6 @@ async function waitForHealth(check: (h: Health) => boolean, what: string): Promi
       cause: err,
     });
   }
-}
-
-// ------------------------------------------------------------------ workload
-
-interface Subscriber {
-  /** Every tracked event id received, in order (a repeat would be a duplicate delivery). */
-  eventIds: string[];
-  /** message.created per message id. */
-  created: Map<string, number>;
-  resyncs: number;
-  connections: number;
-  stop(): Promise<void>;
-}
-
-/** An SSE subscriber like httpSubscriptionLink: resumes from the last event id after any break. */
-function subscribe(projectId: string, cookie: string): Subscriber {
-  const s: Subscriber = {
-    eventIds: [],
-    created: new Map(),
-    resyncs: 0,
-    connections: 0,
-    stop: async () => {
-      stopped = true;
-      abort?.abort();
-      await loop;
-    },
-  };
-  let stopped = false;
-  let abort: AbortController | null = null;
-  let lastEventId: string | null = null;
-
-  const handle = (block: string) => {
-    let id: string | null = null;
-    let event: string | null = null;
-    let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('id: ')) id = line.slice(4);
-      else if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('data: ')) data += line.slice(6);
-    }
-    if (event !== null || !id) return; // connected, ping, return, serialized-error (the stream then ends)
-    lastEventId = id;
-    s.eventIds.push(id);
-    const e = JSON.parse(data) as ChatEvent;
-    if (e.type === 'message.created') s.created.set(e.message.id, (s.created.get(e.message.id) ?? 0) + 1);
-    if (e.type === 'resync') s.resyncs++;
-  };
-
-  const loop = (async () => {
-    for (let attempt = 0; !stopped && attempt < 500; attempt++) {
-      abort = new AbortController();
-      try {
-        const input = encodeURIComponent(JSON.stringify({ projectId, lastEventId }));
-        const res = await fetch(`${baseUrl}/api/trpc/events.subscribe?input=${input}`, {
-          headers: { cookie, accept: 'text/event-stream' },
-          signal: abort.signal,
-        });
-        if (res.ok && res.body) {
-          s.connections++;
-          const decoder = new TextDecoder();
-          let buffered = '';
-          for await (const chunk of res.body) {
-            buffered += decoder.decode(chunk, { stream: true });
-            let end: number;
-            while ((end = buffered.indexOf('\n\n')) !== -1) {
-              const block = buffered.slice(0, end);
-              buffered = buffered.slice(end + 2);
-              if (block.trim()) handle(block);
-            }
-          }
-        }
-      } catch {
-        // The stream broke (the app lost Redis, or stop()): resume from lastEventId below.
-      }
-      if (!stopped) await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  return s;
-}
-
-interface Sender {
-  acknowledged: string[];
-  failedAttempts: number;
-  stop(): Promise<void>;
-}
-
-/** Sends one message after another; each is retried with the SAME id until acknowledged. */
-function sender(ref: { projectId: string; sessionId: string }, cookie: string, label: string): Sender {
-  const s: Sender = {
-    acknowledged: [],
-    failedAttempts: 0,
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-  let stopped = false;
-  const loop = (async () => {
-    for (let n = 0; !stopped && n < 5000; n++) {
-      const id = randomUUID();
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        try {
-          await call<MessageDTO>('message.send', { ...ref, id, content: `${label} ${n}` }, cookie);
-          s.acknowledged.push(id);
-          break;
-        } catch (err) {
-          s.failedAttempts++;
-          // A refused send (4xx) is a bug here; an unavailable one is retried with the same id.
-          if (err instanceof TrpcError && err.status >= 400 && err.status < 500 && err.code !== 'TIMEOUT') throw err;
-          if (Date.now() > deadline) throw new Error(`send ${id} not acknowledged within 30 s`, { cause: err });
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    }
-  })();
-  return s;
 }
 
 // ------------------------------------------------------------------ faults

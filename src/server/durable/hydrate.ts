@@ -4,6 +4,7 @@ import { encodeMessage, type StoredMessage } from '~/server/chat/codec';
 import { toAppError } from '~/server/errors';
 import { logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { UserRecord } from '~/server/auth/service';
@@ -57,9 +58,7 @@ export class Hydrator {
   async userProjects(userId: string): Promise<number> {
     const listed = await this.pg.projectsOfUser(userId);
     // Projects the user left whose removal PostgreSQL has not received yet stay out of the index.
-    const pipeline = this.redis.pipeline();
-    for (const m of listed) pipeline.sismember(keys.leftMembers(m.projectId), userId);
-    const left = listed.length > 0 ? ((await this.run(() => pipeline.exec())) ?? []) : [];
+    const left = await this.run(() => pipelineBySlot(this.redis, listed, (p, m) => p.sismember(keys.leftMembers(m.projectId), userId)));
     const memberships = listed.filter((_, i) => left[i]?.[1] !== 1);
     if (memberships.length === 0) return 0;
     const args = memberships.flatMap((m) => [m.joinedAtMs, m.projectId]);

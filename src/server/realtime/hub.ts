@@ -6,7 +6,8 @@ import { headEventId, readEventsAfter } from '~/server/chat/event-log';
 import type { ChatEvent } from '~/shared/types';
 import { toAppError } from '~/server/errors';
 import { idInKey, keys } from '~/server/redis/keys';
-import { createRedis, getRedis } from '~/server/redis/client';
+import { createSubscriber, getRedis } from '~/server/redis/client';
+import { subscribeTo, unsubscribeFrom } from '~/server/redis/cluster';
 import { errorFields, logger } from '~/server/log';
 
 /**
@@ -91,7 +92,9 @@ class ProjectTail {
 
 /**
  * The per-process event hub: ONE Redis subscriber connection for wake-ups, however many tabs and
- * projects, plus one tail per followed project. Several app processes on one Redis each run a hub and
+ * projects, plus one tail per followed project. On a Redis Cluster the project channels are sharded
+ * (SSUBSCRIBE): ioredis then keeps one subscriber connection per master that holds a followed project
+ * (at most one per master, opened on demand), besides one for the plain per-user channels. Several app processes on one Redis each run a hub and
  * read the same logs, so all of them deliver every event.
  */
 export class EventHub {
@@ -154,9 +157,7 @@ export class EventHub {
       if (set.size === 0 && this.loginWatchers.get(tokenHash) === set) this.loginWatchers.delete(tokenHash);
     };
     try {
-      this.revocationsSubscribed ??= this.ensureSubscriber()
-        .subscribe(keys.loginRevoked)
-        .then(() => undefined);
+      this.revocationsSubscribed ??= subscribeTo(this.ensureSubscriber(), keys.loginRevoked);
       await this.revocationsSubscribed;
     } catch (err) {
       this.revocationsSubscribed = null;
@@ -179,11 +180,11 @@ export class EventHub {
       set.delete(listener);
       if (set.size === 0 && this.signalListeners.get(channel) === set) {
         this.signalListeners.delete(channel);
-        void this.subscriber?.unsubscribe(channel).catch(() => undefined);
+        if (this.subscriber) void unsubscribeFrom(this.subscriber, channel).catch(() => undefined);
       }
     };
     try {
-      await this.ensureSubscriber().subscribe(channel);
+      await subscribeTo(this.ensureSubscriber(), channel);
     } catch (err) {
       stop();
       throw toAppError(err);
@@ -221,7 +222,7 @@ export class EventHub {
     const sub = this.ensureSubscriber();
     try {
       // Subscribe to wake-ups BEFORE reading the head, so no write can fall between the two unnoticed.
-      await sub.subscribe(keys.wakeChannel(projectId));
+      await subscribeTo(sub, keys.wakeChannel(projectId));
     } catch (err) {
       throw toAppError(err);
     }
@@ -236,7 +237,7 @@ export class EventHub {
     void pending?.then(() => {
       // Re-followed meanwhile? Then the new tail owns the channel subscription.
       if (!this.tails.has(projectId)) {
-        void this.subscriber?.unsubscribe(keys.wakeChannel(projectId)).catch(() => undefined);
+        if (this.subscriber) void unsubscribeFrom(this.subscriber, keys.wakeChannel(projectId)).catch(() => undefined);
       }
     }, () => undefined);
   }
@@ -244,7 +245,7 @@ export class EventHub {
   private ensureSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
     const sub = this.createSubscriber();
-    sub.on('message', (channel: string, message: string) => {
+    const onMessage = (channel: string, message: string) => {
       if (channel === keys.loginRevoked) {
         for (const onRevoked of [...(this.loginWatchers.get(message) ?? [])]) onRevoked();
         return;
@@ -256,13 +257,20 @@ export class EventHub {
       }
       const projectId = projectIdOfWakeChannel(channel);
       if (projectId) void this.pullProject(projectId);
-    });
+    };
+    // Plain pub/sub ('message'); on a cluster the project channels are sharded ('smessage').
+    sub.on('message', onMessage);
+    sub.on('smessage', onMessage);
     // After a reconnect ioredis re-subscribes by itself; wake-ups sent meanwhile were lost, so read.
     // (A sign-out published meanwhile is missed too; such a stream ends at its next reconnect, which
-    // checks the login again.)
-    sub.on('ready', () => {
+    // checks the login again.) On a cluster the sharded subscribers (one per master) come and go with
+    // failovers and resharding on their own: a new one ('+subscriber') is a reconnect too.
+    const readAll = () => {
       for (const projectId of this.tails.keys()) void this.pullProject(projectId);
-    });
+    };
+    sub.on('ready', readAll);
+    sub.on('+subscriber', readAll);
+    sub.on('subscribersReady', readAll);
     this.subscriber = sub;
     return sub;
   }
@@ -313,6 +321,6 @@ const globalForHub = globalThis as unknown as { parleyEventHub?: EventHub };
 export function getEventHub(): EventHub {
   // The subscriber keeps the command connection's deadlines: they bound SUBSCRIBE itself, while pushed
   // wake-ups are not commands and never time out.
-  globalForHub.parleyEventHub ??= new EventHub(getRedis(), () => createRedis());
+  globalForHub.parleyEventHub ??= new EventHub(getRedis(), () => createSubscriber());
   return globalForHub.parleyEventHub;
 }

@@ -9,7 +9,8 @@ import { EventHub, type TailItem } from '~/server/realtime/hub';
 import { testRedisUrl, useHarness } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
 import { waitFor } from '~/server/testing/wait';
-import { createRedis } from '~/server/redis/client';
+import { createSubscriber } from '~/server/redis/client';
+import { publishOn } from '~/server/redis/cluster';
 
 const env = useHarness(['alice']);
 
@@ -19,7 +20,7 @@ describe('a tail whose position was trimmed away before it read', () => {
   for (const startsEmpty of [false, true]) {
     it(`resyncs its subscribers (log ${startsEmpty ? 'empty' : 'not empty'} when the tail started)`, async () => {
       // Its own hub, so that nothing else reads this project's log meanwhile.
-      const hub = new EventHub(env.h.redis, () => createRedis(testRedisUrl()));
+      const hub = new EventHub(env.h.redis, () => createSubscriber(testRedisUrl()));
       const pid = randomUUID();
       const key = keys.events(pid);
       if (!startsEmpty) await env.h.redis.xadd(key, '*', 't', 'member.added', 'd', member);
@@ -31,7 +32,7 @@ describe('a tail whose position was trimmed away before it read', () => {
       const burst = env.h.redis.multi();
       for (let i = 0; i < 300; i++) burst.xadd(key, 'MAXLEN', 50, '*', 't', 'member.added', 'd', member);
       await burst.exec();
-      await env.h.redis.publish(keys.wakeChannel(pid), 'x');
+      await publishOn(env.h.redis, keys.wakeChannel(pid), 'x');
       await waitFor(() => got.length > 0, 10_000, 'the tail reads');
       expect(got[0]?.kind).toBe('resync');
       followed.stop();
@@ -49,7 +50,7 @@ describe('entries a subscriber cannot decode', () => {
     const [ready] = await sub.take(1);
     // What a newer app version might write during a rolling deploy, three times in a row.
     for (let i = 0; i < 3; i++) await env.h.redis.xadd(keys.events(project.id), '*', 't', 'typing.started', 'd', '{}');
-    await env.h.redis.publish(keys.wakeChannel(project.id), 'x');
+    await publishOn(env.h.redis, keys.wakeChannel(project.id), 'x');
     await env.alice.caller.message.send({ ...ref, id: randomUUID(), content: 'after' });
     const live = await sub.take(2);
     expect(live.map((e) => e.event.type)).toEqual(['resync', 'message.created']);

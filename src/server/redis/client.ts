@@ -1,8 +1,35 @@
 import 'server-only';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { env } from '~/server/env';
 import { errorFields, hostOf, logger } from '~/server/log';
-import { defineScripts, type ScriptedRedis } from './scripts';
+import { replicateWrites } from './cluster';
+import { defineScripts, writeScriptCommands, type ScriptedRedis } from './scripts';
+
+/** Scheme of the URL form of a Redis Cluster: `redis+cluster://host:port,host:port,...`. */
+export const CLUSTER_SCHEME = 'redis+cluster:';
+
+/**
+ * Where the app's Redis is: `redis+cluster://<REDIS_CLUSTER_NODES>` when a cluster is configured,
+ * else REDIS_URL. Every createRedis() without an explicit target connects there.
+ */
+export function defaultRedisTarget(): string {
+  return env.REDIS_CLUSTER_NODES ? `${CLUSTER_SCHEME}//${env.REDIS_CLUSTER_NODES}` : env.REDIS_URL;
+}
+
+/** The startup nodes of a `redis+cluster://h:p,h:p` target, or null for a plain redis:// URL. */
+export function clusterNodesOf(target: string): { host: string; port: number }[] | null {
+  if (!target.startsWith(`${CLUSTER_SCHEME}//`)) return null;
+  const list = target.slice(CLUSTER_SCHEME.length + 2).replace(/\/.*$/, '');
+  const nodes = list.split(',').map((hostPort) => {
+    const at = hostPort.lastIndexOf(':');
+    const port = Number(hostPort.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new Error(`Invalid Redis Cluster node "${hostPort}" (want host:port)`);
+    }
+    return { host: hostPort.slice(0, at), port };
+  });
+  return nodes;
+}
 
 /**
  * Connection options chosen on purpose. ioredis's defaults retry a command for about a minute while
@@ -26,11 +53,65 @@ export function redisOptions(overrides: RedisOptions = {}): RedisOptions {
   };
 }
 
-export function createRedis(url: string = env.REDIS_URL, overrides: RedisOptions = {}): ScriptedRedis {
-  const redis = new Redis(url, redisOptions(overrides));
+/**
+ * A connection to the app's Redis: a standalone `Redis` for a redis:// URL, an ioredis `Cluster` for
+ * `redis+cluster://...` (REDIS_CLUSTER_NODES). Both carry the Lua scripts (defineCommand works on both;
+ * every script's keys share one hash slot, so the cluster routes it to that slot's master).
+ *
+ * The result is typed as a standalone `Redis` on purpose: `Cluster` has the same command methods, and
+ * the few places where the two behave differently (SCAN, pipelines over several projects, pub/sub)
+ * branch on `redis.isCluster` (see src/server/redis/cluster.ts) instead of every caller taking a union.
+ */
+export function createRedis(target: string = defaultRedisTarget(), overrides: RedisOptions = {}): ScriptedRedis {
+  return connect(target, overrides, false);
+}
+
+/**
+ * A connection for a pub/sub subscriber (the event hub's): on a cluster it also subscribes to sharded
+ * channels (SSUBSCRIBE), through one extra connection per master that ioredis opens for it. Command
+ * connections go without those.
+ */
+export function createSubscriber(target: string = defaultRedisTarget(), overrides: RedisOptions = {}): ScriptedRedis {
+  return connect(target, overrides, true);
+}
+
+function connect(target: string, overrides: RedisOptions, sharded: boolean): ScriptedRedis {
+  const nodes = clusterNodesOf(target);
+  if (nodes) return createCluster(nodes, overrides, sharded);
+  const redis = new Redis(target, redisOptions(overrides));
   // Without a listener, ioredis prints every failed reconnect as an unhandled error event.
-  redis.on('error', (err: Error) => logRedisError(url, err));
+  redis.on('error', (err: Error) => logRedisError(target, err));
   return defineScripts(redis);
+}
+
+function createCluster(nodes: { host: string; port: number }[], overrides: RedisOptions, sharded: boolean): ScriptedRedis {
+  // The per-node options the Cluster allows (it owns reconnects and the offline queue itself).
+  const { retryStrategy: _retry, enableOfflineQueue: _queue, ...nodeOptions } = redisOptions(overrides);
+  const cluster = new Cluster(nodes, {
+    redisOptions: nodeOptions,
+    enableOfflineQueue: true,
+    // (No auto-pipelining: ioredis 6 then batches commands of different slots into one pipeline and
+    // fails them with "All keys in the pipeline should belong to the same slots allocation group".)
+    // SSUBSCRIBE needs the per-shard subscriber group (one subscriber connection per master).
+    shardedSubscribers: sharded,
+    // A failover takes cluster-node-timeout plus an election; keep retrying a command to a lost master
+    // for about 6 s (each attempt still bounded by commandTimeout), then fail it like a Redis outage.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 32,
+    // Notice a resharding or a promoted replica even with no MOVED reply to trigger it.
+    slotsRefreshInterval: 2000,
+    clusterRetryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
+  });
+  const label = `${CLUSTER_SCHEME}//${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  cluster.on('error', (err: Error) => logRedisError(label, err));
+  cluster.on('node error', (err: Error) => logRedisError(label, err));
+  // Typed as Redis on purpose (see createRedis).
+  const scripted = defineScripts(cluster as unknown as Redis);
+  if (env.REDIS_WAIT_REPLICAS > 0 && !sharded) {
+    replicateWrites(scripted, writeScriptCommands(), env.REDIS_WAIT_REPLICAS, env.REDIS_WAIT_TIMEOUT_MS);
+  }
+  return scripted;
 }
 
 let lastLoggedAt = 0;
@@ -38,7 +119,7 @@ function logRedisError(url: string, err: Error) {
   const now = Date.now();
   if (now - lastLoggedAt < 5000) return; // one line per 5 s while Redis is down, not one per retry
   lastLoggedAt = now;
-  logger('redis').warn({ host: hostOf(url), ...errorFields(err) }, 'Redis connection error');
+  logger('redis').warn({ host: url.startsWith(CLUSTER_SCHEME) ? 'cluster' : hostOf(url), ...errorFields(err) }, 'Redis connection error');
 }
 
 // One command connection per server process, kept on globalThis so Next's dev hot reload does not leak

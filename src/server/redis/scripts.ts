@@ -25,6 +25,13 @@ import { loadLuaScripts } from './lua/load-lua.mjs';
  * copy of every message. Every event-appending script PUBLISHes the new entry id on the project's wake
  * channel, so per-process tails read the log at once instead of polling it.
  *
+ * Publishing on a project's own channels (wake-ups, typing/presence signals) goes through `WAKE`, a
+ * local that defineScripts puts in front of every script: `PUBLISH` on a standalone Redis, `SPUBLISH`
+ * on a Redis Cluster (sharded pub/sub: the channel carries the project's hash tag, so it lies in the
+ * script's own slot, and the message reaches only that shard's subscribers instead of every node).
+ * Global and per-user channels (read markers, sign-outs, the AI workers' wake-up) keep plain PUBLISH,
+ * which a cluster delivers everywhere; they carry few messages.
+ *
  * The outbox (durable tier): a write takes the outbox stream as an OPTIONAL last key. When the caller
  * passes it (`outbox`, chosen by the store), the script appends the change there too, atomically with
  * the change; when the tier is off it is null and nothing is written there.
@@ -82,9 +89,32 @@ function command(target: object, file: string): Command {
 export function defineScripts(redis: Redis): ScriptedRedis {
   if (defined.has(redis)) return redis;
   // No fixed key count: the wrapper passes it (scripts with the optional outbox take n or n + 1 keys).
-  for (const [file, lua] of SOURCES) redis.defineCommand(commandName(file), { lua });
+  for (const [file, lua] of SOURCES) redis.defineCommand(commandName(file), { lua: forTopology(redis, lua) });
   defined.add(redis);
   return redis;
+}
+
+/**
+ * A script as this connection runs it: with `WAKE` (see the top of this file) set to SPUBLISH on a
+ * cluster, PUBLISH on a standalone Redis.
+ */
+function forTopology(redis: Redis, lua: string): string {
+  return `local WAKE = '${redis.isCluster ? 'SPUBLISH' : 'PUBLISH'}'\n${lua}`;
+}
+
+/** The scripts that only read: no WAIT for replicas after them on a cluster (see replicateWrites). */
+const READ_ONLY_FILES: ReadonlySet<string> = new Set([
+  'list-messages-2',
+  'read-events-1',
+  'recent-messages-1',
+  'list-sessions-1',
+  'unread-total-2',
+  'search-scan-1',
+]);
+
+/** The command names of the scripts that write (a cluster client WAITs for a replica after them). */
+export function writeScriptCommands(): string[] {
+  return [...SOURCES.keys()].filter((file) => !READ_ONLY_FILES.has(file)).map(commandName);
 }
 
 function script<A, R>(

@@ -4,6 +4,7 @@ import { decodeMessage } from '~/server/chat/codec';
 import type { Services } from '~/server/context';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
+import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import type { messageSearchInput, SearchHitDTO, SearchPageDTO } from '~/shared/search';
 import type { z } from 'zod';
@@ -150,9 +151,7 @@ async function sessionTitles(redis: SearchDeps['redis'], hits: ScanHit[]): Promi
   const wanted = [...new Map(hits.map((h) => [`${h.projectId}/${h.sessionId}`, h])).values()];
   const titles = new Map<string, string>();
   if (wanted.length === 0) return titles;
-  const pipeline = redis.pipeline();
-  for (const h of wanted) pipeline.hget(keys.session(h.projectId, h.sessionId), 'title');
-  const replies = (await pipeline.exec()) ?? [];
+  const replies = await pipelineBySlot(redis, wanted, (p, h) => p.hget(keys.session(h.projectId, h.sessionId), 'title'));
   replies.forEach(([err, title], i) => {
     if (err) throw toAppError(err);
     const h = wanted[i]!;

@@ -13,7 +13,7 @@ import { createServices } from '~/server/context';
 import { startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
 import { createPool, type Pool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
-import { createRedis } from '~/server/redis/client';
+import { createRedis, createSubscriber } from '~/server/redis/client';
 import { EventHub } from '~/server/realtime/hub';
 import { harnessFor, type Harness, type TestUser } from './harness';
 import { createTestDatabase, type TestDatabase } from './postgres';
@@ -48,7 +48,7 @@ export interface DurableHarnessOptions {
 
 export function createDurableHarness(opts: DurableHarnessOptions): DurableHarness {
   const redis = createRedis(opts.redisUrl);
-  const hub = new EventHub(redis, () => createRedis(opts.redisUrl));
+  const hub = new EventHub(redis, () => createSubscriber(opts.redisUrl));
   const pool = createPool(opts.databaseUrl, { max: 8 });
   const durable = new DurableTier({
     redis,

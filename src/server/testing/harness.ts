@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createServices, type Services } from '~/server/context';
 import type { LimitsConfig } from '~/server/limits/rate-limits';
-import { createRedis } from '~/server/redis/client';
+import { createRedis, createSubscriber } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
 import { createContextInner } from '~/server/trpc/init';
@@ -36,7 +36,7 @@ export interface TestUser {
 /** `limits`: abuse limits other than the environment's defaults (tests of a limit set it low). */
 export function createHarness(url = testRedisUrl(), opts: { limits?: LimitsConfig } = {}): Harness {
   const redis: ScriptedRedis = createRedis(url);
-  const hub = new EventHub(redis, () => createRedis(url));
+  const hub = new EventHub(redis, () => createSubscriber(url));
   return harnessFor(createServices(redis, hub, null, opts.limits), async () => {
     await hub.close();
     redis.disconnect();

@@ -19,5 +19,5 @@ if #gone > 0 then
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('PUBLISH', ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
+redis.call(WAKE, ARGV[5], cjson.encode({type = 'presence', projectId = ARGV[6], userId = ARGV[1], state = ARGV[2], ['until'] = tonumber(ARGV[3])}))
 return 1

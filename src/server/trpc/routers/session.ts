@@ -1,6 +1,7 @@
 import 'server-only';
 import { ReadState } from '~/server/chat/read-state';
 import { toAppError } from '~/server/errors';
+import { publishOn } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { sessionCreateInput, sessionMarkReadInput, sessionRefInput, sessionTypingInput, sessionUpdateInput } from '~/shared/schemas';
 import type { ChatEvent, SessionDTO } from '~/shared/types';
@@ -66,7 +67,7 @@ export const sessionRouter = router({
         typing: input.typing,
       };
       try {
-        await ctx.redis.publish(keys.projectSignals(input.projectId), JSON.stringify(event));
+        await publishOn(ctx.redis, keys.projectSignals(input.projectId), JSON.stringify(event));
       } catch (err) {
         throw toAppError(err);
       }

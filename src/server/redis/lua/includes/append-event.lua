@@ -15,6 +15,6 @@
 local function appendEvent(events, maxlen, wake, event, outbox, change)
   local eid = redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', unpack(event))
   local oid = appendChange(outbox, change)
-  redis.call('PUBLISH', wake, eid)
+  redis.call(WAKE, wake, eid)
   return eid, oid
 end

@@ -1,0 +1,110 @@
+import 'server-only';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { metrics } from '~/server/metrics';
+
+/**
+ * What differs between a standalone Redis and a Redis Cluster, in one place. Everything else (single
+ * commands, the Lua scripts, a pipeline within one project) works the same on both, because every key
+ * of a project carries its `{projectId}` hash tag.
+ */
+
+/** Whether this connection is an ioredis Cluster (REDIS_CLUSTER_NODES) rather than one server. */
+export function isCluster(redis: Redis | Cluster): boolean {
+  return redis.isCluster === true;
+}
+
+/**
+ * The servers a whole-keyspace walk (SCAN) must visit: every master of a cluster (each holds only its
+ * own slots' keys; replicas would repeat them), or the one server.
+ */
+export function keyspaceNodes(redis: Redis | Cluster): Redis[] {
+  return isCluster(redis) ? (redis as Cluster).nodes('master') : [redis as Redis];
+}
+
+type PipelineResults = [Error | null, unknown][];
+
+/**
+ * Runs commands over several projects (or users) in as few round trips as the topology allows: one
+ * pipeline on a standalone Redis; on a cluster, one pipeline per group (a group's commands must share
+ * a hash slot: one project's or one user's keys), all sent at once, so the whole batch still costs
+ * about one round trip. A cluster pipeline must not mix slots of different masters, so a single
+ * pipeline over many projects would fail there with a cross-node error.
+ *
+ * Returns the results in the order the commands were added, exactly as one pipeline's exec() would.
+ */
+export async function pipelineBySlot<T>(
+  redis: Redis,
+  groups: readonly T[],
+  add: (pipeline: ChainableCommander, group: T) => void,
+): Promise<PipelineResults> {
+  if (groups.length === 0) return [];
+  if (!isCluster(redis)) {
+    const pipeline = redis.pipeline();
+    for (const group of groups) add(pipeline, group);
+    return (await pipeline.exec()) ?? [];
+  }
+  const parts = await Promise.all(
+    groups.map((group) => {
+      const pipeline = redis.pipeline();
+      add(pipeline, group);
+      return pipeline.exec();
+    }),
+  );
+  return parts.flatMap((part) => part ?? []);
+}
+
+/**
+ * Whether pub/sub on `channel` is sharded on a cluster: channels with a hash tag (a project's wake-up
+ * and signal channels) live in that slot's shard and use SPUBLISH/SSUBSCRIBE there, so a message
+ * crosses only that shard. Channels without one (per-user signals, sign-outs, the AI workers' wake-up)
+ * use plain PUBLISH/SUBSCRIBE, which a cluster delivers to every node. On a standalone Redis every
+ * channel is plain.
+ */
+export function isShardedChannel(redis: Redis | Cluster, channel: string): boolean {
+  return isCluster(redis) && /\{[^}]+\}/.test(channel);
+}
+
+/** Publishes on `channel` the way subscribers listen to it (see isShardedChannel). */
+export function publishOn(redis: Redis, channel: string, message: string): Promise<number> {
+  return isShardedChannel(redis, channel) ? (redis.spublish(channel, message) as Promise<number>) : redis.publish(channel, message);
+}
+
+/** Subscribes `subscriber` to `channel` the way publishers publish on it (see isShardedChannel). */
+export async function subscribeTo(subscriber: Redis, channel: string): Promise<void> {
+  await (isShardedChannel(subscriber, channel) ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel));
+}
+
+export async function unsubscribeFrom(subscriber: Redis, channel: string): Promise<void> {
+  await (isShardedChannel(subscriber, channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel));
+}
+
+/**
+ * Makes every named write script wait for `replicas` replicas before it resolves: the script and a
+ * `WAIT replicas timeoutMs` go in one pipeline to the script's master (WAIT is not allowed inside a
+ * script, and a pipeline keeps it on the same node connection). An acknowledged write is then on a
+ * replica too, so a master's failover cannot lose it. When WAIT times out with fewer copies (the master
+ * has no live replica, e.g. just after its replica was promoted) the write is still acknowledged, as
+ * on a standalone Redis (durable in the master's AOF), and counted.
+ *
+ * A write script queued in a caller's own pipeline (the legacy import's) runs there, without the WAIT.
+ */
+export function replicateWrites(redis: Redis, names: readonly string[], replicas: number, timeoutMs: number): void {
+  type Fn = (this: unknown, ...args: unknown[]) => unknown;
+  const target = redis as unknown as Record<string, Fn>;
+  for (const name of names) {
+    const original = target[name]!;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      // A pipeline copies the connection's script methods: inside someone's pipeline, stay in it.
+      if (this !== redis) return original.apply(this, args);
+      return (async () => {
+        const pipeline = redis.pipeline();
+        original.apply(pipeline, args);
+        pipeline.wait(replicas, timeoutMs);
+        const [[scriptError, result] = [null, null], [waitError, copies] = [null, 0]] = (await pipeline.exec()) ?? [];
+        if (scriptError) throw scriptError;
+        if (waitError || Number(copies) < replicas) metrics().unreplicatedWrites.inc();
+        return result;
+      })();
+    };
+  }
+}
