@@ -44,6 +44,9 @@ export class Presence {
   }
 }
 
+/** Per project: the user's unread messages and, among them, those that mention the user. */
+export type UnreadTotals = Record<string, { unread: number; mentions: number }>;
+
 /**
  * Per-user read markers: for each session the last seq the user has seen. Seqs are gap-free, so a
  * session's unread count is lastSeq - lastRead, O(1), whatever edits and deletes did (they keep seqs).
@@ -93,8 +96,8 @@ export class ReadState {
     }
   }
 
-  /** Unread messages per project (one script per project, pipelined: one round trip). */
-  async unreadTotals(projectIds: string[], userId: string): Promise<Record<string, number>> {
+  /** Unread messages and mentions per project (one script per project, pipelined: one round trip). */
+  async unreadTotals(projectIds: string[], userId: string): Promise<UnreadTotals> {
     if (projectIds.length === 0) return {};
     const pipe = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
     for (const pid of projectIds) void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid));
@@ -104,11 +107,11 @@ export class ReadState {
     } catch (err) {
       throw toAppError(err);
     }
-    const out: Record<string, number> = {};
+    const out: UnreadTotals = {};
     projectIds.forEach((pid, i) => {
       const [err, n] = results?.[i] ?? [new Error('no answer'), 0];
       if (err) throw toAppError(err);
-      out[pid] = Number(n);
+      out[pid] = { unread: Number(n), mentions: 0 };
     });
     return out;
   }

@@ -2,10 +2,12 @@ import 'server-only';
 import { tracked, TRPCError } from '@trpc/server';
 import { hashToken } from '~/server/auth/service';
 import { AppError, toAppError } from '~/server/errors';
+import { ReadState } from '~/server/chat/read-state';
 import { projectEvents } from '~/server/realtime/subscription';
+import { unreadFeed } from '~/server/realtime/unread-feed';
 import { keys } from '~/server/redis/keys';
 import { eventsSubscribeInput } from '~/shared/schemas';
-import { projectProcedure, router } from '../init';
+import { authedProcedure, projectProcedure, router, type Context } from '../init';
 import { streamSlot } from '../limits';
 
 export const eventsRouter = router({
@@ -22,18 +24,11 @@ export const eventsRouter = router({
     .use(streamSlot())
     .subscription(async function* ({ ctx, input, signal }) {
       const ended = new AbortController();
-      const endWith = (reason: TRPCError) => () => ended.abort(reason);
       const onClientGone = () => ended.abort();
       signal?.addEventListener('abort', onClientGone, { once: true });
       let stopWatching = () => {};
       try {
-        const token = ctx.sessionToken!;
-        stopWatching = await ctx.hub.watchLogin(
-          hashToken(token),
-          endWith(new TRPCError({ code: 'UNAUTHORIZED', message: 'Signed out' })),
-        );
-        // Signed out between the login check and the watch: nothing would ever tell us.
-        if (!(await ctx.auth.userForToken(token))) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Signed out' });
+        stopWatching = await watchSignOut(ctx, ended);
         for await (const { id, event } of projectEvents({
           redis: ctx.redis,
           hub: ctx.hub,
@@ -51,16 +46,67 @@ export const eventsRouter = router({
         }
         if (ended.signal.reason instanceof TRPCError) throw ended.signal.reason;
       } catch (err) {
-        // The generator runs after the procedure returned, beyond the error-mapping middleware.
-        const mapped = toAppError(err);
-        if (mapped instanceof AppError && mapped.code === 'UNAVAILABLE') {
-          throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: mapped.message, cause: mapped });
-        }
-        throw err;
+        throw streamError(err);
       } finally {
         stopWatching();
         signal?.removeEventListener('abort', onClientGone);
         ctx.releaseStreamSlot();
       }
     }),
+
+  /**
+   * The caller's unread totals per project (as project.unreadTotals), live: ONE stream for the home
+   * page, whatever the number of projects (src/server/realtime/unread-feed.ts). Holds a stream slot
+   * and ends with the login, like `subscribe`.
+   */
+  unread: authedProcedure.use(streamSlot()).subscription(async function* ({ ctx, signal }) {
+    const ended = new AbortController();
+    const onClientGone = () => ended.abort();
+    signal?.addEventListener('abort', onClientGone, { once: true });
+    let stopWatching = () => {};
+    try {
+      stopWatching = await watchSignOut(ctx, ended);
+      const projects = await ctx.store.listProjectsFor(ctx.user.id);
+      yield* unreadFeed({
+        hub: ctx.hub,
+        readState: new ReadState(ctx.redis),
+        userId: ctx.user.id,
+        projectIds: projects.map((p) => p.id),
+        signal: ended.signal,
+      });
+      if (ended.signal.reason instanceof TRPCError) throw ended.signal.reason;
+    } catch (err) {
+      throw streamError(err);
+    } finally {
+      stopWatching();
+      signal?.removeEventListener('abort', onClientGone);
+      ctx.releaseStreamSlot();
+    }
+  }),
 });
+
+/**
+ * Ends a stream (aborting `ended` with UNAUTHORIZED) when its login is signed out in any process.
+ * Resolves once watching; returns the stop.
+ */
+async function watchSignOut(ctx: Context, ended: AbortController): Promise<() => void> {
+  const token = ctx.sessionToken!;
+  const stop = await ctx.hub.watchLogin(hashToken(token), () =>
+    ended.abort(new TRPCError({ code: 'UNAUTHORIZED', message: 'Signed out' })),
+  );
+  // Signed out between the login check and the watch: nothing would ever tell us.
+  if (!(await ctx.auth.userForToken(token))) {
+    stop();
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Signed out' });
+  }
+  return stop;
+}
+
+/** The generator runs after the procedure returned, beyond the error-mapping middleware. */
+function streamError(err: unknown): unknown {
+  const mapped = toAppError(err);
+  if (mapped instanceof AppError && mapped.code === 'UNAVAILABLE') {
+    return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: mapped.message, cause: mapped });
+  }
+  return err;
+}
