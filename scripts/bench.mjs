@@ -40,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { staleBuildReason } from './lib/app-launcher.mjs';
 import { benchSearch } from './lib/bench-search.mjs';
+import { benchTyping } from './lib/bench-typing.mjs';
 import { prng } from './lib/prng.mjs';
 import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
@@ -619,6 +620,7 @@ async function startApp(redisUrl, extraEnv = {}) {
     LIMIT_SEND_PER_10S: '0',
     LIMIT_SEND_PER_10MIN: '0',
     LIMIT_SEARCH_PER_MIN: '0',
+    LIMIT_CHANGE_PER_MIN: '0',
     SSE_MAX_PER_USER: '10000',
   });
   Object.assign(env, extraEnv);
@@ -938,73 +940,40 @@ async function main() {
     return addRow(`message.send HTTP, c=${concurrency}`, samples, wall);
   }, { ops: SIZES.sendC32.warmup + SIZES.sendC32.n, unit: 'send' });
 
-  // ---- 2b. message.send with and without the typing/presence traffic of 100 members (issue 10):
-  // 100 members typing (a start every 10 s, a stop after 5 s) and heartbeating (every 20 s) make about
-  // 25 signals/s; we publish ten times that (250/s) on the project's ephemeral channel, with SSE
-  // streams open so the app's hub fans every signal out, and measure c=32 sends in alternating waves.
+  // ---- 2b. message.send with and without the typing/presence traffic of 100 members x10 (issue 10):
+  // scripts/lib/bench-typing.mjs.
   const signalsPhase = await phase('message.send with/without typing+presence traffic (100 members x10)', async () => {
     const { concurrency } = SIZES.sendC32;
-    const wave = Math.max(500, Math.round(SIZES.sendC32.n / 4));
-    const signalSession = await newSession(pid, 'sends under typing/presence traffic');
-    const listeners = Array.from({ length: 4 }, () => new Subscriber({ port, cookie: api.cookie, projectId: pid, onEvent: () => undefined }));
-    closers.push(() => listeners.forEach((l) => l.close()));
-    await Promise.all(listeners.map((l) => l.ready));
     const publisher = new Redis(redisServer.url, { protocol: 2, maxRetriesPerRequest: 1 });
     publisher.on('error', () => undefined);
     closers.push(() => publisher.disconnect());
-    let published = 0;
-    /** @type {NodeJS.Timeout | null} */
-    let timer = null;
-    const startSignals = () => {
-      // 25 signals every 100 ms = 250/s, spread over 100 member ids.
-      timer = setInterval(() => {
-        for (let i = 0; i < 25; i++) {
-          const member = (published + i) % 100;
-          const event = member % 3 === 0
-            ? { type: 'presence', projectId: pid, userId: `member-${member}`, state: 'active', until: Date.now() + 50_000 }
-            : { type: 'typing', projectId: pid, sessionId: signalSession, userId: `member-${member}`, username: `member${member}`, typing: member % 2 === 0 };
-          void publisher.publish(ourKeys.projectSignals(pid), JSON.stringify(event));
-        }
-        published += 25;
-      }, 100);
-    };
-    const stopSignals = () => {
-      if (timer) clearInterval(timer);
-      timer = null;
-    };
-    const runWave = async (/** @type {number[]} */ samples) => {
-      let next = 0;
-      const worker = async () => {
-        while (next < wave) {
-          next++;
-          const t0 = now();
-          await pool.mutation('message.send', { projectId: pid, sessionId: signalSession, id: randomUUID(), content: messageContent() });
-          samples.push(now() - t0);
-        }
-      };
-      const t0 = now();
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      return now() - t0;
-    };
-    const quiet = [];
-    const busy = [];
-    let quietWall = 0;
-    let busyWall = 0;
-    await runWave([]); // warm-up
-    for (let round = 0; round < 2; round++) {
-      quietWall += await runWave(quiet);
-      startSignals();
-      busyWall += await runWave(busy);
-      stopSignals();
-    }
-    listeners.forEach((l) => l.close());
+    const r = await benchTyping({
+      api,
+      pool,
+      projectId: pid,
+      sessionId: await newSession(pid, 'sends under typing/presence traffic'),
+      publisher,
+      signalChannel: ourKeys.projectSignals(pid),
+      openStreams: async () => {
+        const listeners = Array.from({ length: 4 }, () => new Subscriber({ port, cookie: api.cookie, projectId: pid, onEvent: () => undefined }));
+        closers.push(() => listeners.forEach((l) => l.close()));
+        await Promise.all(listeners.map((l) => l.ready));
+        return () => listeners.forEach((l) => l.close());
+      },
+      messageContent,
+      now,
+      concurrency,
+      wave: Math.max(QUICK ? 300 : 500, Math.round(SIZES.sendC32.n / 6)),
+      rounds: QUICK ? 2 : 4,
+    });
     publisher.disconnect();
-    const without = addRow(`message.send HTTP, c=${concurrency}, no typing/presence`, quiet, quietWall);
+    const perRound = r.rounds.map((x) => `${x.quietPerSec}/${x.busyPerSec}`).join(', ');
+    const without = addRow(`message.send HTTP, c=${concurrency}, no typing/presence`, r.quiet, r.quietWall, `sends/s per round (quiet/busy): ${perRound}`);
     const withSignals = addRow(
-      `message.send HTTP, c=${concurrency}, + 250 signals/s`,
-      busy,
-      busyWall,
-      `typing+presence of 100 members x10 (${published} signals), 4 SSE streams`,
+      `message.send HTTP, c=${concurrency}, + 250 signals/s + 25 calls/s`,
+      r.busy,
+      r.busyWall,
+      `typing+presence of 100 members x10 (${r.published} signals, ${r.calls} typing/heartbeat calls), 4 SSE streams`,
     );
     return { without, withSignals };
   });
