@@ -1,5 +1,6 @@
 import 'server-only';
 import { AuthService } from '~/server/auth/service';
+import { ReadState } from '~/server/chat/read-state';
 import { ChatStore, type ChatStoreApi } from '~/server/chat/store';
 import type { AuthServiceApi } from '~/server/auth/service';
 import { createPool } from '~/server/durable/pg';
@@ -8,6 +9,7 @@ import { TieredAuthService, TieredChatStore } from '~/server/durable/tiered';
 import { env } from '~/server/env';
 import { metrics } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
+import { keys } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
 import { limitsFromEnv, RateLimits, type LimitsConfig } from '~/server/limits/rate-limits';
@@ -29,6 +31,8 @@ export interface Services {
   durable: DurableTier | null;
   /** Abuse limits: rate-limit counters (in Redis) and this process's stream slots. */
   limits: RateLimits;
+  /** Read markers and unread counts (their moves go to the outbox too when the durable tier is on). */
+  reads: ReadState;
 }
 
 export function createServices(
@@ -38,7 +42,8 @@ export function createServices(
   limits: LimitsConfig = limitsFromEnv(),
 ): Services {
   const rateLimits = new RateLimits(redis, limits);
-  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits };
+  const reads = new ReadState(redis, durable ? keys.outbox : null);
+  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits, reads };
   return {
     redis,
     store: new TieredChatStore(new ChatStore(redis), null),
@@ -46,6 +51,7 @@ export function createServices(
     hub,
     durable: null,
     limits: rateLimits,
+    reads,
   };
 }
 

@@ -62,10 +62,10 @@ describe('read markers and unread counts', () => {
     await send(ref, ada);
     await send(ref, ada);
     await send({ projectId: ref.projectId, sessionId: other.id }, ada);
-    expect((await bob.caller.project.unreadTotals())[ref.projectId]).toBe(3);
-    expect((await ada.caller.project.unreadTotals())[ref.projectId]).toBe(0);
+    expect((await bob.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 3, mentions: 0 });
+    expect((await ada.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 0, mentions: 0 });
     await bob.caller.session.markRead({ ...ref, seq: 2 });
-    expect((await bob.caller.project.unreadTotals())[ref.projectId]).toBe(1);
+    expect((await bob.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 1, mentions: 0 });
   });
 
   it('bad input is a clear error: a negative seq, an unknown session', async () => {

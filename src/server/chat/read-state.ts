@@ -1,6 +1,7 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
-import { keys, sessionKeyPrefix } from '~/server/redis/keys';
+import { keys, mentionKeyPrefix, sessionKeyPrefix } from '~/server/redis/keys';
+import { withOutbox } from '~/server/redis/scripts';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
 import type { PresenceDTO, PresenceState } from '~/shared/types';
@@ -47,14 +48,25 @@ export class Presence {
 /** Per project: the user's unread messages and, among them, those that mention the user. */
 export type UnreadTotals = Record<string, { unread: number; mentions: number }>;
 
+/** Unread mentions of one user in a project: session id -> the seqs after their marker (oldest first). */
+export type UnreadMentions = Record<string, number[]>;
+
+/** Seqs listed per session by `mentions` (the badge shows "99+" past that). */
+const MENTION_SEQS_MAX = 100;
+
 /**
  * Per-user read markers: for each session the last seq the user has seen. Seqs are gap-free, so a
  * session's unread count is lastSeq - lastRead, O(1), whatever edits and deletes did (they keep seqs).
- * Kept in Redis only (not in the durable tier's outbox): losing one marks messages unread again,
- * never loses a message.
+ * Unread mentions: the user's mention set of the session (keys.mentions) counted after the marker,
+ * ZCOUNT, O(log n).
+ * With the durable tier on (`outboxKey`), every move of a marker also goes to the outbox, in the
+ * same script, and PostgreSQL keeps it (re-hydrated into a Redis that lost it).
  */
 export class ReadState {
-  constructor(private readonly redis: ScriptedRedis) {}
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly outboxKey: string | null = null,
+  ) {}
 
   /**
    * Moves the marker to `seq` (capped at the session's last seq); never backwards. `knownLastSeq` is
@@ -72,14 +84,19 @@ export class ReadState {
   }): Promise<number> {
     try {
       return await this.redis.parleyMarkRead(
-        keys.reads(input.projectId, input.userId),
-        keys.session(input.projectId, input.sessionId),
-        input.sessionId,
-        input.seq,
-        input.knownLastSeq,
-        keys.userSignals(input.userId),
-        input.projectId,
-        input.announce === false ? '0' : '1',
+        ...withOutbox(
+          this.outboxKey,
+          [keys.reads(input.projectId, input.userId), keys.session(input.projectId, input.sessionId)],
+          [
+            input.sessionId,
+            input.seq,
+            input.knownLastSeq,
+            keys.userSignals(input.userId),
+            input.projectId,
+            input.announce === false ? '0' : '1',
+            input.userId,
+          ],
+        ),
       );
     } catch (err) {
       throw toAppError(err);
@@ -96,11 +113,31 @@ export class ReadState {
     }
   }
 
+  /** Session id -> the seqs of its unread messages that mention the user (sessions with none absent). */
+  async mentions(projectId: string, userId: string): Promise<UnreadMentions> {
+    let flat: Array<string | string[]>;
+    try {
+      flat = await this.redis.parleyUnreadMentions(
+        keys.sessions(projectId),
+        keys.reads(projectId, userId),
+        `${mentionKeyPrefix(projectId)}${userId}:`,
+        MENTION_SEQS_MAX,
+      );
+    } catch (err) {
+      throw toAppError(err);
+    }
+    const out: UnreadMentions = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = (flat[i + 1] as string[]).map(Number);
+    return out;
+  }
+
   /** Unread messages and mentions per project (one script per project, pipelined: one round trip). */
   async unreadTotals(projectIds: string[], userId: string): Promise<UnreadTotals> {
     if (projectIds.length === 0) return {};
     const pipe = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const pid of projectIds) void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid));
+    for (const pid of projectIds) {
+      void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid), `${mentionKeyPrefix(pid)}${userId}:`);
+    }
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipe.exec();
@@ -109,9 +146,10 @@ export class ReadState {
     }
     const out: UnreadTotals = {};
     projectIds.forEach((pid, i) => {
-      const [err, n] = results?.[i] ?? [new Error('no answer'), 0];
+      const [err, pair] = results?.[i] ?? [new Error('no answer'), null];
       if (err) throw toAppError(err);
-      out[pid] = { unread: Number(n), mentions: 0 };
+      const [unread, mentions] = pair as [number, number];
+      out[pid] = { unread: Number(unread), mentions: Number(mentions) };
     });
     return out;
   }

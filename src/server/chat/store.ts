@@ -4,9 +4,10 @@ import { aiJobFor } from '~/server/ai/enqueue';
 import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
-import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
+import { keys, mentionKeyPrefix, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
 import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
+import { mentionedNames } from '~/shared/mentions';
 import type {
   InvitationDTO,
   MemberDTO,
@@ -426,8 +427,10 @@ export class ChatStore {
     const { projectId: pid, sessionId: sid } = input;
     // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
     const job = aiJobFor(input);
+    const mentioned = await this.mentionedMembers(pid, input.content, input.author.id);
     const [created, seq, body, eventId, outboxId] = await this.run(() => {
       const args = appendMessageArgs({
+        mentioned,
         outboxKey: this.outboxKey,
         projectId: pid,
         sessionId: sid,
@@ -468,10 +471,17 @@ export class ChatStore {
       if (locatedSid !== sid || !seqText) throw new AppError('NOT_FOUND', 'Message not found');
       const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
       if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
-      const next = change(JSON.parse(current) as StoredMessage);
+      const previous = JSON.parse(current) as StoredMessage;
+      const next = change(previous);
       // One timestamp for the message and its session's updatedAt (PostgreSQL derives one from the other).
       const now = new Date().toISOString();
       const body = encodeMessage({ ...next, updatedAt: now });
+      // An edit may add or remove mentions, a delete drops them all: the script swaps the sets (who
+      // the old text mentioned out, who the new one mentions in). Nothing to do when the text stays.
+      const textChanged = previous.content !== next.content || Boolean(previous.deleted) !== Boolean(next.deleted);
+      const mentionArgs = textChanged
+        ? await this.mentionSwapArgs(pid, previous, next)
+        : [];
       const eventId = await this.run(() =>
         this.redis.parleyReplaceMessage(
           ...withOutbox(
@@ -487,6 +497,7 @@ export class ChatStore {
               this.opts.eventLogMaxLen,
               keys.wakeChannel(pid),
               pid,
+              ...mentionArgs,
             ],
           ),
         ),
@@ -546,6 +557,42 @@ export class ChatStore {
       items.push(decodeMessage(projectId, flat[i]!, Number(flat[i + 1]), flat[i + 2]!));
     }
     return { items: items.reverse(), missingSessions };
+  }
+
+  // ---------------------------------------------------------------- mentions
+
+  /**
+   * The members a message body mentions (src/shared/mentions.ts), as user ids, its author left out
+   * (own messages are never unread). Costs nothing for a body without `@name`; otherwise one pipeline
+   * of username lookups and one membership check.
+   */
+  private async mentionedMembers(projectId: string, content: string, authorId: string): Promise<string[]> {
+    const names = mentionedNames(content);
+    if (names.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const name of names) pipeline.get(keys.username(name));
+    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const ids = [
+      ...new Set(
+        results.flatMap(([err, id]) => {
+          if (err) throw toAppError(err);
+          return typeof id === 'string' && id !== authorId ? [id] : [];
+        }),
+      ),
+    ];
+    if (ids.length === 0) return [];
+    const member = await this.run(() => this.redis.smismember(keys.members(projectId), ...ids));
+    return ids.filter((_, i) => member[i] === 1);
+  }
+
+  /** REPLACE_MESSAGE's trailing mention arguments: prefix, how many to remove, those, then those to add. */
+  private async mentionSwapArgs(projectId: string, previous: StoredMessage, next: StoredMessage): Promise<string[]> {
+    const [before, after] = await Promise.all([
+      previous.deleted ? [] : this.mentionedMembers(projectId, previous.content, previous.authorId),
+      next.deleted ? [] : this.mentionedMembers(projectId, next.content, next.authorId),
+    ]);
+    if (before.length === 0 && after.length === 0) return [];
+    return [mentionKeyPrefix(projectId), String(before.length), ...before, ...after];
   }
 
   /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */

@@ -46,6 +46,12 @@ export const keys = {
    */
   reads: (pid: string, uid: string) => `project:{${pid}}:reads:${uid}`,
   /**
+   * ZSET seq -> seq: the messages of one session that mention one user (src/shared/mentions.ts),
+   * written by the append and edit scripts. Unread mentions = ZCOUNT (lastRead, +inf]. Scripts build
+   * it from mentionKeyPrefix (same slot).
+   */
+  mentions: (pid: string, uid: string, sid: string) => `project:{${pid}}:mentions:${uid}:${sid}`,
+  /**
    * Pub/sub channel of one project's EPHEMERAL signals (typing, presence): never in the event log, so
    * a burst of them cannot trim real events away.
    */
@@ -128,6 +134,9 @@ export const keys = {
  */
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
+
+/** `prefix..uid..":"..sid` is keys.mentions (a unit test pins that they agree). */
+export const mentionKeyPrefix = (pid: string) => `project:{${pid}}:mentions:`;
 
 /** SCAN pattern matching every project's AI job stream (a worker's sweep for jobs nobody announced). */
 export const AI_JOBS_PATTERN = 'project:{*}:ai:jobs';

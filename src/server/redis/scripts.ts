@@ -1,7 +1,7 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
-import { keys } from './keys';
+import { keys, mentionKeyPrefix } from './keys';
 
 /**
  * Every chat write is ONE Lua script: the data change, its counters and the event that announces it
@@ -28,7 +28,8 @@ import { keys } from './keys';
  * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent list, 6 events, 7 project,
  *       [8 outbox]
  * ARGV: 1 id, 2 body JSON, 3 now ISO, 4 now ms, 5 session id, 6 event log maxlen, 7 recent cap,
- *       8 wake channel, 9 project id
+ *       8 wake channel, 9 project id, [10 mention key prefix, 11.. user ids the message mentions:
+ *       each one's mention set of the session gets the seq]
  * Returns {created (1|0), seq, body, eventId|false, outboxId|false}
  */
 export const APPEND_MESSAGE = `
@@ -54,6 +55,7 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[7], 'lastActivityAt', ARGV[3])
 redis.call('LPUSH', KEYS[5], ARGV[5] .. ':' .. seq)
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
+for i = 11, #ARGV do redis.call('ZADD', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], seq, seq) end
 local eid = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*',
   't', 'message.created', 's', ARGV[5], 'q', seq)
 local oid = false
@@ -70,7 +72,8 @@ return {1, seq, ARGV[2], eid, oid}
  * while the session's messages are evicted (read-through is bringing them back).
  * KEYS: 1 session, 2 messages, 3 events, [4 outbox]
  * ARGV: 1 seq, 2 expected body, 3 new body, 4 event type, 5 session id, 6 now ISO, 7 maxlen,
- *       8 wake channel, 9 project id
+ *       8 wake channel, 9 project id, [10 mention key prefix, 11 n, 12..11+n user ids the old text
+ *       mentioned (their sets lose the seq), then user ids the new text mentions (their sets get it)]
  * Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
  */
 export const REPLACE_MESSAGE = `
@@ -80,6 +83,11 @@ end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
+if ARGV[10] then
+  local removed = tonumber(ARGV[11])
+  for i = 12, 11 + removed do redis.call('ZREM', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], ARGV[1]) end
+  for i = 12 + removed, #ARGV do redis.call('ZADD', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], ARGV[1], ARGV[1]) end
+end
 local eid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*',
   't', ARGV[4], 's', ARGV[5], 'q', ARGV[1])
 if KEYS[4] then
@@ -635,11 +643,12 @@ return n
 
 /**
  * Moves a user's read marker of one session forward, never back, and never past the session's last
- * seq; tells that user's streams (and only theirs) on their signal channel.
- * KEYS: 1 the user's read markers in the project, 2 session
+ * seq; tells that user's streams (and only theirs) on their signal channel; with the durable tier on,
+ * appends the move to the outbox (PostgreSQL keeps the furthest marker).
+ * KEYS: 1 the user's read markers in the project, 2 session, [3 outbox]
  * ARGV: 1 session id, 2 seq, 3 last seq when the session hash is absent (evicted), 4 user signal
  * channel, 5 project id, 6 '1' to publish the change ('0' when the user's own message.created
- * already tells their tabs)
+ * already tells their tabs), 7 user id
  * Returns the marker after the call.
  */
 const MARK_READ = `
@@ -648,23 +657,68 @@ local last = tonumber(redis.call('HGET', KEYS[2], 'lastSeq') or ARGV[3])
 local want = math.min(tonumber(ARGV[2]), last)
 if want <= current then return current end
 redis.call('HSET', KEYS[1], ARGV[1], want)
+if KEYS[3] then
+  redis.call('XADD', KEYS[3], '*', 'k', 'read', 'p', ARGV[5], 'u', ARGV[7], 's', ARGV[1], 'q', want)
+end
 if ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'read.updated', projectId = ARGV[5], sessionId = ARGV[1], lastRead = want})) end
 return want
 `;
 
 /**
+ * Re-hydration of one user's read markers in a project (from PostgreSQL): each only moves forward.
+ * KEYS: 1 the user's read markers. ARGV: session id, last-read seq, ...
+ * Returns how many moved.
+ */
+const HYDRATE_READS = `
+local moved = 0
+for i = 1, #ARGV, 2 do
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if tonumber(ARGV[i + 1]) > current then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    moved = moved + 1
+  end
+end
+return moved
+`;
+
+/**
  * A user's unread messages in one project: the sum over its sessions of lastSeq - lastRead (seqs are
- * gap-free). Sessions whose hash is absent (evicted to the durable tier: idle) count as read.
- * KEYS: 1 sessions zset, 2 the user's read markers. ARGV: 1 session key prefix
+ * gap-free), and among them those that mention the user (ZCOUNT of the user's mention set of each
+ * session after the marker). Sessions whose hash is absent count as read.
+ * KEYS: 1 sessions zset, 2 the user's read markers. ARGV: 1 session key prefix, 2 the user's mention
+ * key prefix (prefix..sid is keys.mentions)
+ * Returns {unread, mentions}.
  */
 const UNREAD_TOTAL = `
-local total = 0
+local total, mentions = 0, 0
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local last = tonumber(redis.call('HGET', ARGV[1] .. sid, 'lastSeq') or '0')
   local read = tonumber(redis.call('HGET', KEYS[2], sid) or '0')
-  if last > read then total = total + last - read end
+  if last > read then
+    total = total + last - read
+    mentions = mentions + redis.call('ZCOUNT', ARGV[2] .. sid, '(' .. read, '+inf')
+  end
 end
-return total
+return {total, mentions}
+`;
+
+/**
+ * A user's unread mentions in one project, per session: the seqs after the marker, oldest first.
+ * KEYS: 1 sessions zset, 2 the user's read markers. ARGV: 1 the user's mention key prefix, 2 most
+ * seqs per session
+ * Returns {sid, {seq...}, sid, {seq...}, ...} for sessions with any.
+ */
+const UNREAD_MENTIONS = `
+local out = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local read = redis.call('HGET', KEYS[2], sid) or '0'
+  local seqs = redis.call('ZRANGEBYSCORE', ARGV[1] .. sid, '(' .. read, '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+  if #seqs > 0 then
+    out[#out + 1] = sid
+    out[#out + 1] = seqs
+  end
+end
+return out
 `;
 
 /**
@@ -715,7 +769,9 @@ export interface ParleyScripts {
   parleyBackfillProject: ScriptFn<string[]>;
   parleyBackfillMessages: ScriptFn<number>;
   parleyMarkRead: ScriptFn<number>;
-  parleyUnreadTotal: ScriptFn<number>;
+  parleyHydrateReads: ScriptFn<number>;
+  parleyUnreadTotal: ScriptFn<[number, number]>;
+  parleyUnreadMentions: ScriptFn<Array<string | string[]>>;
   parleyPresenceHeartbeat: ScriptFn<1>;
 }
 
@@ -748,8 +804,10 @@ const SCRIPTS: Record<keyof ParleyScripts, { numberOfKeys?: number; lua: string 
   parleyBackfillLogin: { numberOfKeys: 2, lua: BACKFILL_LOGIN },
   parleyBackfillProject: { numberOfKeys: 4, lua: BACKFILL_PROJECT },
   parleyBackfillMessages: { numberOfKeys: 2, lua: BACKFILL_MESSAGES },
-  parleyMarkRead: { numberOfKeys: 2, lua: MARK_READ },
+  parleyMarkRead: { lua: MARK_READ },
+  parleyHydrateReads: { numberOfKeys: 1, lua: HYDRATE_READS },
   parleyUnreadTotal: { numberOfKeys: 2, lua: UNREAD_TOTAL },
+  parleyUnreadMentions: { numberOfKeys: 2, lua: UNREAD_MENTIONS },
   parleyPresenceHeartbeat: { numberOfKeys: 2, lua: PRESENCE_HEARTBEAT },
 };
 
@@ -776,6 +834,8 @@ export function appendMessageArgs(a: {
   /** ISO-8601 creation time; also the session's last activity. */
   createdAt: string;
   eventLogMaxLen: number;
+  /** User ids the message mentions (ChatStore.mentionedMembers); their mention sets get its seq. */
+  mentioned?: string[];
 }): Arg[] {
   const { projectId: pid, sessionId: sid } = a;
   return withOutbox(
@@ -789,7 +849,18 @@ export function appendMessageArgs(a: {
       keys.events(pid),
       keys.project(pid),
     ],
-    [a.id, a.body, a.createdAt, Date.parse(a.createdAt), sid, a.eventLogMaxLen, LIMITS.projectRecentMax, keys.wakeChannel(pid), pid],
+    [
+      a.id,
+      a.body,
+      a.createdAt,
+      Date.parse(a.createdAt),
+      sid,
+      a.eventLogMaxLen,
+      LIMITS.projectRecentMax,
+      keys.wakeChannel(pid),
+      pid,
+      ...(a.mentioned?.length ? [mentionKeyPrefix(pid), ...a.mentioned] : []),
+    ],
   );
 }
 

@@ -2,7 +2,6 @@ import 'server-only';
 import { tracked, TRPCError } from '@trpc/server';
 import { hashToken } from '~/server/auth/service';
 import { AppError, toAppError } from '~/server/errors';
-import { ReadState } from '~/server/chat/read-state';
 import { projectEvents } from '~/server/realtime/subscription';
 import { unreadFeed } from '~/server/realtime/unread-feed';
 import { keys } from '~/server/redis/keys';
@@ -69,7 +68,7 @@ export const eventsRouter = router({
       const projects = await ctx.store.listProjectsFor(ctx.user.id);
       yield* unreadFeed({
         hub: ctx.hub,
-        readState: new ReadState(ctx.redis),
+        readState: ctx.reads,
         userId: ctx.user.id,
         projectIds: projects.map((p) => p.id),
         signal: ended.signal,

@@ -1,6 +1,6 @@
 import 'server-only';
 import { env } from '~/server/env';
-import { Presence, ReadState, type UnreadTotals } from '~/server/chat/read-state';
+import { Presence, type UnreadTotals } from '~/server/chat/read-state';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
 import { presenceHeartbeatInput, projectAddMemberInput, projectCreateInput, projectIdInput, projectListInput } from '~/shared/schemas';
@@ -37,7 +37,7 @@ export const projectRouter = router({
    */
   unreadTotals: authedProcedure.query(async ({ ctx }): Promise<UnreadTotals> => {
     const projects = await ctx.store.listProjectsFor(ctx.user.id);
-    return new ReadState(ctx.redis).unreadTotals(
+    return ctx.reads.unreadTotals(
       projects.map((p) => p.id),
       ctx.user.id,
     );
