@@ -42,6 +42,7 @@ import { staleBuildReason } from './lib/app-launcher.mjs';
 import { benchSearch } from './lib/bench-search.mjs';
 import { benchTyping } from './lib/bench-typing.mjs';
 import { prng } from './lib/prng.mjs';
+import { expandLua } from '../src/server/redis/lua/load-lua.mjs';
 import { startFakeOpenAI } from './lib/fake-openai.mjs';
 import { ensureDependencies, ensureRedisServerInstalled, findFreePort, startRedisServer } from './lib/redis-server.mjs';
 import { bin, formatDuration, repoRoot, run } from './lib/run.mjs';
@@ -141,18 +142,12 @@ const seedKeys = {
 const SEED_TTL_SECONDS = 3600;
 
 /**
- * Lua text of one of our scripts, taken from src/server/redis/scripts.ts with a regex over its
- * `const NAME = \`...\`;` template literal. Crude, but acceptable for a bench: it runs exactly the Lua
- * the app runs, without compiling the server code. Fails loudly if the file no longer has that shape.
- * @param {string} name
+ * Lua text of one of our scripts (src/server/redis/lua/<file>.lua, includes expanded by the same
+ * helper the server uses): the bench runs exactly the Lua the app runs, without compiling server code.
+ * @param {string} file the script's file name without `.lua`
  */
-function ourScript(name) {
-  const file = path.join(repoRoot, 'src', 'server', 'redis', 'scripts.ts');
-  const source = fs.readFileSync(file, 'utf8');
-  const match = new RegExp(`const ${name} = \`([^\`]*)\`;`).exec(source);
-  if (!match?.[1]) throw new Error(`bench: cannot find the ${name} Lua template literal in ${file}`);
-  if (match[1].includes('${')) throw new Error(`bench: ${name} in ${file} interpolates values; cannot extract it`);
-  return match[1];
+function ourScript(file) {
+  return expandLua(path.join(repoRoot, 'src', 'server', 'redis', 'lua', `${file}.lua`));
 }
 
 // ------------------------------------------------------------------------------------ utilities
@@ -842,8 +837,8 @@ async function main() {
   const sessionB = await newSession(pid, 'c=32 sends');
   const sessionC = await newSession(pid, 'raw Lua appends');
 
-  const appendSha = /** @type {string} */ (await redis.script('LOAD', ourScript('APPEND_MESSAGE')));
-  const listSha = /** @type {string} */ (await redis.script('LOAD', ourScript('LIST_MESSAGES')));
+  const appendSha = /** @type {string} */ (await redis.script('LOAD', ourScript('append-message-7')));
+  const listSha = /** @type {string} */ (await redis.script('LOAD', ourScript('list-messages-2')));
 
   /** EVALSHA of our append, with the keys and arguments ChatStore.appendMessage passes. */
   const appendArgs = (/** @type {string} */ projectId, /** @type {string} */ sid, /** @type {string} */ content) => {
@@ -1019,7 +1014,7 @@ async function main() {
       t0 = now();
       const reply = /** @type {[number, number]} */ (await redis.evalsha(...args));
       const dtLua = now() - t0;
-      if (reply[0] !== 1 || reply[1] !== i + 1) throw new Error(`APPEND_MESSAGE: unexpected reply ${JSON.stringify(reply.slice(0, 2))}`);
+      if (reply[0] !== 1 || reply[1] !== i + 1) throw new Error(`append-message-7: unexpected reply ${JSON.stringify(reply.slice(0, 2))}`);
       if (i >= SIZES.saveWarmup) {
         seedSamples.push(dtSeed);
         luaSamples.push(dtLua);

@@ -6,9 +6,8 @@ import type { DurableTier } from '~/server/durable/tier';
 import { env } from '~/server/env';
 import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
-import { aiScripts, wrapArgs } from './scripts';
 import { aiEnabled } from './settings';
 
 /**
@@ -96,17 +95,20 @@ export async function retryAnswer(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
     const pid = ref.projectId;
     let eventId: string | null;
     try {
-      eventId = await aiScripts(ctx.redis).parleyAiRequeue(
-        ...wrapArgs(
-          [keys.aiJobs(pid)],
-          [keys.aiWakeChannel, question.m.id, question.seq, question.m.authorId, ref.id, attempt],
-          withOutbox(
-            ctx.durable ? keys.outbox : null,
-            [keys.session(pid, ref.sessionId), keys.messages(pid, ref.sessionId), keys.events(pid)],
-            [seq, body, nextBody, 'message.updated', ref.sessionId, now, env.EVENT_LOG_MAXLEN, keys.wakeChannel(pid), pid],
-          ),
-        ),
-      );
+      eventId = await scripts.aiRequeue.run(ctx.redis, {
+        job: { questionId: question.m.id, questionSeq: Number(question.seq), askerId: question.m.authorId, answerId: ref.id, attempt },
+        replace: {
+          projectId: pid,
+          sessionId: ref.sessionId,
+          seq: Number(seq),
+          expected: body,
+          body: nextBody,
+          eventType: 'message.updated',
+          now,
+          eventLogMaxLen: env.EVENT_LOG_MAXLEN,
+          outbox: ctx.durable ? keys.outbox : null,
+        },
+      });
     } catch (err) {
       throw toAppError(err);
     }

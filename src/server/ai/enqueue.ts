@@ -1,5 +1,5 @@
 import 'server-only';
-import { keys } from '~/server/redis/keys';
+import type { AiJobArgs } from '~/server/redis/scripts';
 import type { Role } from '~/shared/types';
 import { AI_PM_MODES, type AiPmMode } from '~/shared/ai';
 import { mentionsPm } from '~/shared/mentions';
@@ -18,8 +18,7 @@ export function defaultAiMode(): AiPmMode {
 }
 
 /**
- * The wrapper keys and arguments that make the store's append also queue a reply job (see
- * APPEND_WITH_JOB), or null when this message can never get one: not a user's message, or the AI PM is
+ * What makes the store's append also queue a reply job (scripts.aiAppendWithJob), or null when this message can never get one: not a user's message, or the AI PM is
  * off in this deployment (then no job is ever queued, whatever a session says).
  */
 export function aiJobFor(input: {
@@ -28,10 +27,12 @@ export function aiJobFor(input: {
   content: string;
   role?: Role;
   author: { id: string };
-}): { keys: string[]; args: string[] } | null {
+}): AiJobArgs | null {
   if ((input.role ?? 'user') !== 'user' || !aiEnabled()) return null;
   return {
-    keys: [keys.aiJobs(input.projectId)],
-    args: [defaultAiMode(), mentionsPm(input.content) ? '1' : '0', input.author.id, answerIdFor(input.id), keys.aiWakeChannel],
+    defaultMode: defaultAiMode(),
+    mentioned: mentionsPm(input.content),
+    askerId: input.author.id,
+    answerId: answerIdFor(input.id),
   };
 }

@@ -8,13 +8,12 @@ import type { ChatStoreApi } from '~/server/chat/store';
 import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { AI_JOBS_PATTERN, keys } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { scanKeys } from '~/server/redis/scan';
 import type { MessageDTO } from '~/shared/types';
 import { AI_PM_AUTHOR } from './ids';
 import { buildPrompt, parseAnswer } from './prompt';
 import { aiModel } from './provider';
-import { aiScripts } from './scripts';
 import { aiSettings, type AiSettings } from './settings';
 
 const log = logger('ai-worker');
@@ -330,13 +329,13 @@ export class AiWorker {
     }
     if (s.userDailyQuota > 0) {
       const day = new Date().toISOString().slice(0, 10);
-      const ok = await aiScripts(redis).parleyAiTakeQuota(keys.aiQuota(job.askerId, day), job.answerId, s.userDailyQuota, 2 * 86_400);
-      if (ok === 0) {
+      const ok = await scripts.aiTakeQuota.run(redis, { userId: job.askerId, day, answerId: job.answerId, quota: s.userDailyQuota, ttlSeconds: 2 * 86_400 });
+      if (!ok) {
         return refuse(`Daily AI quota reached: ${question.authorName} has asked for ${s.userDailyQuota} AI answers today (UTC). It resets at midnight UTC.`);
       }
     }
-    const slot = await aiScripts(redis).parleyAiAcquireSlot(keys.aiRunning(pid), Date.now(), 3 * s.claimIdleMs, s.projectConcurrency, job.answerId);
-    if (slot === 0) {
+    const slot = await scripts.aiAcquireSlot.run(redis, { projectId: pid, answerId: job.answerId, now: Date.now(), leaseMs: 3 * s.claimIdleMs, limit: s.projectConcurrency });
+    if (!slot) {
       return refuse(`The AI PM is already writing ${s.projectConcurrency} answers in this project. Press Retry in a moment.`);
     }
 

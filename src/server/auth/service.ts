@@ -4,7 +4,7 @@ import { hash, verify } from '@node-rs/argon2';
 import { env } from '~/server/env';
 import { AppError, tooManyRequests, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
-import { withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MemberDTO, UserDTO } from '~/shared/types';
 
 /**
@@ -89,17 +89,9 @@ export class AuthService {
     const passwordHash = await hash(password, ARGON2);
     if (this.outboxKey) {
       const record: UserRecord = { ...user, passwordHash };
-      const claimed = await run(() =>
-        this.redis.parleySignUp(
-          keys.user(user.id),
-          keys.username(username),
-          this.outboxKey!,
-          user.id,
-          JSON.stringify(record),
-          ...Object.entries(record).flat<[string, string][]>(),
-        ),
-      );
-      if (claimed !== 1) throw new AppError('CONFLICT', 'That username is taken');
+      const outbox = this.outboxKey;
+      const claimed = await run(() => scripts.signUp.run(this.redis, { record: { ...record }, outbox }));
+      if (!claimed) throw new AppError('CONFLICT', 'That username is taken');
       return user;
     }
     // The record first, then the unique name: a crash in between leaves an unreachable record, never a
@@ -171,17 +163,17 @@ export class AuthService {
     const value = `${user.id} ${user.username}`;
     if (this.outboxKey) {
       const expiresAt = Date.now() + LOGIN_SESSION_TTL_SECONDS * 1000;
+      const outbox = this.outboxKey;
       await run(() =>
-        this.redis.parleyStartLogin(
-          keys.loginSession(tokenHash),
-          this.outboxKey!,
-          value,
-          LOGIN_SESSION_TTL_SECONDS,
+        scripts.startLogin.run(this.redis, {
           tokenHash,
-          user.id,
-          user.username,
+          value,
+          ttlSeconds: LOGIN_SESSION_TTL_SECONDS,
+          userId: user.id,
+          username: user.username,
           expiresAt,
-        ),
+          outbox,
+        }),
       );
       return token;
     }
@@ -216,25 +208,20 @@ export class AuthService {
   async revokeSession(token: string, evenIfAbsent = false): Promise<'revoked' | 'absent' | 'already_revoked'> {
     const tokenHash = hashToken(token);
     const result = await run(() =>
-      this.redis.parleyEndLogin(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.loginSession(tokenHash)],
-          [
-            tokenHash,
-            Date.now(),
-            LOGIN_REVOKED,
-            LOGIN_TOMBSTONE_MARGIN_MS,
-            LOGIN_SESSION_TTL_SECONDS * 1000 + LOGIN_TOMBSTONE_MARGIN_MS,
-            evenIfAbsent ? '1' : '0',
-          ],
-        ),
-      ),
+      scripts.endLogin.run(this.redis, {
+        tokenHash,
+        now: Date.now(),
+        tombstone: LOGIN_REVOKED,
+        marginMs: LOGIN_TOMBSTONE_MARGIN_MS,
+        absentTtlMs: LOGIN_SESSION_TTL_SECONDS * 1000 + LOGIN_TOMBSTONE_MARGIN_MS,
+        evenIfAbsent,
+        outbox: this.outboxKey,
+      }),
     );
     // Every process ends the streams this login holds open (EventHub.watchLogin). Best effort: a
     // stream that misses it is refused at its next reconnect, which checks the login.
-    if (result === 1) await this.redis.publish(keys.loginRevoked, tokenHash).catch(() => undefined);
-    return result === 1 ? 'revoked' : result === 2 ? 'already_revoked' : 'absent';
+    if (result === 'revoked') await this.redis.publish(keys.loginRevoked, tokenHash).catch(() => undefined);
+    return result;
   }
 
   async findByUsername(username: string): Promise<MemberDTO | null> {

@@ -1,7 +1,7 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
-import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
 import type { StreamEntry } from './codec';
 
@@ -42,16 +42,7 @@ export async function readEventsAfter(
   count: number,
   untilId = '+',
 ): Promise<StreamEntry[] | null> {
-  return run(() =>
-    redis.parleyReadEvents(
-      keys.events(projectId),
-      afterId,
-      untilId,
-      count,
-      sessionKeyPrefix(projectId),
-      MESSAGES_SUFFIX,
-    ),
-  );
+  return run(() => scripts.readEvents.run(redis, { projectId, after: afterId, until: untilId, count }));
 }
 
 /** The id of the newest entry, or 0-0 for an empty log. */

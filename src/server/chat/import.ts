@@ -2,7 +2,7 @@ import 'server-only';
 import type { ChainableCommander } from 'ioredis';
 import { AppError, toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
-import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
 import { decodeMessage, encodeMessage, type StoredMessage } from './codec';
@@ -52,51 +52,6 @@ export interface ImportOptions {
   outboxKey: string | null;
 }
 
-/**
- * Removes a session an import created, whole, if every message in it is one of `allowed` (checked in
- * the same script, so a message someone sends meanwhile keeps the session).
- * KEYS: 1 session, 2 messages, 3 messageIds, 4 sessions zset, 5 recent. ARGV: 1 session id, 2.. allowed ids
- * Returns {1, removed count} or {0, the first id not allowed}.
- */
-const REMOVE_IMPORTED_SESSION = `
-local allowed = {}
-for i = 2, #ARGV do allowed[ARGV[i]] = true end
-local bodies = redis.call('HVALS', KEYS[2])
-local ids = {}
-for _, b in ipairs(bodies) do
-  local id = cjson.decode(b).id
-  if not allowed[id] then return {0, id} end
-  ids[#ids + 1] = id
-end
-for i = 1, #ids, 1000 do
-  redis.call('HDEL', KEYS[3], unpack(ids, i, math.min(i + 999, #ids)))
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[4], ARGV[1])
-local prefix = ARGV[1] .. ':'
-for _, r in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
-  if string.sub(r, 1, #prefix) == prefix then redis.call('LREM', KEYS[5], 0, r) end
-end
-return {1, #ids}
-`;
-
-/**
- * Removes a project an import created, once it has no session left.
- * KEYS: 1 project, 2 members, 3 sessions, 4 messageIds, 5 recent, 6 events
- * Returns {1, member ids} or {0} while sessions remain.
- */
-const REMOVE_IMPORTED_PROJECT = `
-if redis.call('ZCARD', KEYS[3]) > 0 then return {0} end
-local members = redis.call('SMEMBERS', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
-return {1, members}
-`;
-
-type ImportPipeline = ChainableCommander & {
-  parleyAppendMessage(...args: (string | number)[]): ChainableCommander;
-  parleyCreateSession(...args: (string | number)[]): ChainableCommander;
-};
-
 export class ChatImport {
   constructor(
     private readonly redis: ScriptedRedis,
@@ -107,13 +62,7 @@ export class ChatImport {
   async ensureProject(p: { id: string; name: string; owner: Author; createdAt: string }): Promise<boolean> {
     const project = { id: p.id, name: p.name, ownerId: p.owner.id, createdAt: p.createdAt, lastActivityAt: p.createdAt };
     try {
-      await this.redis.parleyCreateProject(
-        ...withOutbox(
-          this.opts.outboxKey,
-          [keys.project(p.id), keys.members(p.id)],
-          [p.owner.id, JSON.stringify(project), ...Object.entries(project).flat()],
-        ),
-      );
+      await scripts.createProject.run(this.redis, { project, outbox: this.opts.outboxKey });
     } catch (err) {
       const e = toAppError(err);
       if (e instanceof AppError && e.code === 'CONFLICT') return false;
@@ -147,22 +96,14 @@ export class ChatImport {
       lastSeq: '0',
     };
     try {
-      await this.redis.parleyCreateSession(
-        ...withOutbox(
-          this.opts.outboxKey,
-          [keys.session(s.projectId, s.id), keys.sessions(s.projectId), keys.events(s.projectId), keys.project(s.projectId)],
-          [
-            s.id,
-            Date.parse(s.createdAt),
-            s.createdAt,
-            this.opts.eventLogMaxLen,
-            keys.wakeChannel(s.projectId),
-            JSON.stringify(record),
-            s.projectId,
-            ...Object.entries(record).flat(),
-          ],
-        ),
-      );
+      await scripts.createSession.run(this.redis, {
+        projectId: s.projectId,
+        sessionId: s.id,
+        record,
+        createdAt: s.createdAt,
+        eventLogMaxLen: this.opts.eventLogMaxLen,
+        outbox: this.opts.outboxKey,
+      });
     } catch (err) {
       const e = toAppError(err);
       if (e instanceof AppError && e.code === 'CONFLICT') return false;
@@ -179,7 +120,7 @@ export class ChatImport {
    */
   async importMessages(messages: ImportedMessage[]): Promise<ImportOutcome[]> {
     if (messages.length === 0) return [];
-    const pipeline = this.redis.pipeline() as ImportPipeline;
+    const pipeline = this.redis.pipeline();
     for (const m of messages) {
       if (m.intent) pipeline.hset(m.intent.key, m.intent.field, m.intent.value);
       this.appendTo(pipeline, m);
@@ -201,9 +142,9 @@ export class ChatImport {
         }
         throw e;
       }
-      const [created, seq, body] = reply as [0 | 1, number, string | null];
+      const { created, seq, body } = scripts.appendMessage.reply(reply);
       if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
-      out.push({ id: m.id, outcome: created === 1 ? 'created' : 'existing', seq });
+      out.push({ id: m.id, outcome: created ? 'created' : 'existing', seq });
     }
     return out;
   }
@@ -231,45 +172,25 @@ export class ChatImport {
       .sort((a, b) => a.seq - b.seq);
   }
 
-  /** See REMOVE_IMPORTED_SESSION. The event log is not rewritten: readers of a removed message resync. */
+  /** See remove-imported-session-5.lua. The event log is not rewritten: readers of a removed message resync. */
   async removeImportedSession(
     projectId: string,
     sessionId: string,
     allowedIds: string[],
   ): Promise<{ removed: true; messages: number } | { removed: false; foreignId: string }> {
-    const [removed, detail] = (await this.redis.eval(
-      REMOVE_IMPORTED_SESSION,
-      5,
-      keys.session(projectId, sessionId),
-      keys.messages(projectId, sessionId),
-      keys.messageIds(projectId),
-      keys.sessions(projectId),
-      keys.recent(projectId),
-      sessionId,
-      ...allowedIds,
-    )) as [0 | 1, string | number];
-    return removed === 1 ? { removed: true, messages: Number(detail) } : { removed: false, foreignId: String(detail) };
+    return scripts.removeImportedSession.run(this.redis, { projectId, sessionId, allowedIds });
   }
 
-  /** See REMOVE_IMPORTED_PROJECT; also drops it from its members' project lists. False while sessions remain. */
+  /** See remove-imported-project-6.lua; also drops it from its members' project lists. False while sessions remain. */
   async removeImportedProject(projectId: string): Promise<boolean> {
-    const [removed, members] = (await this.redis.eval(
-      REMOVE_IMPORTED_PROJECT,
-      6,
-      keys.project(projectId),
-      keys.members(projectId),
-      keys.sessions(projectId),
-      keys.messageIds(projectId),
-      keys.recent(projectId),
-      keys.events(projectId),
-    )) as [0 | 1, string[] | undefined];
-    if (removed === 0) return false;
+    const { removed, memberIds } = await scripts.removeImportedProject.run(this.redis, { projectId });
+    if (!removed) return false;
     // Members' project indexes live in their own slots: cleaned after the project is gone.
-    for (const uid of members ?? []) await this.redis.zrem(keys.userProjects(uid), projectId);
+    for (const uid of memberIds) await this.redis.zrem(keys.userProjects(uid), projectId);
     return true;
   }
 
-  private appendTo(pipeline: ImportPipeline, m: ImportedMessage): void {
+  private appendTo(pipeline: ChainableCommander, m: ImportedMessage): void {
     const stored: StoredMessage = {
       id: m.id,
       authorId: m.author.id,
@@ -285,16 +206,14 @@ export class ChatImport {
     if (m.isEdited) stored.isEdited = true;
     if (m.reactions && m.reactions.length > 0) stored.reactions = m.reactions;
     const { projectId: pid, sessionId: sid } = m;
-    pipeline.parleyAppendMessage(
-      ...appendMessageArgs({
-        outboxKey: this.opts.outboxKey,
-        projectId: pid,
-        sessionId: sid,
-        id: m.id,
-        body: encodeMessage(stored),
-        createdAt: m.createdAt,
-        eventLogMaxLen: this.opts.eventLogMaxLen,
-      }),
-    );
+    scripts.appendMessage.queue(pipeline, {
+      outbox: this.opts.outboxKey,
+      projectId: pid,
+      sessionId: sid,
+      id: m.id,
+      body: encodeMessage(stored),
+      createdAt: m.createdAt,
+      eventLogMaxLen: this.opts.eventLogMaxLen,
+    });
   }
 }

@@ -1,8 +1,7 @@
 import 'server-only';
 import { toAppError } from '~/server/errors';
-import { keys, mentionKeyPrefix, sessionKeyPrefix } from '~/server/redis/keys';
-import { withOutbox } from '~/server/redis/scripts';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
 import type { PresenceDTO, PresenceState } from '~/shared/types';
 
@@ -13,16 +12,7 @@ export class Presence {
   async heartbeat(projectId: string, userId: string, state: PresenceState, now = Date.now()): Promise<number> {
     const until = now + PRESENCE.expiryMs;
     try {
-      await this.redis.parleyPresenceHeartbeat(
-        keys.presence(projectId),
-        keys.presenceState(projectId),
-        userId,
-        state,
-        until,
-        now,
-        keys.projectSignals(projectId),
-        projectId,
-      );
+      await scripts.presenceHeartbeat.run(this.redis, { projectId, userId, state, until, now });
     } catch (err) {
       throw toAppError(err);
     }
@@ -83,21 +73,7 @@ export class ReadState {
     announce?: boolean;
   }): Promise<number> {
     try {
-      return await this.redis.parleyMarkRead(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.reads(input.projectId, input.userId), keys.session(input.projectId, input.sessionId)],
-          [
-            input.sessionId,
-            input.seq,
-            input.knownLastSeq,
-            keys.userSignals(input.userId),
-            input.projectId,
-            input.announce === false ? '0' : '1',
-            input.userId,
-          ],
-        ),
-      );
+      return await scripts.markRead.run(this.redis, { ...input, announce: input.announce !== false, outbox: this.outboxKey });
     } catch (err) {
       throw toAppError(err);
     }
@@ -115,29 +91,18 @@ export class ReadState {
 
   /** Session id -> the seqs of its unread messages that mention the user (sessions with none absent). */
   async mentions(projectId: string, userId: string): Promise<UnreadMentions> {
-    let flat: Array<string | string[]>;
     try {
-      flat = await this.redis.parleyUnreadMentions(
-        keys.sessions(projectId),
-        keys.reads(projectId, userId),
-        `${mentionKeyPrefix(projectId)}${userId}:`,
-        MENTION_SEQS_MAX,
-      );
+      return await scripts.unreadMentions.run(this.redis, { projectId, userId, max: MENTION_SEQS_MAX });
     } catch (err) {
       throw toAppError(err);
     }
-    const out: UnreadMentions = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = (flat[i + 1] as string[]).map(Number);
-    return out;
   }
 
   /** Unread messages and mentions per project (one script per project, pipelined: one round trip). */
   async unreadTotals(projectIds: string[], userId: string): Promise<UnreadTotals> {
     if (projectIds.length === 0) return {};
-    const pipe = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const pid of projectIds) {
-      void pipe.parleyUnreadTotal(keys.sessions(pid), keys.reads(pid, userId), sessionKeyPrefix(pid), `${mentionKeyPrefix(pid)}${userId}:`);
-    }
+    const pipe = this.redis.pipeline();
+    for (const pid of projectIds) scripts.unreadTotal.queue(pipe, { projectId: pid, userId });
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipe.exec();
@@ -148,8 +113,7 @@ export class ReadState {
     projectIds.forEach((pid, i) => {
       const [err, pair] = results?.[i] ?? [new Error('no answer'), null];
       if (err) throw toAppError(err);
-      const [unread, mentions] = pair as [number, number];
-      out[pid] = { unread: Number(unread), mentions: Number(mentions) };
+      out[pid] = scripts.unreadTotal.reply(pair);
     });
     return out;
   }

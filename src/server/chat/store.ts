@@ -1,11 +1,10 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
 import { aiJobFor } from '~/server/ai/enqueue';
-import { aiScripts, wrapArgs } from '~/server/ai/scripts';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
-import { keys, mentionKeyPrefix, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import { appendMessageArgs, withOutbox, type ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import { mentionedNames } from '~/shared/mentions';
 import type {
@@ -24,7 +23,6 @@ import {
   decodeProject,
   decodeSession,
   encodeMessage,
-  flatToRecord,
   type StoredMessage,
 } from './codec';
 
@@ -77,7 +75,7 @@ export type ChatStoreApi = Pick<ChatStore, keyof ChatStore>;
 /**
  * The ChatStore: the single storage service (SSOT) for projects, sessions and messages. It is the one
  * module that touches chat keys; routers validate and authorize, then call it. Every write is one
- * atomic Lua script that also appends its event (see ../redis/scripts.ts).
+ * atomic Lua script that also appends its event (see ../redis/scripts.ts and ../redis/lua/).
  */
 export class ChatStore {
   private readonly outboxKey: string | null;
@@ -100,15 +98,7 @@ export class ChatStore {
       createdAt: now,
       lastActivityAt: now,
     };
-    await this.run(() =>
-      this.redis.parleyCreateProject(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.project(project.id), keys.members(project.id)],
-          [input.owner.id, JSON.stringify(project), ...Object.entries(project).flat<[string, string][]>()],
-        ),
-      ),
-    );
+    await this.run(() => scripts.createProject.run(this.redis, { project: { ...project }, outbox: this.outboxKey }));
     // The user's project index lives in the user's slot, so it cannot join the script above. It is
     // written second: a crash in between leaves an unlisted project, never a listed one without members.
     await this.run(() => this.redis.zadd(keys.userProjects(input.owner.id), Date.now(), project.id));
@@ -158,24 +148,11 @@ export class ChatStore {
   async addMember(projectId: string, member: MemberDTO): Promise<boolean> {
     const joinedAt = Date.now();
     const added = await this.run(() =>
-      this.redis.parleyAddMember(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.project(projectId), keys.members(projectId), keys.events(projectId)],
-          [
-            member.id,
-            JSON.stringify(member),
-            this.opts.eventLogMaxLen,
-            keys.wakeChannel(projectId),
-            projectId,
-            joinedAt,
-          ],
-        ),
-      ),
+      scripts.addMember.run(this.redis, { ...this.eventWrite(projectId), member, joinedAt }),
     );
     // Idempotent, so safe to repeat when a crash hit between the two slots.
     await this.run(() => this.redis.zadd(keys.userProjects(member.id), 'NX', joinedAt, projectId));
-    return added === 1;
+    return added;
   }
 
   // ---------------------------------------------------------------- invitations and leaving
@@ -194,16 +171,9 @@ export class ChatStore {
     const invitedAt = Date.now();
     const invitation = { inviterId: inviter.id, inviterName: inviter.username, invitedAt: new Date(invitedAt).toISOString() };
     const result = await this.run(() =>
-      this.redis.parleyInviteMember(
-        keys.project(projectId),
-        keys.members(projectId),
-        keys.invites(projectId),
-        invitee.id,
-        JSON.stringify(invitation),
-        maxPending,
-      ),
+      scripts.inviteMember.run(this.redis, { projectId, userId: invitee.id, invitation, maxPending }),
     );
-    if (result === 0) return 'already_member';
+    if (result === 'already_member') return result;
     // The invitee's list lives in their own slot: second, idempotent; a stale entry is skipped on read.
     await this.run(() => this.redis.zadd(keys.userInvites(invitee.id), 'NX', invitedAt, projectId));
     return 'invited';
@@ -245,19 +215,7 @@ export class ChatStore {
     }
     const joinedAt = Date.now();
     const joined = await this.run(() =>
-      this.redis.parleyAcceptInvite(
-        ...withOutbox(
-          this.outboxKey,
-          [
-            keys.project(projectId),
-            keys.members(projectId),
-            keys.invites(projectId),
-            keys.leftMembers(projectId),
-            keys.events(projectId),
-          ],
-          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, joinedAt],
-        ),
-      ),
+      scripts.acceptInvite.run(this.redis, { ...this.eventWrite(projectId), member, joinedAt }),
     );
     await this.run(() =>
       this.redis
@@ -266,7 +224,7 @@ export class ChatStore {
         .zrem(keys.userInvites(member.id), projectId)
         .exec(),
     );
-    return joined === 1;
+    return joined;
   }
 
   /** Declines (drops) an invitation; nothing happens when there is none. */
@@ -281,13 +239,7 @@ export class ChatStore {
    */
   async leaveProject(projectId: string, member: MemberDTO): Promise<void> {
     await this.run(() =>
-      this.redis.parleyLeaveProject(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.project(projectId), keys.members(projectId), keys.leftMembers(projectId), keys.events(projectId)],
-          [member.id, JSON.stringify(member), this.opts.eventLogMaxLen, keys.wakeChannel(projectId), projectId, Date.now()],
-        ),
-      ),
+      scripts.leaveProject.run(this.redis, { ...this.eventWrite(projectId), member, leftAt: Date.now() }),
     );
     await this.run(() => this.redis.zrem(keys.userProjects(member.id), projectId));
   }
@@ -321,27 +273,7 @@ export class ChatStore {
     };
     const sid = record.id!;
     await this.run(() =>
-      this.redis.parleyCreateSession(
-        ...withOutbox(
-          this.outboxKey,
-          [
-            keys.session(input.projectId, sid),
-            keys.sessions(input.projectId),
-            keys.events(input.projectId),
-            keys.project(input.projectId),
-          ],
-          [
-            sid,
-            now.getTime(),
-            iso,
-            this.opts.eventLogMaxLen,
-            keys.wakeChannel(input.projectId),
-            JSON.stringify(record),
-            input.projectId,
-            ...Object.entries(record).flat(),
-          ],
-        ),
-      ),
+      scripts.createSession.run(this.redis, { ...this.eventWrite(input.projectId), sessionId: sid, record, createdAt: iso }),
     );
     return decodeSession(input.projectId, record);
   }
@@ -362,15 +294,12 @@ export class ChatStore {
    * not in Redis (the durable tier brings those back from PostgreSQL: lost data).
    */
   async readSessions(projectId: string, limit = 500): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
-    const flat = await this.run(() =>
-      this.redis.parleyListSessions(keys.sessions(projectId), sessionKeyPrefix(projectId), limit),
-    );
+    const listed = await this.run(() => scripts.listSessions.run(this.redis, { projectId, limit }));
     const sessions: SessionDTO[] = [];
     const missing: string[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const record = flatToRecord(flat[i + 1] as string[]);
+    for (const { sessionId, record } of listed) {
       if (record.id) sessions.push(decodeSession(projectId, record));
-      else missing.push(flat[i] as string);
+      else missing.push(sessionId);
     }
     return { sessions, missing };
   }
@@ -384,22 +313,16 @@ export class ChatStore {
     /** Replaces the session's metadata (callers merge: read, change, write). */
     metadata?: Record<string, unknown> | undefined;
   }): Promise<SessionDTO> {
-    const changes: string[] = [];
-    if (input.metadata !== undefined) changes.push('metadata', JSON.stringify(input.metadata));
-    if (input.title !== undefined) changes.push('title', input.title);
-    if (input.description !== undefined) changes.push('description', input.description);
-    if (input.status !== undefined) changes.push('status', input.status);
-    changes.push('updatedAt', new Date().toISOString());
-    const [, flat] = await this.run(() =>
-      this.redis.parleyUpdateSession(
-        ...withOutbox(
-          this.outboxKey,
-          [keys.session(input.projectId, input.sessionId), keys.events(input.projectId)],
-          [this.opts.eventLogMaxLen, keys.wakeChannel(input.projectId), input.projectId, ...changes],
-        ),
-      ),
+    const changes: Record<string, string> = {};
+    if (input.metadata !== undefined) changes.metadata = JSON.stringify(input.metadata);
+    if (input.title !== undefined) changes.title = input.title;
+    if (input.description !== undefined) changes.description = input.description;
+    if (input.status !== undefined) changes.status = input.status;
+    changes.updatedAt = new Date().toISOString();
+    const { record } = await this.run(() =>
+      scripts.updateSession.run(this.redis, { ...this.eventWrite(input.projectId), sessionId: input.sessionId, changes }),
     );
-    return decodeSession(input.projectId, flatToRecord(flat));
+    return decodeSession(input.projectId, record);
   }
 
   // ---------------------------------------------------------------- messages
@@ -427,30 +350,25 @@ export class ChatStore {
     const { projectId: pid, sessionId: sid } = input;
     // A user's message may also queue the AI PM's reply job, in the same script (src/server/ai/).
     const job = aiJobFor(input);
-    const mentioned = await this.mentionedMembers(pid, input.content, input.author.id);
-    const [created, seq, body, eventId, outboxId] = await this.run(() => {
-      const args = appendMessageArgs({
-        mentioned,
-        outboxKey: this.outboxKey,
-        projectId: pid,
-        sessionId: sid,
-        id: input.id,
-        body: encodeMessage(stored),
-        createdAt: iso,
-        eventLogMaxLen: this.opts.eventLogMaxLen,
-      });
-      return job
-        ? aiScripts(this.redis).parleyAiAppendWithJob(...wrapArgs(job.keys, job.args, args))
-        : this.redis.parleyAppendMessage(...args);
-    });
+    const message: AppendMessageArgs = {
+      ...this.eventWrite(pid),
+      sessionId: sid,
+      id: input.id,
+      body: encodeMessage(stored),
+      createdAt: iso,
+      mentioned: await this.mentionedMembers(pid, input.content, input.author.id),
+    };
+    const { created, seq, body, eventId, outboxId } = await this.run(() =>
+      job ? scripts.aiAppendWithJob.run(this.redis, { job, message }) : scripts.appendMessage.run(this.redis, message),
+    );
     // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
     // tier re-hydrates the session on NOT_FOUND and asks again.
     if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
     return {
       message: decodeMessage(pid, sid, seq, body),
-      created: created === 1,
+      created,
       eventId,
-      outboxId: outboxId ?? null,
+      outboxId,
     };
   }
 
@@ -479,28 +397,18 @@ export class ChatStore {
       // An edit may add or remove mentions, a delete drops them all: the script swaps the sets (who
       // the old text mentioned out, who the new one mentions in). Nothing to do when the text stays.
       const textChanged = previous.content !== next.content || Boolean(previous.deleted) !== Boolean(next.deleted);
-      const mentionArgs = textChanged
-        ? await this.mentionSwapArgs(pid, previous, next)
-        : [];
+      const mentions = textChanged ? await this.mentionSwap(pid, previous, next) : null;
       const eventId = await this.run(() =>
-        this.redis.parleyReplaceMessage(
-          ...withOutbox(
-            this.outboxKey,
-            [keys.session(pid, sid), keys.messages(pid, sid), keys.events(pid)],
-            [
-              seqText,
-              current,
-              body,
-              eventType,
-              sid,
-              now,
-              this.opts.eventLogMaxLen,
-              keys.wakeChannel(pid),
-              pid,
-              ...mentionArgs,
-            ],
-          ),
-        ),
+        scripts.replaceMessage.run(this.redis, {
+          ...this.eventWrite(pid),
+          sessionId: sid,
+          seq: Number(seqText),
+          expected: current,
+          body,
+          eventType,
+          now,
+          ...(mentions ? { mentions } : {}),
+        }),
       );
       if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);
     }
@@ -516,13 +424,8 @@ export class ChatStore {
   }): Promise<MessagePage> {
     const { projectId: pid, sessionId: sid } = input;
     const limit = Math.min(Math.max(1, input.limit), LIMITS.pageSizeMax);
-    const [top, ...bodies] = await this.run(() =>
-      this.redis.parleyListMessages(
-        keys.session(pid, sid),
-        keys.messages(pid, sid),
-        input.cursor ?? '',
-        limit,
-      ),
+    const { top, bodies } = await this.run(() =>
+      scripts.listMessages.run(this.redis, { projectId: pid, sessionId: sid, cursor: input.cursor ?? null, limit }),
     );
     const items: MessageDTO[] = [];
     bodies.forEach((body, i) => {
@@ -544,18 +447,10 @@ export class ChatStore {
    * (the durable tier brings those back from PostgreSQL and reads again).
    */
   async readRecent(projectId: string, limit: number): Promise<{ items: MessageDTO[]; missingSessions: string[] }> {
-    const [flat, missingSessions] = await this.run(() =>
-      this.redis.parleyRecentMessages(
-        keys.recent(projectId),
-        Math.min(limit, LIMITS.projectRecentMax),
-        sessionKeyPrefix(projectId),
-        MESSAGES_SUFFIX,
-      ),
+    const { messages, missingSessions } = await this.run(() =>
+      scripts.recentMessages.run(this.redis, { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) }),
     );
-    const items: MessageDTO[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      items.push(decodeMessage(projectId, flat[i]!, Number(flat[i + 1]), flat[i + 2]!));
-    }
+    const items = messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body));
     return { items: items.reverse(), missingSessions };
   }
 
@@ -585,14 +480,22 @@ export class ChatStore {
     return ids.filter((_, i) => member[i] === 1);
   }
 
-  /** REPLACE_MESSAGE's trailing mention arguments: prefix, how many to remove, those, then those to add. */
-  private async mentionSwapArgs(projectId: string, previous: StoredMessage, next: StoredMessage): Promise<string[]> {
-    const [before, after] = await Promise.all([
+  /** Who the old text mentioned (they lose the message) and who the new one mentions (they get it). */
+  private async mentionSwap(
+    projectId: string,
+    previous: StoredMessage,
+    next: StoredMessage,
+  ): Promise<{ removed: string[]; added: string[] }> {
+    const [removed, added] = await Promise.all([
       previous.deleted ? [] : this.mentionedMembers(projectId, previous.content, previous.authorId),
       next.deleted ? [] : this.mentionedMembers(projectId, next.content, next.authorId),
     ]);
-    if (before.length === 0 && after.length === 0) return [];
-    return [mentionKeyPrefix(projectId), String(before.length), ...before, ...after];
+    return { removed, added };
+  }
+
+  /** What every write script that appends an event takes besides its own data. */
+  private eventWrite(projectId: string) {
+    return { projectId, eventLogMaxLen: this.opts.eventLogMaxLen, outbox: this.outboxKey };
   }
 
   /** Runs a Redis call, turning script error replies and outages into typed AppErrors. */

@@ -1,8 +1,8 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
-import { keys, sessionKeyPrefix } from '~/server/redis/keys';
+import { keys } from '~/server/redis/keys';
 import { scanKeys } from '~/server/redis/scan';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('backfill');
 
@@ -42,37 +42,29 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
   try {
     log.info('backfilling the outbox from the existing Redis data');
     for await (const key of scanKeys(redis, 'user:*', 'hash')) {
-      result.users += await redis.parleyBackfillUser(key, keys.outbox);
+      if (await scripts.backfillUser.run(redis, { key, outbox: keys.outbox })) result.users++;
     }
     for await (const key of scanKeys(redis, 'auth:session:*', 'string')) {
-      result.logins += await redis.parleyBackfillLogin(key, keys.outbox, key.slice('auth:session:'.length));
+      if (await scripts.backfillLogin.run(redis, { key, tokenHash: key.slice('auth:session:'.length), outbox: keys.outbox })) result.logins++;
     }
     for await (const key of scanKeys(redis, 'project:{*}', 'hash')) {
       const pid = /^project:\{([^}]+)\}$/.exec(key)?.[1];
       if (!pid) continue;
       await waitForBacklog(redis);
-      const sessionIds = await redis.parleyBackfillProject(
-        keys.project(pid),
-        keys.members(pid),
-        keys.sessions(pid),
-        keys.outbox,
-        pid,
-        sessionKeyPrefix(pid),
-      );
+      const sessionIds = await scripts.backfillProject.run(redis, { projectId: pid, outbox: keys.outbox });
       result.projects++;
       for (const sid of sessionIds) {
         result.sessions++;
         const lastSeq = Number((await redis.hget(keys.session(pid, sid), 'lastSeq')) ?? 0);
         for (let from = 1; from <= lastSeq; from += MESSAGE_CHUNK) {
           await waitForBacklog(redis);
-          result.messages += await redis.parleyBackfillMessages(
-            keys.messages(pid, sid),
-            keys.outbox,
-            pid,
-            sid,
+          result.messages += await scripts.backfillMessages.run(redis, {
+            projectId: pid,
+            sessionId: sid,
             from,
-            Math.min(lastSeq, from + MESSAGE_CHUNK - 1),
-          );
+            to: Math.min(lastSeq, from + MESSAGE_CHUNK - 1),
+            outbox: keys.outbox,
+          });
         }
       }
     }

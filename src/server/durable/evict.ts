@@ -3,7 +3,7 @@ import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { keys } from '~/server/redis/keys';
 import { scanKeys } from '~/server/redis/scan';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('evict');
 
@@ -39,18 +39,16 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
       // No bodies (evicted already, or no message yet): nothing worth evicting.
       const idle = await redis.object('IDLETIME', keys.messages(pid, sid));
       if (idle === null || Number(idle) < idleSeconds) continue;
-      const outcome = await redis.parleyEvictSession(
-        keys.session(pid, sid),
-        keys.messages(pid, sid),
-        keys.outbox,
-        keys.outboxDead,
-        pid,
-        sid,
-        cutoffIso,
-        MAX_STREAM_SCAN,
-      );
-      if (outcome === 1) evicted++;
-      if (outcome === -2) {
+      const outcome = await scripts.evictSession.run(redis, {
+        projectId: pid,
+        sessionId: sid,
+        cutoff: cutoffIso,
+        maxScan: MAX_STREAM_SCAN,
+        outbox: keys.outbox,
+        deadLetters: keys.outboxDead,
+      });
+      if (outcome === 'evicted') evicted++;
+      if (outcome === 'backlog') {
         log.info({ evicted }, 'outbox or dead letters too long to check: idle eviction waits for the consumer');
         return done(evicted);
       }

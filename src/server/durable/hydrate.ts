@@ -4,9 +4,8 @@ import { encodeMessage, type StoredMessage } from '~/server/chat/codec';
 import { toAppError } from '~/server/errors';
 import { logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from '~/server/redis/keys';
-import { LIMITS } from '~/shared/limits';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { UserRecord } from '~/server/auth/service';
 import type { PgStore } from './pg-store';
 
@@ -18,7 +17,7 @@ const MESSAGE_CHUNK = 500;
 /**
  * Read-through: copies records PostgreSQL has and Redis lost (Redis restarted empty, or lost its last
  * writes) back into Redis, so the normal Redis paths serve them again - nothing a user ever saw
- * disappears. Only fills what is absent or partial (see the HYDRATE_* scripts): a live write racing
+ * disappears. Only fills what is absent or partial (see the hydrate-*.lua scripts): a live write racing
  * with it always wins. Concurrent requests for the same record share one copy (single flight).
  */
 export class Hydrator {
@@ -71,16 +70,9 @@ export class Hydrator {
 
   /** Brings an account back (record and username). False when another account holds the name. */
   async user(record: UserRecord): Promise<boolean> {
-    const ok = await this.run(() =>
-      this.redis.parleyHydrateUser(
-        keys.user(record.id),
-        keys.username(record.username),
-        record.id,
-        ...Object.entries(record).flat<[string, string][]>(),
-      ),
-    );
+    const ok = await this.run(() => scripts.hydrateUser.run(this.redis, { record: { ...record } }));
     metrics().hydrations.inc({ kind: 'user' });
-    return ok === 1;
+    return ok;
   }
 
   /**
@@ -108,19 +100,17 @@ export class Hydrator {
     for (;;) {
       const rows = await this.pg.sessionMessages(sessionId, after, MESSAGE_CHUNK);
       if (rows.length === 0) break;
-      const args: Array<string | number> = [];
+      const messages: { seq: number; id: string; body: string }[] = [];
       for (const r of rows) {
         // A hole in the seqs: that change never reached PostgreSQL and Redis lost it (it was still in
         // the outbox). Redis's pages need every seq, so the hole gets a deleted placeholder.
         for (let seq = after + 1; seq < r.seq; seq++, lost++) {
-          args.push(seq, randomUUID(), encodeMessage(lostPlaceholder(r.message.createdAt)));
+          messages.push({ seq, id: randomUUID(), body: encodeMessage(lostPlaceholder(r.message.createdAt)) });
         }
-        args.push(r.seq, r.message.id, encodeMessage(r.message));
+        messages.push({ seq: r.seq, id: r.message.id, body: encodeMessage(r.message) });
         after = r.seq;
       }
-      await this.run(() =>
-        this.redis.parleyHydrateMessages(keys.messages(projectId, sessionId), keys.messageIds(projectId), sessionId, ...args),
-      );
+      await this.run(() => scripts.hydrateMessages.run(this.redis, { projectId, sessionId, messages }));
       if (rows.length < MESSAGE_CHUNK) break;
     }
     if (lost > 0) {
@@ -140,20 +130,11 @@ export class Hydrator {
       lastSeq: String(lastSeq),
       ...(session.lastMessageAt ? { lastMessageAt: session.lastMessageAt } : {}),
     };
-    const written = await this.run(() =>
-      this.redis.parleyHydrateSession(
-        keys.session(projectId, sessionId),
-        keys.sessions(projectId),
-        keys.messages(projectId, sessionId),
-        sessionId,
-        activityMs,
-        ...Object.entries(record).flat(),
-      ),
-    );
-    if (written === 1) {
+    const written = await this.run(() => scripts.hydrateSession.run(this.redis, { projectId, sessionId, activityMs, record }));
+    if (written === 'written') {
       metrics().hydrations.inc({ kind: 'session' });
       log.info({ projectId, sessionId, messages: lastSeq }, 'session re-hydrated from PostgreSQL');
-    } else if (written === 2) {
+    } else if (written === 'messages_back') {
       metrics().hydrations.inc({ kind: 'session_messages' });
       log.info({ projectId, sessionId, messages: lastSeq }, 'evicted session messages re-hydrated from PostgreSQL');
     }
@@ -172,19 +153,12 @@ export class Hydrator {
     const left = new Set(await this.run(() => this.redis.smembers(keys.leftMembers(projectId))));
     const members = snapshot.members.filter((m) => !left.has(m.userId));
     await this.run(() =>
-      this.redis.parleyHydrateProject(
-        keys.project(projectId),
-        keys.members(projectId),
-        keys.recent(projectId),
-        sessionKeyPrefix(projectId),
-        MESSAGES_SUFFIX,
-        LIMITS.projectRecentMax,
-        members.length,
-        ...members.map((m) => m.userId),
-        recent.length,
-        ...recent.flatMap((r) => [r.ref, r.createdAt]),
-        ...Object.entries(project).flat<[string, string][]>(),
-      ),
+      scripts.hydrateProject.run(this.redis, {
+        projectId,
+        memberIds: members.map((m) => m.userId),
+        recent,
+        project: { ...project },
+      }),
     );
     // Each member's project index lives in the member's own slot: one command each, idempotent.
     for (const m of members) {
@@ -203,10 +177,8 @@ export class Hydrator {
   private async copyReadMarkers(projectId: string): Promise<void> {
     const markers = await this.pg.readMarkers(projectId);
     if (markers.size === 0) return;
-    const pipeline = this.redis.pipeline() as unknown as ScriptedRedis & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const [userId, sessions] of markers) {
-      void pipeline.parleyHydrateReads(keys.reads(projectId, userId), ...Object.entries(sessions).flat());
-    }
+    const pipeline = this.redis.pipeline();
+    for (const [userId, sessions] of markers) scripts.hydrateReads.queue(pipeline, { projectId, userId, markers: sessions });
     for (const [err] of (await this.run(() => pipeline.exec())) ?? []) if (err) throw toAppError(err);
     metrics().hydrations.inc({ kind: 'read_markers' }, markers.size);
   }

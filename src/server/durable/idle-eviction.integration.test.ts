@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
+import { scripts } from '~/server/redis/scripts';
 import { createDurableHarness, useDurableTestEnv } from '~/server/testing/durable';
 import { allMessages, type TestUser } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
@@ -218,16 +219,13 @@ describe('evicted sessions stay listed without their messages', () => {
     await untilIdle();
     expect(await env.h.durable.evictIdleSessions()).toBeGreaterThanOrEqual(2);
     // As the last step of a read-through whose copied messages an eviction pass removed meanwhile.
-    const cleared = await env.h.redis.parleyHydrateSession(
-      keys.session(project.id, ref1.sessionId),
-      keys.sessions(project.id),
-      keys.messages(project.id, ref1.sessionId),
-      ref1.sessionId,
-      Date.now(),
-      'id',
-      ref1.sessionId,
-    );
-    expect(cleared).toBe(0);
+    const cleared = await scripts.hydrateSession.run(env.h.redis, {
+      projectId: project.id,
+      sessionId: ref1.sessionId,
+      activityMs: Date.now(),
+      record: { id: ref1.sessionId },
+    });
+    expect(cleared).toBe('whole');
     expect(await env.h.redis.hget(keys.session(project.id, ref1.sessionId), 'evicted')).toBe('1');
     expect(await allMessages(ivan, ref1)).toEqual(one);
     expect(await env.h.redis.hget(keys.session(project.id, ref1.sessionId), 'evicted')).toBeNull();

@@ -3,7 +3,7 @@ import type { StoredMessage } from '~/server/chat/codec';
 import { flatToRecord } from '~/server/chat/codec';
 
 /**
- * The outbox entries the write scripts append (src/server/redis/scripts.ts), decoded. Each carries
+ * The outbox entries the write scripts append (src/server/redis/lua/*.lua), decoded. Each carries
  * the full new state of what changed, never a delta, so applying the newest version of a record is
  * all a consumer has to do, in any order, any number of times.
  */

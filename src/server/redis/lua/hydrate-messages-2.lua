@@ -1,0 +1,17 @@
+--[[
+  Read-through (durable tier): copies a chunk of a session's messages back from PostgreSQL into a Redis
+  that lost them. Fills only what is absent (HSETNX), keeping whatever a racing live write put there;
+  appends no event and no change-feed entry (the data came from PostgreSQL). A session's bodies go in
+  first and its record last (hydrate-session-3): the record is what makes the session readable.
+  Input:
+    KEYS[1] messages
+    KEYS[2] messageIds
+    ARGV[1] session id
+    ARGV[2..] (seq, message id, body) triples
+  Returns 1.
+]]
+for i = 2, #ARGV, 3 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2])
+  redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[1] .. ':' .. ARGV[i])
+end
+return 1

@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { keys } from './keys';
+import { expandLua } from './lua/load-lua.mjs';
+import { LUA_SCRIPT_DIR, scripts, type ScriptCall } from './scripts';
+
+/**
+ * The Lua layout contract: every .lua file has one typed wrapper, its header documents the keys its
+ * name counts, every wrapper passes exactly those keys, and every script's keys share one hash tag
+ * (Redis Cluster runs a script only within one slot: issue #13) - except the few that span slots on
+ * purpose, listed below so the list cannot go stale.
+ */
+
+type Scripts = typeof scripts;
+type ArgsOf<K extends keyof Scripts> = Parameters<Scripts[K]['call']>[0];
+
+const pid = 'p-1';
+const sid = 's-1';
+const OUTBOX = keys.outbox;
+const member = { id: 'u-1', username: 'ann' };
+const write = { projectId: pid, eventLogMaxLen: 100, outbox: null };
+const append = { ...write, sessionId: sid, id: 'm-1', body: '{}', createdAt: '2026-01-01T00:00:00.000Z' };
+const replace = { ...write, sessionId: sid, seq: 1, expected: '{}', body: '{}', eventType: 'message.updated' as const, now: 'x' };
+
+/** One call of every wrapper (a wrapper added without a sample fails the typecheck). */
+const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
+  appendMessage: append,
+  replaceMessage: replace,
+  readEvents: { projectId: pid, after: '0-0', until: '+', count: 10 },
+  listMessages: { projectId: pid, sessionId: sid, cursor: null, limit: 10 },
+  recentMessages: { projectId: pid, limit: 10 },
+  listSessions: { projectId: pid, limit: 10 },
+  createSession: { ...write, sessionId: sid, record: { id: sid }, createdAt: append.createdAt },
+  updateSession: { ...write, sessionId: sid, changes: { title: 't' } },
+  createProject: { project: { id: pid, ownerId: 'u-1' }, outbox: null },
+  addMember: { ...write, member, joinedAt: 1 },
+  inviteMember: { projectId: pid, userId: 'u-1', invitation: {}, maxPending: 10 },
+  acceptInvite: { ...write, member, joinedAt: 1 },
+  leaveProject: { ...write, member, leftAt: 1 },
+  signUp: { record: { id: 'u-1', username: 'ann' }, outbox: OUTBOX },
+  startLogin: { tokenHash: 'h', value: 'u-1 ann', ttlSeconds: 1, userId: 'u-1', username: 'ann', expiresAt: 1, outbox: OUTBOX },
+  endLogin: { tokenHash: 'h', now: 1, tombstone: 'x', marginMs: 1, absentTtlMs: 1, evenIfAbsent: false, outbox: null },
+  hydrateMessages: { projectId: pid, sessionId: sid, messages: [{ seq: 1, id: 'm-1', body: '{}' }] },
+  hydrateSession: { projectId: pid, sessionId: sid, activityMs: 1, record: { id: sid } },
+  hydrateProject: { projectId: pid, memberIds: ['u-1'], recent: [], project: { id: pid } },
+  hydrateUser: { record: { id: 'u-1', username: 'ann' } },
+  evictSession: { projectId: pid, sessionId: sid, cutoff: 'x', maxScan: 1, outbox: OUTBOX, deadLetters: keys.outboxDead },
+  backfillUser: { key: keys.user('u-1'), outbox: OUTBOX },
+  backfillLogin: { key: keys.loginSession('h'), tokenHash: 'h', outbox: OUTBOX },
+  backfillProject: { projectId: pid, outbox: OUTBOX },
+  backfillMessages: { projectId: pid, sessionId: sid, from: 1, to: 2, outbox: OUTBOX },
+  markRead: { projectId: pid, sessionId: sid, userId: 'u-1', seq: 1, knownLastSeq: 1, announce: true, outbox: null },
+  hydrateReads: { projectId: pid, userId: 'u-1', markers: { [sid]: 1 } },
+  unreadTotal: { projectId: pid, userId: 'u-1' },
+  unreadMentions: { projectId: pid, userId: 'u-1', max: 10 },
+  presenceHeartbeat: { projectId: pid, userId: 'u-1', state: 'active', until: 2, now: 1 },
+  searchScan: { projectId: pid, sessionId: '', startKey: '', after: '', author: '', budget: 1, limit: 1, spec: '{}' },
+  removeImportedSession: { projectId: pid, sessionId: sid, allowedIds: [] },
+  removeImportedProject: { projectId: pid },
+  aiAppendWithJob: { job: { defaultMode: 'off', mentioned: false, askerId: 'u-1', answerId: 'a-1' }, message: append },
+  aiRequeue: { job: { questionId: 'q', questionSeq: 1, askerId: 'u-1', answerId: 'a-1', attempt: 2 }, replace },
+  aiAcquireSlot: { projectId: pid, answerId: 'a-1', now: 1, leaseMs: 1, limit: 1 },
+  aiTakeQuota: { userId: 'u-1', day: '2026-01-01', answerId: 'a-1', quota: 1, ttlSeconds: 1 },
+};
+
+/**
+ * Scripts whose keys span slots today, and why. The outbox-taking ones move into the project's slot
+ * when the outbox is partitioned (issue #13); accounts need their own treatment there.
+ */
+const CROSS_SLOT: Partial<Record<keyof Scripts, string>> = {
+  signUp: 'user + username + outbox (durable tier only)',
+  startLogin: 'login + outbox (durable tier only)',
+  hydrateUser: 'user + username',
+  evictSession: 'project slot + outbox + dead letters (durable tier only)',
+  backfillUser: 'user + outbox (durable tier only)',
+  backfillLogin: 'login + outbox (durable tier only)',
+  backfillProject: 'project slot + outbox (durable tier only)',
+  backfillMessages: 'project slot + outbox (durable tier only)',
+};
+
+/** Redis Cluster's hash tag: the text between the first `{` and the next `}`, if not empty. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close === -1 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}
+
+interface Header {
+  required: number;
+  optional: string[];
+}
+
+/** The KEYS[i] (or KEYS[i..j]) lines of a script's header. */
+function header(file: string): Header & { text: string } {
+  const text = fs.readFileSync(path.join(LUA_SCRIPT_DIR, `${file}.lua`), 'utf8');
+  const head = /^--\[\[\n([\s\S]*?)\n\]\]/.exec(text)?.[1];
+  if (!head) throw new Error(`${file}.lua has no --[[ ... ]] header`);
+  const indices: number[] = [];
+  const optional: string[] = [];
+  for (const m of head.matchAll(/^\s+KEYS\[(\d+)(?:\.\.(\d+))?\]\s+(.*)$/gm)) {
+    const from = Number(m[1]);
+    const to = Number(m[2] ?? m[1]);
+    for (let i = from; i <= to; i++) indices.push(i);
+    if (m[3]!.includes('(optional)')) optional.push(m[3]!);
+  }
+  expect(indices, `${file}: KEYS listed once each, in order`).toEqual(indices.map((_, i) => i + 1));
+  return { required: indices.length - optional.length, optional, text: head };
+}
+
+const entries = Object.entries(scripts) as [keyof Scripts, Scripts[keyof Scripts]][];
+const callOf = (name: keyof Scripts, args: unknown): ScriptCall => (scripts[name].call as (a: unknown) => ScriptCall)(args);
+
+describe('Lua script files', () => {
+  it('every .lua file has exactly one wrapper, and every wrapper a file', () => {
+    const files = fs.readdirSync(LUA_SCRIPT_DIR).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -4)).sort();
+    expect(entries.map(([, s]) => s.file).sort()).toEqual(files);
+  });
+
+  it.each(entries.map(([name]) => name))('%s: the header matches the key count in the name and the wrapper', (name) => {
+    const { file } = scripts[name];
+    const count = Number(/-(\d+)$/.exec(file)?.[1]);
+    const h = header(file);
+    expect(h.text, `${file}: documents its reply`).toMatch(/^\s+Returns /m);
+    expect(h.required, `${file}: KEYS without (optional)`).toBe(count);
+    // Only the change feed may be optional, and only as the last key.
+    expect(h.optional.every((k) => /^outbox \(optional\)$/.test(k))).toBe(true);
+    expect(h.optional.length).toBeLessThanOrEqual(1);
+    const sample = samples[name] as { outbox?: unknown; message?: { outbox: unknown }; replace?: { outbox: unknown } };
+    expect(callOf(name, sample).keys).toHaveLength(count);
+    if (h.optional.length === 1) {
+      const withOutbox = sample.message
+        ? { ...sample, message: { ...sample.message, outbox: OUTBOX } }
+        : sample.replace
+          ? { ...sample, replace: { ...sample.replace, outbox: OUTBOX } }
+          : { ...sample, outbox: OUTBOX };
+      const call = callOf(name, withOutbox);
+      expect(call.keys).toHaveLength(count + 1);
+      expect(call.keys.at(-1)).toBe(OUTBOX);
+    }
+  });
+
+  it.each(entries.map(([name]) => name))('%s: its keys share one hash tag (tier off)', (name) => {
+    const tags = new Set(callOf(name, samples[name]).keys.map(hashTag));
+    if (CROSS_SLOT[name]) expect(tags.size, `${name} is listed as cross-slot: ${CROSS_SLOT[name]}`).toBeGreaterThan(1);
+    else expect([...tags]).toHaveLength(1);
+  });
+});
+
+describe('Lua scripts on Redis', () => {
+  const redis = new Redis(inject('redisUrl'));
+  afterAll(() => redis.quit());
+
+  it('every script compiles (SCRIPT LOAD)', async () => {
+    for (const [, { file }] of entries) {
+      const lua = expandLua(path.join(LUA_SCRIPT_DIR, `${file}.lua`));
+      expect(lua, `${file}: includes expanded`).not.toMatch(/^--- @include/m);
+      await expect(redis.script('LOAD', lua), file).resolves.toMatch(/^[0-9a-f]{40}$/);
+    }
+  });
+});
