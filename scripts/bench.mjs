@@ -959,7 +959,7 @@ async function main() {
       now,
       concurrency,
       wave: Math.max(QUICK ? 300 : 500, Math.round(SIZES.sendC32.n / 6)),
-      rounds: QUICK ? 2 : 4,
+      rounds: 4,
     });
     publisher.disconnect();
     const perRound = r.rounds.map((x) => `${x.quietPerSec}/${x.busyPerSec}`).join(', ');
