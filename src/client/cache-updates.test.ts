@@ -3,11 +3,9 @@ import type { ProjectDetailDTO } from '~/shared/types';
 import {
   addMember,
   removeMember,
-  compareEventIds,
   flattenPages,
   hasGapBefore,
   isProvisional,
-  laterEventId,
   noteMessageInSession,
   noteMessageInSessions,
   noteMention,
@@ -22,7 +20,7 @@ import {
   type MessagePages,
   type OutboxEntry,
 } from './cache-updates';
-import { iso, msg, P, S, session } from './test-fixtures';
+import { iso, msg, P, S, session } from '~/shared/test-fixtures';
 
 /** Pages as message.list returns them: newest page first, each ascending, cursor = lowest seq. */
 function pages(...ranges: Array<[number, number]>): MessagePages {
@@ -141,20 +139,6 @@ describe('hasGapBefore', () => {
     const empty: MessagePages = { pages: [{ items: [], nextCursor: null }], pageParams: [null] };
     expect(hasGapBefore(empty, msg(1))).toBe(false);
     expect(hasGapBefore(empty, msg(2))).toBe(true);
-  });
-});
-
-describe('event ids', () => {
-  it('compares stream ids numerically, not as strings', () => {
-    expect(compareEventIds('999-0', '1000-0')).toBe(-1);
-    expect(compareEventIds('1000-10', '1000-9')).toBe(1);
-    expect(compareEventIds('1000-1', '1000-1')).toBe(0);
-  });
-
-  it('keeps the later id', () => {
-    expect(laterEventId(null, '5-0')).toBe('5-0');
-    expect(laterEventId('5-1', null)).toBe('5-1');
-    expect(laterEventId('10-0', '9-9')).toBe('10-0');
   });
 });
 

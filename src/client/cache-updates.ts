@@ -18,28 +18,6 @@ import type { MemberDTO, MessageDTO, MessagePage, PresenceDTO, ProjectDetailDTO,
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
 export type MessagePages = InfiniteData<MessagePage, number | null>;
 
-// ------------------------------------------------------------------------------------ event ids
-
-/** Stream ids are `<ms>-<n>`; compare them as numbers (string order breaks when digits are added). */
-export function compareEventIds(a: string, b: string): number {
-  const [am = 0n, an = 0n] = a.split('-').map(toBigInt);
-  const [bm = 0n, bn = 0n] = b.split('-').map(toBigInt);
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (an !== bn) return an < bn ? -1 : 1;
-  return 0;
-}
-
-function toBigInt(part: string): bigint {
-  return /^\d+$/.test(part) ? BigInt(part) : 0n;
-}
-
-/** The later of two event ids (null counts as "before everything"). */
-export function laterEventId(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return compareEventIds(a, b) >= 0 ? a : b;
-}
-
 // ------------------------------------------------------------------------------------ messages
 
 /** The highest seq this cache knows for the session (0 when it knows the session is empty). */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ChatEvent, MessageDTO } from '~/shared/types';
 import { EventSync, type ChannelLike, type LocksLike, type SubscriptionHandlers } from './event-sync';
-import { P } from './test-fixtures';
+import { P } from '~/shared/test-fixtures';
 
 /** BroadcastChannel semantics: async delivery to every OTHER open channel of the same bus. */
 class Bus {

@@ -18,7 +18,7 @@
  * subscription) and the callbacks that touch caches.
  */
 import type { ChatEvent } from '~/shared/types';
-import { compareEventIds, laterEventId } from './cache-updates';
+import { compareEventIds, laterEventId } from '~/shared/event-id';
 
 export type ConnectionStatus = 'live' | 'reconnecting';
 

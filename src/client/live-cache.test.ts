@@ -8,7 +8,7 @@ import type { MessagePage, ProjectDetailDTO } from '~/shared/types';
 import { flattenPages, type MessagePages, type OutboxEntry } from './cache-updates';
 import { LiveCache, outboxKey } from './live-cache';
 import { messageListInput, messageListPaging } from './queries';
-import { iso, msg, P, S, session as sessionOf } from './test-fixtures';
+import { iso, msg, P, S, session as sessionOf } from '~/shared/test-fixtures';
 
 const session = sessionOf(S, { title: 'Kickoff', messageCount: 2, lastMessageAt: iso(2) });
 

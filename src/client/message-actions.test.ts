@@ -9,7 +9,7 @@ import {
   upsertMessage,
   type MessagePages,
 } from './cache-updates';
-import { msg } from './test-fixtures';
+import { msg } from '~/shared/test-fixtures';
 
 const data = (): MessagePages => ({
   pages: [

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppRouter } from '~/server/trpc/root';
 import { advanceMarker, unreadCount } from './cache-updates';
 import { LiveCache } from './live-cache';
-import { msg, P, S, session } from './test-fixtures';
+import { msg, P, S, session } from '~/shared/test-fixtures';
 
 describe('read marker rules', () => {
   it('a marker only moves forward', () => {

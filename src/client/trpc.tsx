@@ -1,7 +1,8 @@
 'use client';
 /**
- * The browser's tRPC client and QueryClient. Subscriptions (SSE) go through httpSubscriptionLink,
- * everything else through httpBatchLink; no transformer (the wire is plain JSON, see ARCHITECTURE).
+ * The browser's tRPC client and QueryClient. Subscriptions (SSE) go through httpSubscriptionLink;
+ * auth.* and the ephemeral signals (typing, presence) through httpLink, one call per request; every
+ * other call through httpBatchLink. No transformer (the wire is plain JSON, see ARCHITECTURE).
  */
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
@@ -9,7 +10,7 @@ import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { useState, type ReactNode } from 'react';
 import type { AppRouter } from '~/server/trpc/root';
 import { LIMITS } from '~/shared/limits';
-import { makeQueryClient } from './query-client';
+import { makeQueryClient } from '~/shared/query-client';
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 

@@ -1,6 +1,6 @@
 'use client';
 import { useMutation } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { errorMessage } from '~/client/errors';
 import { useLiveCache } from '~/client/project-live';
 import { useTRPC } from '~/client/trpc';
@@ -34,26 +34,16 @@ export function AiAnswerControls({ message }: { message: MessageDTO }) {
   return (
     <div className={`ai-controls${message.status === 'failed' ? ' msg-retry' : ''}`}>
       {message.status === 'streaming' && (
-        <button
-          type="button"
-          className="button subtle small"
-          onClick={() => stop.mutate(ref)}
-          disabled={!hydrated || stop.isPending}
-        >
+        <ActionButton className="button subtle small" run={() => stop.mutate(ref)} disabled={!hydrated || stop.isPending}>
           Stop
-        </button>
+        </ActionButton>
       )}
       {message.status === 'failed' && (
         <>
           <span className="small">{reason ?? 'The AI PM could not answer.'}</span>
-          <button
-            type="button"
-            className="button small"
-            onClick={() => retry.mutate(ref)}
-            disabled={!hydrated || retry.isPending}
-          >
+          <ActionButton className="button small" run={() => retry.mutate(ref)} disabled={!hydrated || retry.isPending}>
             Retry
-          </button>
+          </ActionButton>
         </>
       )}
       {message.status === 'delivered' && message.metadata.stopped === true && <span className="muted small">Stopped</span>}
@@ -61,14 +51,9 @@ export function AiAnswerControls({ message }: { message: MessageDTO }) {
         (verifiedBy?.username ? (
           <span className="tag verified">Verified by {verifiedBy.username}</span>
         ) : (
-          <button
-            type="button"
-            className="button subtle small"
-            onClick={() => verify.mutate(ref)}
-            disabled={!hydrated || verify.isPending}
-          >
+          <ActionButton className="button subtle small" run={() => verify.mutate(ref)} disabled={!hydrated || verify.isPending}>
             Mark verified
-          </button>
+          </ActionButton>
         ))}
       {error && (
         <span className="form-error small" role="alert">
@@ -76,5 +61,13 @@ export function AiAnswerControls({ message }: { message: MessageDTO }) {
         </span>
       )}
     </div>
+  );
+}
+
+function ActionButton({ className, run, disabled, children }: { className: string; run: () => void; disabled: boolean; children: ReactNode }) {
+  return (
+    <button type="button" className={className} onClick={run} disabled={disabled}>
+      {children}
+    </button>
   );
 }

@@ -7,7 +7,7 @@ import { messageListInput, messageListPaging } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useMarkRead, useReadMarkers } from '~/client/use-read-state';
 import { useOutbox, useSendMessage } from '~/client/use-send-message';
-import type { MessageDTO } from '~/shared/types';
+import type { MessageDTO, Viewer } from '~/shared/types';
 import { useTypingNotifier } from '~/client/use-typing';
 import { Composer } from './composer';
 import { FocusedLog } from './focused-log';
@@ -24,7 +24,7 @@ export function ChatView({
 }: {
   projectId: string;
   sessionId: string;
-  viewer: { id: string; username: string };
+  viewer: Viewer;
   /** A model server is configured (the AI PM can answer). */
   aiOn: boolean;
   /** Opened from a search result: show the page around this seq instead of the live log. */

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useEffect, useRef } from 'react';
 import { useTRPC } from '~/client/trpc';
 import { LIMITS } from '~/shared/limits';
+import type { Viewer } from '~/shared/types';
 import { StoredMessage } from './message-item';
 
 /** Messages shown on each side of the one a search result opened. */
@@ -23,7 +24,7 @@ export function FocusedLog({
   projectId: string;
   sessionId: string;
   seq: number;
-  viewer: { id: string };
+  viewer: Pick<Viewer, 'id'>;
 }) {
   const trpc = useTRPC();
   const page = useQuery(

@@ -7,11 +7,11 @@ import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { usernameSchema } from '~/shared/schemas';
+import type { Viewer } from '~/shared/types';
 import { Avatar } from './avatar';
 import { PresenceDot, usePresence } from './presence';
-import type { ViewerProps } from './project-shell';
 
-export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: ViewerProps }) {
+export function MembersPanel({ projectId, viewer }: { projectId: string; viewer: Viewer }) {
   const trpc = useTRPC();
   const project = useQuery(trpc.project.get.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const hydrated = useHydrated();

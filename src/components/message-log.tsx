@@ -1,6 +1,7 @@
 'use client';
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { OutboxEntry, TimelineItem } from '~/client/cache-updates';
+import type { Viewer } from '~/shared/types';
 import { PendingMessage, StoredMessage } from './message-item';
 
 /** Within this many pixels of the bottom counts as "at the bottom". */
@@ -29,7 +30,7 @@ export function MessageLog({
   firstUnreadSeq = null,
 }: {
   items: TimelineItem[];
-  viewer: { id: string; username: string };
+  viewer: Viewer;
   hasOlder: boolean;
   loadingOlder: boolean;
   /**

@@ -6,17 +6,13 @@ import { useMemo, useState, type ReactNode } from 'react';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { LegacyImportOffer } from '~/client/legacy-import';
 import { useTRPC } from '~/client/trpc';
+import type { Viewer } from '~/shared/types';
 import { ConnectionStatus } from './connection-status';
 import { MentionContext, type Mentionables } from './markdown';
 import { MembersPanel } from './members-panel';
 import { SearchPanel } from './search-panel';
 import { SessionsNav } from './sessions-nav';
 import { SignOutButton } from './sign-out-button';
-
-export interface ViewerProps {
-  id: string;
-  username: string;
-}
 
 /**
  * The project's frame: sidebar (project, connection, sessions, members) beside the page. On narrow
@@ -28,7 +24,7 @@ export function ProjectShell({
   children,
 }: {
   projectId: string;
-  viewer: ViewerProps;
+  viewer: Viewer;
   children: ReactNode;
 }) {
   const trpc = useTRPC();

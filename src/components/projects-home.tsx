@@ -9,11 +9,11 @@ import { HOME_PROJECTS_INPUT } from '~/client/queries';
 import { useTRPC, useTRPCClient } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { projectCreateInput } from '~/shared/schemas';
-import type { InvitationDTO } from '~/shared/types';
+import type { InvitationDTO, Viewer } from '~/shared/types';
 import { SignOutButton } from './sign-out-button';
 import { When } from './when';
 
-export function ProjectsHome({ viewer }: { viewer: { username: string } }) {
+export function ProjectsHome({ viewer }: { viewer: Pick<Viewer, 'username'> }) {
   const trpc = useTRPC();
   const router = useRouter();
   const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
@@ -154,6 +154,10 @@ function Invitations() {
   const items: InvitationDTO[] = invitations.data ?? [];
   if (items.length === 0 && !error && !invitations.isError) return null;
   const busy = accept.isPending || decline.isPending;
+  const answers = [
+    { label: 'Accept', className: 'button primary small', mutation: accept },
+    { label: 'Decline', className: 'button small', mutation: decline },
+  ];
   return (
     <section className="invitations" aria-labelledby="invitations-heading">
       <h2 id="invitations-heading">Invitations</h2>
@@ -169,28 +173,20 @@ function Invitations() {
               <strong>{inv.projectName}</strong> <span className="muted small">from {inv.inviterName}</span>
             </span>
             <span className="row">
-              <button
-                type="button"
-                className="button primary small"
-                disabled={busy}
-                onClick={() => {
-                  setError(null);
-                  accept.mutate({ projectId: inv.projectId });
-                }}
-              >
-                Accept
-              </button>
-              <button
-                type="button"
-                className="button small"
-                disabled={busy}
-                onClick={() => {
-                  setError(null);
-                  decline.mutate({ projectId: inv.projectId });
-                }}
-              >
-                Decline
-              </button>
+              {answers.map(({ label, className, mutation }) => (
+                <button
+                  key={label}
+                  type="button"
+                  className={className}
+                  disabled={busy}
+                  onClick={() => {
+                    setError(null);
+                    mutation.mutate({ projectId: inv.projectId });
+                  }}
+                >
+                  {label}
+                </button>
+              ))}
             </span>
           </li>
         ))}

@@ -1,6 +1,6 @@
 'use client';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useRef, useState, type FormEvent } from 'react';
+import { useRef, useState } from 'react';
 import { errorMessage } from '~/client/errors';
 import { useLiveCache } from '~/client/project-live';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
@@ -10,6 +10,7 @@ import { LIMITS } from '~/shared/limits';
 import type { SessionDTO } from '~/shared/types';
 import { AiPmSetting } from './ai-pm-setting';
 import { plural } from './format';
+import { InlineEditForm } from './inline-edit-form';
 
 export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: string; sessionId: string; aiOn: boolean }) {
   const trpc = useTRPC();
@@ -36,10 +37,7 @@ export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: strin
     requestAnimationFrame(() => renameButton.current?.focus());
   }
 
-  function onSubmit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const value = new FormData(e.currentTarget).get('title');
-    const title = typeof value === 'string' ? value.trim() : '';
+  function saveTitle(title: string) {
     if (!title) return setError('Title must not be empty');
     if (title === session?.title) return close();
     rename.mutate({ projectId, sessionId, title });
@@ -48,27 +46,21 @@ export function SessionHeader({ projectId, sessionId, aiOn }: { projectId: strin
   return (
     <header className="chat-head">
       {editing ? (
-        <form className="rename-form" onSubmit={onSubmit}>
-          <input
-            name="title"
-            aria-label="Session title"
-            defaultValue={session?.title}
-            maxLength={LIMITS.sessionTitleMax}
-            autoFocus
-            onKeyDown={(e) => e.key === 'Escape' && close()}
-          />
-          <button type="submit" className="button primary small" disabled={rename.isPending}>
-            Save
-          </button>
-          <button type="button" className="button subtle small" onClick={close}>
-            Cancel
-          </button>
+        <InlineEditForm
+          name="title"
+          label="Session title"
+          defaultValue={session?.title}
+          maxLength={LIMITS.sessionTitleMax}
+          pending={rename.isPending}
+          onSave={saveTitle}
+          onCancel={close}
+        >
           {error && (
             <p className="form-error small" role="alert">
               {error}
             </p>
           )}
-        </form>
+        </InlineEditForm>
       ) : (
         <>
           <div className="chat-title">
@@ -111,10 +103,7 @@ function SessionDetails({ projectId, session, disabled }: { projectId: string; s
   );
   const archived = session.status === 'archived';
 
-  function onSubmit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const value = new FormData(e.currentTarget).get('description');
-    const description = typeof value === 'string' ? value.trim() : '';
+  function saveDescription(description: string) {
     if (description === (session.description ?? '')) return setEditing(false);
     update.mutate({ projectId, sessionId: session.id, description });
   }
@@ -122,22 +111,15 @@ function SessionDetails({ projectId, session, disabled }: { projectId: string; s
   return (
     <div className="session-details">
       {editing ? (
-        <form className="rename-form" onSubmit={onSubmit}>
-          <input
-            name="description"
-            aria-label="Session description"
-            defaultValue={session.description ?? ''}
-            maxLength={LIMITS.sessionDescriptionMax}
-            autoFocus
-            onKeyDown={(e) => e.key === 'Escape' && setEditing(false)}
-          />
-          <button type="submit" className="button primary small" disabled={update.isPending}>
-            Save
-          </button>
-          <button type="button" className="button subtle small" onClick={() => setEditing(false)}>
-            Cancel
-          </button>
-        </form>
+        <InlineEditForm
+          name="description"
+          label="Session description"
+          defaultValue={session.description ?? ''}
+          maxLength={LIMITS.sessionDescriptionMax}
+          pending={update.isPending}
+          onSave={saveDescription}
+          onCancel={() => setEditing(false)}
+        />
       ) : (
         <>
           {session.description && <p className="muted small session-description">{session.description}</p>}

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { AI_PM_MODES } from './ai';
+import { parseEventId } from './event-id';
 import { LIMITS } from './limits';
 
 // In the browser zod must not compile parsers with `new Function`: the Content-Security-Policy has no
@@ -165,14 +166,8 @@ export const chatHistoryInput = z.object({
   limit: pageSize.default(LIMITS.pageSizeDefault),
 });
 
-/** A stream entry id as Redis prints it: `<ms>-<seq>`. */
-const UINT64_MAX = 18446744073709551615n;
-export const streamIdSchema = z
-  .string()
-  .regex(/^\d{1,20}-\d{1,20}$/, { error: 'not an event id' })
-  .refine((id) => /^\d+-\d+$/.test(id) && id.split('-').every((part) => BigInt(part) <= UINT64_MAX), {
-    error: 'not an event id',
-  });
+/** A stream entry id as Redis prints it: `<ms>-<seq>` (see ./event-id). */
+export const streamIdSchema = z.string().refine((id) => parseEventId(id) !== null, { error: 'not an event id' });
 
 export const eventsSubscribeInput = z.object({
   projectId: idSchema,

@@ -32,6 +32,12 @@ export interface MemberDTO {
   username: string;
 }
 
+/**
+ * The signed-in user as pages and components know them (`auth.me`): the same shape as a member of a
+ * project, so the viewer can be looked up in and compared with a project's members.
+ */
+export type Viewer = MemberDTO;
+
 export interface ProjectDetailDTO extends ProjectDTO {
   members: MemberDTO[];
 }

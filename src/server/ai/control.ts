@@ -1,11 +1,10 @@
 import 'server-only';
-import { TRPCError } from '@trpc/server';
 import { decodeMessage, encodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatStoreApi } from '~/server/chat/store';
 import type { DurableTier } from '~/server/durable/tier';
 import { env } from '~/server/env';
 import { AppError, toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
 import { aiEnabled } from './settings';
@@ -23,9 +22,9 @@ interface Ctx {
 type Ref = { projectId: string; sessionId: string; id: string };
 
 async function readStored(redis: ScriptedRedis, ref: Ref): Promise<{ seq: string; body: string; m: StoredMessage } | null> {
-  const at = await redis.hget(keys.messageIds(ref.projectId), ref.id);
-  const [sid, seq] = at?.split(':') ?? [];
-  if (sid !== ref.sessionId || !seq) return null;
+  const at = parseMessageLocator(await redis.hget(keys.messageIds(ref.projectId), ref.id));
+  if (at?.sessionId !== ref.sessionId) return null;
+  const seq = String(at.seq);
   const body = await redis.hget(keys.messages(ref.projectId, ref.sessionId), seq);
   return body === null ? null : { seq, body, m: JSON.parse(body) as StoredMessage };
 }
@@ -38,7 +37,7 @@ async function answerOrThrow(redis: ScriptedRedis, ref: Ref) {
     throw toAppError(err);
   }
   if (!found) throw new AppError('NOT_FOUND', 'Message not found');
-  if (found.m.role !== 'ai_pm') throw new TRPCError({ code: 'BAD_REQUEST', message: 'This is not an AI PM answer' });
+  if (found.m.role !== 'ai_pm') throw new AppError('BAD_REQUEST', 'This is not an AI PM answer');
   return found;
 }
 
@@ -70,16 +69,16 @@ export async function stopGeneration(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
  */
 export async function retryAnswer(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
   if (!aiEnabled()) {
-    throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'The AI PM is off on this server (AI_BASE_URL is not set)' });
+    throw new AppError('PRECONDITION_FAILED', 'The AI PM is off on this server (AI_BASE_URL is not set)');
   }
   for (let i = 0; i < 5; i++) {
     const { seq, body, m } = await answerOrThrow(ctx.redis, ref);
     if (m.status === 'streaming') return decodeMessage(ref.projectId, ref.sessionId, Number(seq), body);
-    if (m.status !== 'failed') throw new TRPCError({ code: 'BAD_REQUEST', message: 'Only a failed answer can be retried' });
+    if (m.status !== 'failed') throw new AppError('BAD_REQUEST', 'Only a failed answer can be retried');
     const questionId = typeof m.metadata?.replyTo === 'string' ? m.metadata.replyTo : null;
     const question = questionId ? await readStored(ctx.redis, { ...ref, id: questionId }) : null;
     if (!question || question.m.deleted) {
-      throw new TRPCError({ code: 'BAD_REQUEST', message: 'The question of this answer was deleted' });
+      throw new AppError('BAD_REQUEST', 'The question of this answer was deleted');
     }
     const attempt = (typeof m.metadata?.attempt === 'number' ? m.metadata.attempt : 1) + 1;
     const now = new Date().toISOString();
@@ -120,8 +119,8 @@ export async function retryAnswer(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
 /** Marks a delivered answer verified by this member; every tab shows "Verified by <name>". */
 export function verifyAnswer(ctx: Ctx, ref: Ref, user: { id: string; username: string }): Promise<MessageDTO> {
   return ctx.store.changeMessage(ref, 'message.updated', (m) => {
-    if (m.role !== 'ai_pm') throw new TRPCError({ code: 'BAD_REQUEST', message: 'This is not an AI PM answer' });
-    if (m.status !== 'delivered') throw new TRPCError({ code: 'BAD_REQUEST', message: 'Only a finished answer can be verified' });
+    if (m.role !== 'ai_pm') throw new AppError('BAD_REQUEST', 'This is not an AI PM answer');
+    if (m.status !== 'delivered') throw new AppError('BAD_REQUEST', 'Only a finished answer can be verified');
     const verifiedBy = m.metadata?.verifiedBy as { id?: string } | undefined;
     if (verifiedBy?.id === user.id) return m;
     return {

@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { msg as message } from '~/shared/test-fixtures';
 import type { MessageDTO } from '~/shared/types';
 import { answerIdFor } from './ids';
 import { buildPrompt, parseAnswer } from './prompt';
 
-const msg = (seq: number, content: string, over: Partial<MessageDTO> = {}): MessageDTO => ({
-  id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
-  projectId: 'p',
-  sessionId: 's',
-  seq,
-  authorId: 'u',
-  authorName: 'alice',
-  role: 'user',
-  content,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  metadata: {},
-  aiResponse: null,
-  confidence: null,
-  status: 'delivered',
-  isEdited: false,
-  deleted: false,
-  reactions: [],
-  ...over,
-});
+const msg = (seq: number, content: string, over: Partial<MessageDTO> = {}): MessageDTO =>
+  message(seq, { id: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`, authorName: 'alice', content, ...over });
 
 describe('parseAnswer', () => {
   it('splits the user explanation, the technical instruction and the confidence', () => {

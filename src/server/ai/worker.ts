@@ -5,9 +5,9 @@ import { APICallError, RetryError, streamText, type LanguageModel } from 'ai';
 import type { Redis } from 'ioredis';
 import { decodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatStoreApi } from '~/server/chat/store';
-import { AppError } from '~/server/errors';
+import { AppError, redisErrorCode } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
-import { AI_JOBS_PATTERN, keys } from '~/server/redis/keys';
+import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { scanKeys } from '~/server/redis/scan';
 import type { MessageDTO } from '~/shared/types';
@@ -135,7 +135,7 @@ export class AiWorker {
     if (this.closed) return;
     try {
       for await (const key of scanKeys(this.o.redis, AI_JOBS_PATTERN, 'stream')) {
-        const pid = /^project:\{([^}]+)\}:ai:jobs$/.exec(key)?.[1];
+        const pid = idInKey(keys.aiJobs, key);
         if (pid) this.drain(pid);
       }
     } catch (err) {
@@ -159,7 +159,7 @@ export class AiWorker {
       } while (this.draining.get(pid) && !this.closed);
     })()
       .catch((err: unknown) => {
-        if (err instanceof Error && err.message.includes('NOGROUP')) return;
+        if (redisErrorCode(err) === 'NOGROUP') return;
         log.warn({ worker: this.name, projectId: pid, ...errorFields(err) }, 'reading AI jobs failed; the sweep retries');
       })
       .finally(() => this.draining.delete(pid));
@@ -538,11 +538,10 @@ export class AiWorker {
 
   /** A message of the project by id, straight from Redis (null when absent). */
   private async read(pid: string, id: string): Promise<MessageDTO | null> {
-    const at = await this.o.redis.hget(keys.messageIds(pid), id);
+    const at = parseMessageLocator(await this.o.redis.hget(keys.messageIds(pid), id));
     if (!at) return null;
-    const [sid, seq] = at.split(':') as [string, string];
-    const body = await this.o.redis.hget(keys.messages(pid, sid), seq);
-    return body ? decodeMessage(pid, sid, Number(seq), body) : null;
+    const body = await this.o.redis.hget(keys.messages(pid, at.sessionId), String(at.seq));
+    return body ? decodeMessage(pid, at.sessionId, at.seq, body) : null;
   }
 }
 

@@ -2,6 +2,7 @@ import 'server-only';
 import { toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
+import { EVENT_ID_START } from '~/shared/event-id';
 import type { Redis } from 'ioredis';
 import type { StreamEntry } from './codec';
 
@@ -9,17 +10,6 @@ import type { StreamEntry } from './codec';
  * Read access to a project's event log (`project:{p}:events`, a Redis Stream). Writes happen only
  * inside the ChatStore's scripts, together with the change they announce.
  */
-
-/** Stream ids are `<ms>-<n>`; compare numerically (string order breaks at digit-count changes). */
-export function compareEventIds(a: string, b: string): number {
-  const [am = 0n, an = 0n] = a.split('-').map(BigInt);
-  const [bm = 0n, bn = 0n] = b.split('-').map(BigInt);
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (an !== bn) return an < bn ? -1 : 1;
-  return 0;
-}
-
-export const LOG_START = '0-0';
 
 async function run<T>(op: () => Promise<T>): Promise<T> {
   try {
@@ -50,5 +40,5 @@ export async function headEventId(redis: Redis, projectId: string): Promise<stri
   const [newest] = (await run(() =>
     redis.xrevrange(keys.events(projectId), '+', '-', 'COUNT', 1),
   )) as StreamEntry[];
-  return newest?.[0] ?? LOG_START;
+  return newest?.[0] ?? EVENT_ID_START;
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { aiJobFor } from '~/server/ai/enqueue';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import { mentionedNames } from '~/shared/mentions';
@@ -384,9 +384,9 @@ export class ChatStore {
   ): Promise<MessageDTO> {
     const { projectId: pid, sessionId: sid } = ref;
     for (let attempt = 0; attempt < 10; attempt++) {
-      const located = await this.run(() => this.redis.hget(keys.messageIds(pid), ref.id));
-      const [locatedSid, seqText] = located?.split(':') ?? [];
-      if (locatedSid !== sid || !seqText) throw new AppError('NOT_FOUND', 'Message not found');
+      const located = parseMessageLocator(await this.run(() => this.redis.hget(keys.messageIds(pid), ref.id)));
+      if (located?.sessionId !== sid) throw new AppError('NOT_FOUND', 'Message not found');
+      const seqText = String(located.seq);
       const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
       if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
       const previous = JSON.parse(current) as StoredMessage;

@@ -1,6 +1,6 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
-import { keys } from '~/server/redis/keys';
+import { idInKey, keyPattern, keys } from '~/server/redis/keys';
 import { scanKeys } from '~/server/redis/scan';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
@@ -41,14 +41,15 @@ export async function backfillOutbox(redis: ScriptedRedis, opts: { force?: boole
   const result: BackfillResult = { users: 0, logins: 0, projects: 0, sessions: 0, messages: 0 };
   try {
     log.info('backfilling the outbox from the existing Redis data');
-    for await (const key of scanKeys(redis, 'user:*', 'hash')) {
+    for await (const key of scanKeys(redis, keyPattern(keys.user), 'hash')) {
       if (await scripts.backfillUser.run(redis, { key, outbox: keys.outbox })) result.users++;
     }
-    for await (const key of scanKeys(redis, 'auth:session:*', 'string')) {
-      if (await scripts.backfillLogin.run(redis, { key, tokenHash: key.slice('auth:session:'.length), outbox: keys.outbox })) result.logins++;
+    for await (const key of scanKeys(redis, keyPattern(keys.loginSession), 'string')) {
+      const tokenHash = idInKey(keys.loginSession, key);
+      if (tokenHash && (await scripts.backfillLogin.run(redis, { key, tokenHash, outbox: keys.outbox }))) result.logins++;
     }
-    for await (const key of scanKeys(redis, 'project:{*}', 'hash')) {
-      const pid = /^project:\{([^}]+)\}$/.exec(key)?.[1];
+    for await (const key of scanKeys(redis, keyPattern(keys.project), 'hash')) {
+      const pid = idInKey(keys.project, key);
       if (!pid) continue;
       await waitForBacklog(redis);
       const sessionIds = await scripts.backfillProject.run(redis, { projectId: pid, outbox: keys.outbox });

@@ -3,12 +3,13 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedis } from '~/server/redis/client';
+import { isPgPermanent, isPgUnavailable, redisErrorCode } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { decodeOutboxEntry, MalformedEntryError, type OutboxEntry, type RawEntry } from './outbox';
 import { persistEntries } from './persist';
-import { isPgPermanent, isPgUnavailable, transaction, type Pool } from './pg';
+import { transaction, type Pool } from './pg';
 
 const log = logger('outbox');
 
@@ -166,7 +167,7 @@ export class OutboxConsumer {
       // From the start of the stream: entries written before any consumer existed are persisted too.
       await this.o.redis.xgroup('CREATE', keys.outbox, OUTBOX_GROUP, '0', 'MKSTREAM');
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.includes('BUSYGROUP')) throw err;
+      if (redisErrorCode(err) !== 'BUSYGROUP') throw err;
     }
   }
 
@@ -362,7 +363,7 @@ function rawOf(batch: Array<{ raw: RawEntry }>, id: string): RawEntry {
 }
 
 function isNoGroup(err: unknown): boolean {
-  return err instanceof Error && err.message.includes('NOGROUP');
+  return redisErrorCode(err) === 'NOGROUP';
 }
 
 /**

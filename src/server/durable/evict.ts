@@ -1,7 +1,7 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import { keys } from '~/server/redis/keys';
+import { idInKey, keyPattern, keys } from '~/server/redis/keys';
 import { scanKeys } from '~/server/redis/scan';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 
@@ -31,8 +31,8 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
   const cutoffMs = Date.now() - idleSeconds * 1000;
   const cutoffIso = new Date(cutoffMs).toISOString();
   let evicted = 0;
-  for await (const indexKey of scanKeys(redis, 'project:{*}:sessions', 'zset')) {
-    const pid = /^project:\{([^}]+)\}:sessions$/.exec(indexKey)?.[1];
+  for await (const indexKey of scanKeys(redis, keyPattern(keys.sessions), 'zset')) {
+    const pid = idInKey(keys.sessions, indexKey);
     if (!pid) continue;
     const candidates = await redis.zrangebyscore(indexKey, '-inf', cutoffMs);
     for (const sid of candidates) {

@@ -12,8 +12,10 @@ import { query, transaction, versionOf, type Pool } from './pg';
 /**
  * PostgreSQL as a store: what the durable tier reads while Redis is down (failover) or after Redis
  * lost data (read-through), and where sends made during an outage wait (pending_messages) until
- * they are replayed into Redis. Rows are written by the outbox consumer; this module only reads them,
- * apart from pending messages and login sessions started during an outage.
+ * they are replayed into Redis. Rows are written by the outbox consumer; this module reads them and
+ * writes only what an outage needs: pending messages, the row of a replayed one (with its outbox
+ * version, in the transaction that deletes it from pending), logins started or ended while Redis is
+ * down, and the clean-up of long-expired logins.
  *
  * Derived values Redis keeps as counters (a session's messageCount and lastMessageAt, a project's
  * lastActivityAt) are computed here from the indexed tables, so the consumer never has to keep

@@ -1,8 +1,9 @@
 import 'server-only';
 import pg from 'pg';
-import { AppError } from '~/server/errors';
+import { AppError, isPgUnavailable } from '~/server/errors';
 import { errorFields, hostOf, logger } from '~/server/log';
 import { metrics, timed } from '~/server/metrics';
+import { eventIdVersion } from '~/shared/event-id';
 
 const log = logger('postgres');
 
@@ -38,58 +39,6 @@ function logConnectionError(err: Error, msg: string, databaseUrl?: string) {
   if (Date.now() - lastLoggedAt < 5000) return;
   lastLoggedAt = Date.now();
   log.warn({ ...(databaseUrl ? { host: hostOf(databaseUrl) } : {}), ...errorFields(err) }, msg);
-}
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up)
-  '53300', // too_many_connections
-  '57014', // query_canceled (statement_timeout)
-  '40001', // serialization_failure: retry
-  '40P01', // deadlock_detected: retry
-]);
-
-const UNAVAILABLE_MESSAGES = [
-  'Connection terminated',
-  'timeout exceeded when trying to connect',
-  'Query read timeout',
-  'Client has encountered a connection error',
-  'Connection is closed',
-  'connect ECONNREFUSED',
-  'the database system is',
-];
-
-/**
- * True when a PostgreSQL error means "cannot serve right now, try again" (down, unreachable, overloaded,
- * timed out, or a transient transaction conflict) rather than "this statement or its data is wrong".
- * The outbox consumer retries the former forever and dead-letters the latter after a few tries.
- */
-export function isPgUnavailable(err: unknown): boolean {
-  if (err instanceof AppError) return err.code === 'UNAVAILABLE';
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
-}
-
-/**
- * True when PostgreSQL refused a statement because of the DATA it carries, so the same data will be
- * refused every time: a data exception (class 22: a NUL or broken Unicode in text, a bad date, a number
- * out of range) or a NOT NULL / CHECK violation. Retrying such an outbox entry only holds up the
- * entries behind it; the consumer dead-letters it on the first failure. (Unique and foreign-key
- * violations are left out: a race or an ordering can cause those, and a retry may then succeed.)
- */
-export function isPgPermanent(err: unknown): boolean {
-  if (!(err instanceof Error) || err instanceof AppError) return false;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514');
 }
 
 /** PostgreSQL cannot serve right now (told apart from a Redis outage by the durable tier). */
@@ -178,8 +127,5 @@ export async function transaction<T>(pool: Pool, fn: (client: PoolClient) => Pro
   });
 }
 
-/** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (ms * 1e9 + n). */
-export function versionOf(entryId: string): string {
-  const [ms = '0', n = '0'] = entryId.split('-');
-  return (BigInt(ms) * 1_000_000_000n + BigInt(n)).toString();
-}
+/** Outbox entry id `<ms>-<n>` as the numeric version stored with each row (see eventIdVersion). */
+export const versionOf = eventIdVersion;

@@ -1,10 +1,11 @@
 import 'server-only';
 import type { StoredMessage } from '~/server/chat/codec';
 import type { AppendMessageInput, AppendResult } from '~/server/chat/store';
+import { isPgUnavailable } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import type { MessageDTO } from '~/shared/types';
-import { isPgUnavailable, withClient, type Pool } from './pg';
+import { withClient, type Pool } from './pg';
 import type { PgStore } from './pg-store';
 import { isRedisDown } from './tiered';
 

@@ -6,28 +6,15 @@
  * outbox entry stays the guarantee).
  */
 import { describe, expect, it } from 'vitest';
-import { hashToken } from '~/server/auth/service';
-import { useDurableTestEnv } from '~/server/testing/durable';
-import type { TestUser } from '~/server/testing/harness';
+import { loginRowOf, useDurableTestEnv } from '~/server/testing/durable';
+import { callerWithCookieOf, type TestUser } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
-import { createContextInner } from '~/server/trpc/init';
-import { createCaller } from '~/server/trpc/root';
 
 // This file exercises the breaker (an outage): production-like settings.
 const env = useDurableTestEnv({ harness: { deadlineMs: 1000, failureThreshold: 3, probeIntervalMs: 200 } });
 
-/** A caller presenting `u`'s cookie (the raw token), as a browser that kept it would. */
-function withCookieOf(u: TestUser) {
-  return createCaller(createContextInner({ services: env.h, sessionToken: decodeURIComponent(u.token) }));
-}
-
-async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
-  const r = await env.h.pool.query<{ revoked: boolean }>(
-    'SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1',
-    [hashToken(decodeURIComponent(u.token))],
-  );
-  return r.rows[0] ?? null;
-}
+const withCookieOf = (u: TestUser) => callerWithCookieOf(env.h, u);
+const loginRow = (u: TestUser) => loginRowOf(env.h.pool, u);
 
 /** A user whose login is in PostgreSQL, signed out while the consumer is stopped (logout still queued). */
 async function signedOutWithLogoutQueued(): Promise<TestUser> {

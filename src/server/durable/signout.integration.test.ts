@@ -9,26 +9,16 @@
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '~/server/auth/service';
 import { keys } from '~/server/redis/keys';
-import { useDurableTestEnv } from '~/server/testing/durable';
-import { createHarness, type TestUser } from '~/server/testing/harness';
+import { loginRowOf, useDurableTestEnv } from '~/server/testing/durable';
+import { callerWithCookieOf, createHarness, type TestUser } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
 import { createContextInner } from '~/server/trpc/init';
 import { createCaller } from '~/server/trpc/root';
 
 const env = useDurableTestEnv();
 
-/** A caller presenting `u`'s cookie (the raw token), as a browser that kept it would. */
-function withCookieOf(u: TestUser) {
-  return createCaller(createContextInner({ services: env.h, sessionToken: decodeURIComponent(u.token) }));
-}
-
-async function loginRow(u: TestUser): Promise<{ revoked: boolean } | null> {
-  const r = await env.h.pool.query<{ revoked: boolean }>(
-    'SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1',
-    [hashToken(decodeURIComponent(u.token))],
-  );
-  return r.rows[0] ?? null;
-}
+const withCookieOf = (u: TestUser) => callerWithCookieOf(env.h, u);
+const loginRow = (u: TestUser) => loginRowOf(env.h.pool, u);
 
 describe('sign-out with the durable tier on', () => {
   it('stays signed out while the revocation is still in the outbox (no read-through revival)', async () => {
@@ -104,7 +94,7 @@ describe('sign-out with the durable tier off', () => {
     const plain = createHarness(env.server.url);
     try {
       const carol = await plain.user();
-      const cookie = () => createCaller(createContextInner({ services: plain, sessionToken: decodeURIComponent(carol.token) }));
+      const cookie = () => callerWithCookieOf(plain, carol);
       expect(await cookie().auth.me()).toMatchObject({ id: carol.id });
       await cookie().auth.signOut();
       expect(await cookie().auth.me()).toBeNull();

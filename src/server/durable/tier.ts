@@ -4,6 +4,7 @@ import { ChatStore } from '~/server/chat/store';
 import { errorFields, logger } from '~/server/log';
 import type { DurableStats } from '~/server/metrics';
 import { keys } from '~/server/redis/keys';
+import { eventIdTimeMs } from '~/shared/event-id';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
 import { RedisBreaker } from './breaker';
@@ -160,7 +161,7 @@ export async function outboxLag(
     deadlineMs,
   );
   const [[, entries], [, oldest], [, dead]] = reply as [[null, number], [null, Array<[string, string[]]>], [null, number]];
-  const oldestMs = oldest[0] ? Number(oldest[0][0].split('-')[0]) : null;
+  const oldestMs = oldest[0] ? eventIdTimeMs(oldest[0][0]) : null;
   return {
     entries,
     oldestAgeSeconds: oldestMs === null ? 0 : Math.max(0, (Date.now() - oldestMs) / 1000),

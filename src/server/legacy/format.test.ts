@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { legacyTimeToIso, parseLegacyKey, parseLegacyTime } from './format';
+import { legacyTimeToIso, parseLegacyTime } from './format';
 import { isUuid, parleyIdFor, uuidV5 } from './ids';
-
-describe('legacy keys', () => {
-  it('recognizes the three old layouts and never Parley keys', () => {
-    expect(parseLegacyKey('project:acme:memory:chat:m1')).toEqual({ kind: 'memory', pid: 'acme', type: 'chat', key: 'm1' });
-    expect(parseLegacyKey('session_abc')).toEqual({ kind: 'blob', sid: 'abc' });
-    expect(parseLegacyKey('project:acme:sessions')).toEqual({ kind: 'sessionSet', pid: 'acme' });
-    expect(parseLegacyKey('project:acme:sessions:s1')).toEqual({ kind: 'sessionHash', pid: 'acme', sid: 's1' });
-    expect(parseLegacyKey('project:acme:sessions:s1:messages')).toEqual({ kind: 'messageList', pid: 'acme', sid: 's1' });
-    expect(parseLegacyKey('project:acme:sessions:s1:messages:m1')).toEqual({ kind: 'messageBody', pid: 'acme', sid: 's1', mid: 'm1' });
-    for (const parley of ['project:{p1}', 'project:{p1}:sessions', 'project:{p1}:sessions:s1:messages', 'user:u1', 'session_']) {
-      expect(parseLegacyKey(parley)).toBeNull();
-    }
-  });
-});
 
 describe('legacy times', () => {
   it('reads Python isoformat (no zone = UTC) to the microsecond', () => {

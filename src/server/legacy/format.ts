@@ -49,33 +49,6 @@ export const legacySessionBlobSchema = z.looseObject({
   messages: z.array(z.unknown()).nullish(),
 });
 
-export type LegacyKey =
-  | { kind: 'memory'; pid: string; type: string; key: string }
-  | { kind: 'blob'; sid: string }
-  | { kind: 'sessionSet'; pid: string }
-  | { kind: 'sessionHash'; pid: string; sid: string }
-  | { kind: 'messageList'; pid: string; sid: string }
-  | { kind: 'messageBody'; pid: string; sid: string; mid: string };
-
-/**
- * Which legacy structure a key is, or null. Parley's own keys (`project:{<pid>}...`, braces) are never
- * legacy keys, so the tool can read an old Redis that Parley already shares.
- */
-export function parseLegacyKey(key: string): LegacyKey | null {
-  if (key.startsWith('session_')) return key.length > 8 ? { kind: 'blob', sid: key.slice(8) } : null;
-  let m = /^project:([^:{}]+):memory:([^:]+):(.+)$/.exec(key);
-  if (m) return { kind: 'memory', pid: m[1]!, type: m[2]!, key: m[3]! };
-  m = /^project:([^:{}]+):sessions$/.exec(key);
-  if (m) return { kind: 'sessionSet', pid: m[1]! };
-  m = /^project:([^:{}]+):sessions:([^:]+)$/.exec(key);
-  if (m) return { kind: 'sessionHash', pid: m[1]!, sid: m[2]! };
-  m = /^project:([^:{}]+):sessions:([^:]+):messages$/.exec(key);
-  if (m) return { kind: 'messageList', pid: m[1]!, sid: m[2]! };
-  m = /^project:([^:{}]+):sessions:([^:]+):messages:(.+)$/.exec(key);
-  if (m) return { kind: 'messageBody', pid: m[1]!, sid: m[2]!, mid: m[3]! };
-  return null;
-}
-
 /**
  * A legacy timestamp as microseconds since the epoch (for ordering: two messages in the same
  * millisecond keep their microsecond order), or null. No zone means UTC (utcnow()).

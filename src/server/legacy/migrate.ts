@@ -2,7 +2,7 @@ import 'server-only';
 import type { Redis } from 'ioredis';
 import { ChatImport, type ImportedMessage } from '~/server/chat/import';
 import type { Author } from '~/server/chat/store';
-import { keys } from '~/server/redis/keys';
+import { keys, legacyLedgerField } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { ReactionDTO } from '~/shared/types';
 import { writeBackup } from './backup';
@@ -150,7 +150,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
     const sessions = [...p.sessions.values()].sort((a, b) => firstTime(a) - firstTime(b));
     const earliest = sessions.length > 0 ? isoOfMicros(firstTime(sessions[0]!)) : new Date().toISOString();
     if (!(await importer.projectExists(projectId))) {
-      await target.hset(keys.legacyLedger, `p:${projectId}`, JSON.stringify({ legacyId: p.legacyProjectId }));
+      await target.hset(keys.legacyLedger, legacyLedgerField.project(projectId), JSON.stringify({ legacyId: p.legacyProjectId }));
       if (
         await importer.ensureProject({ id: projectId, name: `Imported ${p.legacyProjectId}`.slice(0, 100), owner, createdAt: earliest })
       ) {
@@ -164,7 +164,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
   const importSession = async ({ legacyProjectId, projectId, session: s }: (typeof jobs)[number]) => {
     const sessionId = parleyIdFor('session', s.legacySessionId, legacyProjectId);
     if (!(await importer.sessionExists(projectId, sessionId))) {
-      await target.hset(keys.legacyLedger, `s:${projectId}:${sessionId}`, JSON.stringify({ legacyId: s.legacySessionId }));
+      await target.hset(keys.legacyLedger, legacyLedgerField.session(projectId, sessionId), JSON.stringify({ legacyId: s.legacySessionId }));
       const created = await importer.ensureSession({
         projectId,
         id: sessionId,
@@ -182,7 +182,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
       const ids = chunk.map((m) => parleyIdFor('message', m.legacyId, legacyProjectId));
       const [present, ledgered] = await Promise.all([
         importer.messagesPresent(projectId, ids),
-        target.hmget(keys.legacyLedger, ...ids.map((id) => `m:${projectId}:${id}`)),
+        target.hmget(keys.legacyLedger, ...ids.map((id) => legacyLedgerField.message(projectId, id))),
       ]);
       const toImport: ImportedMessage[] = [];
       for (const [j, m] of chunk.entries()) {
@@ -193,7 +193,7 @@ export async function apply(source: Redis, target: ScriptedRedis, opts: ApplyOpt
         }
         toImport.push({
           ...(await toImported(target, m, { projectId, sessionId, id: ids[j]!, owner, authors })),
-          intent: { key: keys.legacyLedger, field: `m:${projectId}:${ids[j]!}`, value: sessionId },
+          intent: { key: keys.legacyLedger, field: legacyLedgerField.message(projectId, ids[j]!), value: sessionId },
         });
       }
       for (const outcome of await importer.importMessages(toImport)) {

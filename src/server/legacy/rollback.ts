@@ -2,7 +2,7 @@ import 'server-only';
 import type { Redis } from 'ioredis';
 import { ChatImport } from '~/server/chat/import';
 import type { Queryable } from '~/server/durable/pg';
-import { keys } from '~/server/redis/keys';
+import { keys, legacyLedgerField, parseLegacyLedgerField } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
 /**
@@ -44,17 +44,20 @@ export async function rollback(target: ScriptedRedis, opts: { pg?: Queryable } =
   const ledger = await readLedger(target);
   const report: RollbackReport = { sessionsRemoved: 0, messagesRemoved: 0, projectsRemoved: 0, kept: [] };
 
-  const messagesBySession = new Map<string, string[]>();
+  // Keyed by the session's own ledger field: one string per (project, session) pair.
+  const messagesBySession = new Map<string, { pid: string; sid: string; mids: string[] }>();
   for (const [pid, mids] of ledger.messages) {
     for (const [mid, sid] of mids) {
-      const k = `${pid}:${sid}`;
-      messagesBySession.set(k, [...(messagesBySession.get(k) ?? []), mid]);
+      const k = legacyLedgerField.session(pid, sid);
+      const entry = messagesBySession.get(k) ?? { pid, sid, mids: [] };
+      entry.mids.push(mid);
+      messagesBySession.set(k, entry);
     }
   }
   const done: string[] = [];
   for (const [pid, sid] of ledger.sessions) {
-    const mids = messagesBySession.get(`${pid}:${sid}`) ?? [];
-    messagesBySession.delete(`${pid}:${sid}`);
+    const mids = messagesBySession.get(legacyLedgerField.session(pid, sid))?.mids ?? [];
+    messagesBySession.delete(legacyLedgerField.session(pid, sid));
     const removed = await store.removeImportedSession(pid, sid, mids);
     if (!removed.removed) {
       report.kept.push(`session ${sid} of project ${pid}: message ${removed.foreignId} was not added by the migration`);
@@ -64,10 +67,9 @@ export async function rollback(target: ScriptedRedis, opts: { pg?: Queryable } =
     await pg?.query('DELETE FROM sessions WHERE project_id = $1 AND id = $2', [pid, sid]);
     report.sessionsRemoved++;
     report.messagesRemoved += removed.messages;
-    done.push(`s:${pid}:${sid}`, ...mids.map((m) => `m:${pid}:${m}`));
+    done.push(legacyLedgerField.session(pid, sid), ...mids.map((m) => legacyLedgerField.message(pid, m)));
   }
-  for (const [k, mids] of messagesBySession) {
-    const [pid, sid] = k.split(':') as [string, string];
+  for (const { pid, sid, mids } of messagesBySession.values()) {
     report.kept.push(`${mids.length} message(s) added to session ${sid} of project ${pid}, which existed before the migration`);
   }
   for (const pid of ledger.projects) {
@@ -78,7 +80,7 @@ export async function rollback(target: ScriptedRedis, opts: { pg?: Queryable } =
     await pg?.query('DELETE FROM project_members WHERE project_id = $1', [pid]);
     await pg?.query('DELETE FROM projects WHERE id = $1', [pid]);
     report.projectsRemoved++;
-    done.push(`p:${pid}`);
+    done.push(legacyLedgerField.project(pid));
   }
   for (let i = 0; i < done.length; i += 1000) await target.hdel(keys.legacyLedger, ...done.slice(i, i + 1000));
   return report;
@@ -98,18 +100,17 @@ async function readLedger(redis: Redis): Promise<Ledger> {
     const [next, flat] = await redis.hscan(keys.legacyLedger, cursor, 'COUNT', 2000);
     cursor = next;
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const field = flat[i]!;
-      const [kind, pid, id] = field.split(':') as [string, string, string | undefined];
-      if (kind === 'p') ledger.projects.push(pid);
-      else if (kind === 's' && id) ledger.sessions.push([pid, id]);
-      else if (kind === 'm' && id) {
-        let m = ledger.messages.get(pid);
-        if (!m) ledger.messages.set(pid, (m = new Map<string, string>()));
-        m.set(id, flat[i + 1]!);
+      const entry = parseLegacyLedgerField(flat[i]!);
+      if (entry?.kind === 'project') ledger.projects.push(entry.pid);
+      else if (entry?.kind === 'session') ledger.sessions.push([entry.pid, entry.sid]);
+      else if (entry?.kind === 'message') {
+        let m = ledger.messages.get(entry.pid);
+        if (!m) ledger.messages.set(entry.pid, (m = new Map<string, string>()));
+        m.set(entry.mid, flat[i + 1]!);
       }
     }
   } while (cursor !== '0');
   ledger.projects = [...new Set(ledger.projects)];
-  ledger.sessions = [...new Map(ledger.sessions.map((s) => [s.join(':'), s])).values()];
+  ledger.sessions = [...new Map(ledger.sessions.map((s) => [legacyLedgerField.session(...s), s])).values()];
   return ledger;
 }

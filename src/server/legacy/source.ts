@@ -1,12 +1,11 @@
 import 'server-only';
 import type { Redis } from 'ioredis';
+import { parseLegacyKey, type LegacyKey } from '~/server/redis/keys';
 import {
   CHAT_MEMORY_TYPES,
   legacyMessageSchema,
   legacySessionBlobSchema,
-  parseLegacyKey,
   parseLegacyTime,
-  type LegacyKey,
   type LegacyMessage,
 } from './format';
 

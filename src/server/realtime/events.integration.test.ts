@@ -1,23 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatStore } from '~/server/chat/store';
-import { createHarness, projectWithSession, type Harness, type TestUser, addToProject } from '~/server/testing/harness';
+import { addToProject, callerWithCookieOf, createHarness, projectWithSession, useHarness } from '~/server/testing/harness';
 import { openSubscription, type ReceivedEvent } from '~/server/testing/subscriptions';
-import { compareEventIds } from '~/server/chat/event-log';
+import { compareEventIds } from '~/shared/event-id';
 import { waitFor } from '~/server/testing/wait';
-import { createContextInner } from '~/server/trpc/init';
-import { createCaller } from '~/server/trpc/root';
 
-let h: Harness;
-let alice: TestUser;
+const env = useHarness(['alice']);
 
-beforeAll(async () => {
-  h = createHarness();
-  alice = await h.user();
-});
-afterAll(() => h.close());
-
-const send = (ref: { projectId: string; sessionId: string }, content: string, user = alice) =>
+const send = (ref: { projectId: string; sessionId: string }, content: string, user = env.alice) =>
   user.caller.message.send({ ...ref, id: randomUUID(), content });
 
 const contents = (events: ReceivedEvent[]) =>
@@ -25,13 +16,13 @@ const contents = (events: ReceivedEvent[]) =>
 
 describe('events.subscribe', () => {
   it('starts with ready, then delivers every change live, in order, with its full state', async () => {
-    const ref = await projectWithSession(alice);
-    const sub = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
+    const ref = await projectWithSession(env.alice);
+    const sub = await openSubscription(env.alice.caller.events.subscribe({ projectId: ref.projectId }));
     const [ready] = await sub.take(1);
     expect(ready?.event).toEqual({ type: 'ready', projectId: ref.projectId });
     const sent = await send(ref, 'one');
     await send(ref, 'two');
-    await alice.caller.session.update({ ...ref, title: 'Renamed' });
+    await env.alice.caller.session.update({ ...ref, title: 'Renamed' });
     const got = await sub.take(3);
     expect(contents(got)).toEqual(['one', 'two', 'session.updated']);
     expect(got[0]?.event).toEqual({ type: 'message.created', message: sent });
@@ -41,8 +32,8 @@ describe('events.subscribe', () => {
   });
 
   it('catches up from lastEventId with exactly the missed events, then goes on live', async () => {
-    const ref = await projectWithSession(alice);
-    const first = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
+    const ref = await projectWithSession(env.alice);
+    const first = await openSubscription(env.alice.caller.events.subscribe({ projectId: ref.projectId }));
     await first.take(1);
     await send(ref, 'seen');
     const [seen] = await first.take(1);
@@ -51,13 +42,13 @@ describe('events.subscribe', () => {
     // While the tab is away: messages, a new session, a rename, a new member.
     await send(ref, 'missed 1');
     await send(ref, 'missed 2');
-    await alice.caller.session.create({ projectId: ref.projectId, title: 'Side room' });
-    await alice.caller.session.update({ ...ref, description: 'now with a topic' });
-    const bob = await h.user();
-    await addToProject(alice, ref.projectId, bob);
+    await env.alice.caller.session.create({ projectId: ref.projectId, title: 'Side room' });
+    await env.alice.caller.session.update({ ...ref, description: 'now with a topic' });
+    const bob = await env.h.user();
+    await addToProject(env.alice, ref.projectId, bob);
 
     const again = await openSubscription(
-      alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: seen!.id }),
+      env.alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: seen!.id }),
     );
     const missed = await again.take(5);
     expect(contents(missed)).toEqual(['missed 1', 'missed 2', 'session.created', 'session.updated', 'member.added']);
@@ -69,8 +60,8 @@ describe('events.subscribe', () => {
   });
 
   it('loses nothing and doubles nothing when it resumes in the middle of a burst of writes', async () => {
-    const ref = await projectWithSession(alice);
-    const warm = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
+    const ref = await projectWithSession(env.alice);
+    const warm = await openSubscription(env.alice.caller.events.subscribe({ projectId: ref.projectId }));
     const [ready] = await warm.take(1);
     await warm.close();
 
@@ -78,7 +69,7 @@ describe('events.subscribe', () => {
     // Resume from the position before the burst while it is being written.
     await new Promise((r) => setTimeout(r, 5));
     const sub = await openSubscription(
-      alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: ready!.id }),
+      env.alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: ready!.id }),
     );
     await Promise.all(burst);
     const got = await sub.take(300, 15_000);
@@ -89,19 +80,19 @@ describe('events.subscribe', () => {
   });
 
   it('yields resync when lastEventId is older than the trimmed log', async () => {
-    const ref = await projectWithSession(alice);
-    const sub = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
+    const ref = await projectWithSession(env.alice);
+    const sub = await openSubscription(env.alice.caller.events.subscribe({ projectId: ref.projectId }));
     await sub.take(1);
     await send(ref, 'first');
     const [firstEvent] = await sub.take(1);
     await sub.close();
     // A store with a tiny log: appending through it trims the log (MAXLEN ~ drops whole nodes).
-    const tiny = new ChatStore(h.redis, { eventLogMaxLen: 10 });
+    const tiny = new ChatStore(env.h.redis, { eventLogMaxLen: 10 });
     for (let i = 0; i < 400; i++) {
-      await tiny.appendMessage({ ...ref, id: randomUUID(), content: `t${i}`, author: alice });
+      await tiny.appendMessage({ ...ref, id: randomUUID(), content: `t${i}`, author: env.alice });
     }
     const resumed = await openSubscription(
-      alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: firstEvent!.id }),
+      env.alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: firstEvent!.id }),
     );
     const [resync] = await resumed.take(1);
     expect(resync?.event).toEqual({ type: 'resync', projectId: ref.projectId });
@@ -111,19 +102,19 @@ describe('events.subscribe', () => {
   });
 
   it('yields resync when lastEventId is ahead of the log (Redis lost its data)', async () => {
-    const ref = await projectWithSession(alice);
+    const ref = await projectWithSession(env.alice);
     const sub = await openSubscription(
-      alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: `${Date.now() + 3_600_000}-0` }),
+      env.alice.caller.events.subscribe({ projectId: ref.projectId, lastEventId: `${Date.now() + 3_600_000}-0` }),
     );
     expect((await sub.take(1))[0]?.event.type).toBe('resync');
     await sub.close();
   });
 
   it('keeps projects apart: a subscriber hears only its own project', async () => {
-    const mine = await projectWithSession(alice);
-    const bob = await h.user();
+    const mine = await projectWithSession(env.alice);
+    const bob = await env.h.user();
     const theirs = await projectWithSession(bob);
-    const sub = await openSubscription(alice.caller.events.subscribe({ projectId: mine.projectId }));
+    const sub = await openSubscription(env.alice.caller.events.subscribe({ projectId: mine.projectId }));
     await sub.take(1);
     await send(theirs, 'not for alice', bob);
     await send(mine, 'for alice');
@@ -137,18 +128,18 @@ describe('the per-process hub', () => {
   it('uses one subscriber connection for many subscriptions and projects', async () => {
     const local = createHarness();
     const countPubsub = async () =>
-      String(await h.redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+      String(await env.h.redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
         .split('\n')
         .filter((line) => line.trim()).length;
     const before = await countPubsub();
-    const refs = await Promise.all([projectWithSession(alice), projectWithSession(alice), projectWithSession(alice)]);
+    const refs = await Promise.all([projectWithSession(env.alice), projectWithSession(env.alice), projectWithSession(env.alice)]);
     // Three users with ten streams each (one user holding 30 is over the per-user stream cap).
-    const users = [alice, await h.user(), await h.user()];
-    for (const u of users.slice(1)) for (const ref of refs) await addToProject(alice, ref.projectId, u);
+    const users = [env.alice, await env.h.user(), await env.h.user()];
+    for (const u of users.slice(1)) for (const ref of refs) await addToProject(env.alice, ref.projectId, u);
     const subs = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         openSubscription(
-          createCallerFor(local, users[Math.floor(i / 10)]!.token).events.subscribe({ projectId: refs[i % 3]!.projectId }),
+          callerWithCookieOf(local, users[Math.floor(i / 10)]!).events.subscribe({ projectId: refs[i % 3]!.projectId }),
         ),
       ),
     );
@@ -164,7 +155,7 @@ describe('the per-process hub', () => {
 
   it('a subscriber joining as the last one leaves is not attached to a dropped tail', async () => {
     const local = createHarness();
-    const ref = await projectWithSession(alice);
+    const ref = await projectWithSession(env.alice);
     const first = await local.hub.follow(ref.projectId, () => undefined);
     const received: string[] = [];
     const joining = local.hub.follow(ref.projectId, (item) => {
@@ -181,9 +172,9 @@ describe('the per-process hub', () => {
 
   it('two app processes on one Redis both deliver every event exactly once', async () => {
     const other = createHarness(); // a second "process": its own connections and hub
-    const ref = await projectWithSession(alice);
-    const a = await openSubscription(alice.caller.events.subscribe({ projectId: ref.projectId }));
-    const b = await openSubscription(createCallerFor(other, alice.token).events.subscribe({ projectId: ref.projectId }));
+    const ref = await projectWithSession(env.alice);
+    const a = await openSubscription(env.alice.caller.events.subscribe({ projectId: ref.projectId }));
+    const b = await openSubscription(callerWithCookieOf(other, env.alice).events.subscribe({ projectId: ref.projectId }));
     await a.take(1);
     await b.take(1);
     for (let i = 0; i < 50; i++) await send(ref, `x${i}`);
@@ -197,7 +188,3 @@ describe('the per-process hub', () => {
     await other.close();
   });
 });
-
-function createCallerFor(harness: Harness, token: string) {
-  return createCaller(createContextInner({ services: harness, sessionToken: decodeURIComponent(token) }));
-}

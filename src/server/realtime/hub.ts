@@ -5,7 +5,7 @@ import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
 import { headEventId, readEventsAfter } from '~/server/chat/event-log';
 import type { ChatEvent } from '~/shared/types';
 import { toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { idInKey, keys } from '~/server/redis/keys';
 import { createRedis, getRedis } from '~/server/redis/client';
 import { errorFields, logger } from '~/server/log';
 
@@ -297,8 +297,7 @@ export class EventHub {
 }
 
 function projectIdOfWakeChannel(channel: string): string | null {
-  const m = /^project:\{([^}]+)\}:wake$/.exec(channel);
-  return m ? m[1]! : null;
+  return idInKey(keys.wakeChannel, channel);
 }
 
 function logTailError(projectId: string) {

@@ -1,7 +1,8 @@
 import 'server-only';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
-import { compareEventIds, readEventsAfter } from '~/server/chat/event-log';
+import { readEventsAfter } from '~/server/chat/event-log';
+import { compareEventIds } from '~/shared/event-id';
 import { metrics } from '~/server/metrics';
 import type { ChatEvent } from '~/shared/types';
 import type { EventHub, TailItem } from './hub';

@@ -50,7 +50,7 @@ export const keys = {
    * written by the append and edit scripts. Unread mentions = ZCOUNT (lastRead, +inf]. Scripts build
    * it from mentionKeyPrefix (same slot).
    */
-  mentions: (pid: string, uid: string, sid: string) => `project:{${pid}}:mentions:${uid}:${sid}`,
+  mentions: (pid: string, uid: string, sid: string) => `${mentionKeyPrefix(pid)}${uid}:${sid}`,
   /**
    * Pub/sub channel of one project's EPHEMERAL signals (typing, presence): never in the event log, so
    * a burst of them cannot trim real events away.
@@ -66,8 +66,9 @@ export const keys = {
   wakeChannel: (pid: string) => `project:{${pid}}:wake`,
 
   /**
-   * STREAM with consumer group `ai`: the project's AI PM reply jobs. Appended by the same script that
-   * stores the user's message (same slot); an entry is deleted once its answer is finished.
+   * STREAM with consumer group `ai`: the project's AI PM reply jobs. Appended in the same script as
+   * the user's message (same slot), or by a Retry of a failed answer; an entry is acknowledged and
+   * deleted once its answer is finished or given up (a job failing on every delivery).
    */
   aiJobs: (pid: string) => `project:{${pid}}:ai:jobs`,
   /** ZSET answer message id -> lease expiry (ms): the project's generations running now (its limit). */
@@ -135,8 +136,109 @@ export const keys = {
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
 
-/** `prefix..uid..":"..sid` is keys.mentions (a unit test pins that they agree). */
+/** The start of a user's mention set keys (keys.mentions): scripts append `<uid>:<sid>`. */
 export const mentionKeyPrefix = (pid: string) => `project:{${pid}}:mentions:`;
 
+// ------------------------------------------------------------------------------- patterns and parsers
+// Code that scans keys or reads what a key or index entry names goes through these, never through its
+// own regex or split: a pattern and its parser are derived from the builder above, so they cannot
+// drift from the key they read.
+
+/** Marks where a builder puts its id, to split the key it builds into the text before and after. */
+const HOLE = '\u0000';
+
+/** The SCAN pattern of every key `build` makes: `keyPattern(keys.aiJobs)` is `project:{*}:ai:jobs`. */
+export function keyPattern(build: (id: string) => string): string {
+  return build('*');
+}
+
+/**
+ * The id `build` put into `key` (`idInKey(keys.aiJobs, 'project:{p1}:ai:jobs')` is `p1`), or null when
+ * `key` is not of that builder's shape. Ids never hold `:`, `{` or `}` (they are UUIDs or token
+ * hashes), so a key of a longer shape (`project:{p}:sessions:<sid>` against keys.sessions) is refused.
+ */
+export function idInKey(build: (id: string) => string, key: string): string | null {
+  const [prefix = '', suffix = ''] = build(HOLE).split(HOLE);
+  if (key.length <= prefix.length + suffix.length || !key.startsWith(prefix) || !key.endsWith(suffix)) return null;
+  const id = key.slice(prefix.length, key.length - suffix.length);
+  return /[:{}]/.test(id) ? null : id;
+}
+
 /** SCAN pattern matching every project's AI job stream (a worker's sweep for jobs nobody announced). */
-export const AI_JOBS_PATTERN = 'project:{*}:ai:jobs';
+export const AI_JOBS_PATTERN = keyPattern(keys.aiJobs);
+
+/**
+ * Where a message lives, as the message id index (keys.messageIds) and the recent list (keys.recent)
+ * hold it: "<sid>:<seq>". The write scripts build it in Lua; TypeScript only reads it, here.
+ */
+export function parseMessageLocator(at: string | null | undefined): { sessionId: string; seq: number } | null {
+  const colon = at?.indexOf(':') ?? -1;
+  if (!at || colon <= 0) return null;
+  const seq = Number(at.slice(colon + 1));
+  return Number.isSafeInteger(seq) && seq > 0 ? { sessionId: at.slice(0, colon), seq } : null;
+}
+
+/** The fields of keys.legacyLedger: one per project, session and message the legacy migration added. */
+export const legacyLedgerField = {
+  project: (pid: string) => `p:${pid}`,
+  session: (pid: string, sid: string) => `s:${pid}:${sid}`,
+  message: (pid: string, mid: string) => `m:${pid}:${mid}`,
+};
+
+export type LegacyLedgerEntry =
+  | { kind: 'project'; pid: string }
+  | { kind: 'session'; pid: string; sid: string }
+  | { kind: 'message'; pid: string; mid: string };
+
+/** What a keys.legacyLedger field records, or null for a field of no known shape. */
+export function parseLegacyLedgerField(field: string): LegacyLedgerEntry | null {
+  const [kind, pid, id] = field.split(':');
+  if (!pid) return null;
+  if (kind === 'p' && id === undefined) return { kind: 'project', pid };
+  if (kind === 's' && id) return { kind: 'session', pid, sid: id };
+  if (kind === 'm' && id) return { kind: 'message', pid, mid: id };
+  return null;
+}
+
+// ------------------------------------------------------------------------------------ legacy keys
+
+/**
+ * The OLD product's keys (seed 000), which `npm run migrate:legacy` reads (see src/server/legacy/format.ts
+ * for what each holds). Never written by Parley; the test fixtures write them as the seed did. Their ids
+ * are the old product's (any text without `:`), not UUIDs.
+ */
+export const legacyKeys = {
+  memory: (pid: string, type: string, key: string) => `project:${pid}:memory:${type}:${key}`,
+  blob: (sid: string) => `session_${sid}`,
+  sessionSet: (pid: string) => `project:${pid}:sessions`,
+  sessionHash: (pid: string, sid: string) => `project:${pid}:sessions:${sid}`,
+  messageList: (pid: string, sid: string) => `project:${pid}:sessions:${sid}:messages`,
+  messageBody: (pid: string, sid: string, mid: string) => `project:${pid}:sessions:${sid}:messages:${mid}`,
+};
+
+export type LegacyKey =
+  | { kind: 'memory'; pid: string; type: string; key: string }
+  | { kind: 'blob'; sid: string }
+  | { kind: 'sessionSet'; pid: string }
+  | { kind: 'sessionHash'; pid: string; sid: string }
+  | { kind: 'messageList'; pid: string; sid: string }
+  | { kind: 'messageBody'; pid: string; sid: string; mid: string };
+
+/**
+ * Which legacy structure a key is, or null. Parley's own keys (`project:{<pid>}...`, braces) are never
+ * legacy keys, so the tool can read an old Redis that Parley already shares.
+ */
+export function parseLegacyKey(key: string): LegacyKey | null {
+  if (key.startsWith('session_')) return key.length > 8 ? { kind: 'blob', sid: key.slice(8) } : null;
+  let m = /^project:([^:{}]+):memory:([^:]+):(.+)$/.exec(key);
+  if (m) return { kind: 'memory', pid: m[1]!, type: m[2]!, key: m[3]! };
+  m = /^project:([^:{}]+):sessions$/.exec(key);
+  if (m) return { kind: 'sessionSet', pid: m[1]! };
+  m = /^project:([^:{}]+):sessions:([^:]+)$/.exec(key);
+  if (m) return { kind: 'sessionHash', pid: m[1]!, sid: m[2]! };
+  m = /^project:([^:{}]+):sessions:([^:]+):messages$/.exec(key);
+  if (m) return { kind: 'messageList', pid: m[1]!, sid: m[2]! };
+  m = /^project:([^:{}]+):sessions:([^:]+):messages:(.+)$/.exec(key);
+  if (m) return { kind: 'messageBody', pid: m[1]!, sid: m[2]!, mid: m[3]! };
+  return null;
+}

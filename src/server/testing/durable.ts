@@ -8,13 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
+import { hashToken } from '~/server/auth/service';
 import { createServices } from '~/server/context';
 import { startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
 import { createPool, type Pool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { createRedis } from '~/server/redis/client';
 import { EventHub } from '~/server/realtime/hub';
-import { harnessFor, type Harness } from './harness';
+import { harnessFor, type Harness, type TestUser } from './harness';
 import { createTestDatabase, type TestDatabase } from './postgres';
 
 export interface DurableHarness extends Harness {
@@ -154,4 +155,12 @@ export function useDurableTestEnv(
       server = await startRedisServer({ port: old.port, dir });
     },
   };
+}
+
+/** What PostgreSQL holds of `user`'s login: null when no row, else whether it is revoked. */
+export async function loginRowOf(pool: Pool, user: Pick<TestUser, 'token'>): Promise<{ revoked: boolean } | null> {
+  const r = await pool.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM login_sessions WHERE token_hash = $1', [
+    hashToken(decodeURIComponent(user.token)),
+  ]);
+  return r.rows[0] ?? null;
 }

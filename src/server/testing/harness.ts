@@ -3,7 +3,7 @@
  * callers acting as signed-in users. Every test works in fresh random projects, so tests never collide.
  */
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createServices, type Services } from '~/server/context';
 import type { LimitsConfig } from '~/server/limits/rate-limits';
 import { createRedis } from '~/server/redis/client';
@@ -72,6 +72,31 @@ export function harnessFor(services: Services, close: () => Promise<void>): Harn
     anonymous: () => callerFor(null),
     close,
   };
+}
+
+/**
+ * The usual setup of a test file: one harness and one fresh user per name, made before the file's
+ * tests and closed after them. Read the holder's fields inside tests and hooks (beforeAll fills them).
+ */
+export function useHarness<const Name extends string>(
+  names: readonly Name[],
+  opts: { limits?: LimitsConfig } = {},
+): { h: Harness } & Record<Name, TestUser> {
+  const env = {} as { h: Harness } & Record<Name, TestUser>;
+  beforeAll(async () => {
+    env.h = createHarness(testRedisUrl(), opts);
+    for (const name of names) (env as Record<Name, TestUser>)[name] = await env.h.user();
+  });
+  afterAll(() => env.h.close());
+  return env;
+}
+
+/**
+ * A caller on `services` (e.g. another app process's) presenting `user`'s cookie, as the browser that
+ * kept it would: the same login, wherever the request lands.
+ */
+export function callerWithCookieOf(services: Services, user: Pick<TestUser, 'token'>) {
+  return createCaller(createContextInner({ services, sessionToken: decodeURIComponent(user.token) }));
 }
 
 /** Where a session is: what message.* procedures take. */

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { legacyKeys } from '~/server/redis/keys';
 import { waitFor } from './wait';
 
 export interface OldMessage {
@@ -98,7 +99,7 @@ const TTL = 86_400 * 30;
 
 /** The seed's store_chat_session: HSET mapping, EXPIRE, SADD. */
 export async function storeChatSession(redis: Redis, s: OldSession, ttl = TTL): Promise<void> {
-  const key = `project:${s.project_id}:sessions:${s.id}`;
+  const key = legacyKeys.sessionHash(s.project_id, s.id);
   await redis.hset(key, {
     id: s.id,
     project_id: s.project_id,
@@ -112,14 +113,14 @@ export async function storeChatSession(redis: Redis, s: OldSession, ttl = TTL): 
     last_message_at: s.last_message_at ?? '',
   });
   await redis.expire(key, ttl);
-  await redis.sadd(`project:${s.project_id}:sessions`, s.id);
+  await redis.sadd(legacyKeys.sessionSet(s.project_id), s.id);
 }
 
 /** The seed's store_chat_message: SETEX body, LPUSH id, HSET last_message_at, HINCRBY message_count. */
 export async function storeChatMessage(redis: Redis, m: OldMessage, ttl = TTL): Promise<void> {
-  const base = `project:${m.project_id}:sessions:${m.session_id}`;
-  await redis.setex(`${base}:messages:${m.id}`, ttl, pyJson(m));
-  await redis.lpush(`${base}:messages`, m.id);
+  const base = legacyKeys.sessionHash(m.project_id, m.session_id);
+  await redis.setex(legacyKeys.messageBody(m.project_id, m.session_id, m.id), ttl, pyJson(m));
+  await redis.lpush(legacyKeys.messageList(m.project_id, m.session_id), m.id);
   await redis.hset(base, 'last_message_at', m.updated_at);
   await redis.hincrby(base, 'message_count', 1);
 }
@@ -132,9 +133,9 @@ export async function storeChatMessagesFast(redis: Redis, messages: OldMessage[]
   for (let i = 0; i < messages.length; i += 2000) {
     const p = redis.pipeline();
     for (const m of messages.slice(i, i + 2000)) {
-      const base = `project:${m.project_id}:sessions:${m.session_id}`;
-      p.setex(`${base}:messages:${m.id}`, ttl, pyJson(m));
-      p.lpush(`${base}:messages`, m.id);
+      const base = legacyKeys.sessionHash(m.project_id, m.session_id);
+      p.setex(legacyKeys.messageBody(m.project_id, m.session_id, m.id), ttl, pyJson(m));
+      p.lpush(legacyKeys.messageList(m.project_id, m.session_id), m.id);
       p.hset(base, 'last_message_at', m.updated_at);
       p.hincrby(base, 'message_count', 1);
     }
@@ -150,13 +151,13 @@ export async function storeChatMessagesFast(redis: Redis, messages: OldMessage[]
  */
 export async function storeExpiredMessages(redis: Redis, messages: OldMessage[]): Promise<void> {
   for (const m of messages) await storeChatMessage(redis, m, 1);
-  const bodyKeys = messages.map((m) => `project:${m.project_id}:sessions:${m.session_id}:messages:${m.id}`);
+  const bodyKeys = messages.map((m) => legacyKeys.messageBody(m.project_id, m.session_id, m.id));
   await waitFor(async () => (await redis.exists(...bodyKeys)) === 0, 15_000);
 }
 
 /** An entry of the old memory layout (chat entries and other memory types alike). */
 export async function writeMemoryEntry(redis: Redis, pid: string, type: string, key: string, value: unknown): Promise<void> {
-  await redis.set(`project:${pid}:memory:${type}:${key}`, pyJson(value));
+  await redis.set(legacyKeys.memory(pid, type, key), pyJson(value));
 }
 
 /** The old `session_<sid>` blob. */
@@ -164,5 +165,5 @@ export async function writeSessionBlob(
   redis: Redis,
   blob: { id: string; project_id: string; title?: string; created_at?: string; messages: OldMessage[] },
 ): Promise<void> {
-  await redis.set(`session_${blob.id}`, pyJson(blob));
+  await redis.set(legacyKeys.blob(blob.id), pyJson(blob));
 }

@@ -10,10 +10,10 @@ import { TRPCError } from '@trpc/server';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { headers } from 'next/headers';
 import { cache, createElement, type ReactNode } from 'react';
-import { makeQueryClient } from '~/client/query-client';
+import { makeQueryClient } from '~/shared/query-client';
 import { readSessionToken } from '~/server/auth/cookie';
 import { getServices } from '~/server/context';
-import type { ProjectDetailDTO } from '~/shared/types';
+import type { ProjectDetailDTO, Viewer } from '~/shared/types';
 import { createContextInner, type Context } from './init';
 import { appRouter, createCaller } from './root';
 
@@ -33,8 +33,6 @@ export const getCaller = cache(async () => createCaller(await getContext()));
 
 /** The signed-in user, or null. */
 export const getViewer = cache(async () => (await getCaller()).auth.me());
-
-export type Viewer = NonNullable<Awaited<ReturnType<typeof getViewer>>>;
 
 export type ProjectAccess =
   | { kind: 'signed-out' }

@@ -1,7 +1,7 @@
 import 'server-only';
 import { clearedSessionCookie, sessionCookie } from '~/server/auth/cookie';
 import { credentialsInput } from '~/shared/schemas';
-import type { UserDTO } from '~/shared/types';
+import type { UserDTO, Viewer } from '~/shared/types';
 import { publicProcedure, router } from '../init';
 import { rateLimit } from '../limits';
 
@@ -25,7 +25,7 @@ export const authRouter = router({
   }),
 
   /** The signed-in user, or null when signed out (not an error: the home page asks this first). */
-  me: publicProcedure.query(async ({ ctx }) => {
+  me: publicProcedure.query(async ({ ctx }): Promise<Viewer | null> => {
     if (!ctx.sessionToken) return null;
     const user = await ctx.auth.userForToken(ctx.sessionToken);
     return user ? { id: user.id, username: user.username } : null;

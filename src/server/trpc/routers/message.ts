@@ -1,7 +1,7 @@
 import 'server-only';
-import { TRPCError } from '@trpc/server';
 import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
+import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { isProvisional } from '~/shared/provisional';
 import type { AuthedUser } from '~/server/auth/service';
@@ -70,7 +70,7 @@ export const messageRouter = router({
   /** Toggles the caller's reaction with this emoji. */
   react: projectProcedure.input(messageReactInput).use(rateLimit('change')).mutation(({ ctx, input }): Promise<MessageDTO> =>
     ctx.store.changeMessage(input, 'message.updated', (m) => {
-      if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });
+      if (m.deleted) throw new AppError('BAD_REQUEST', 'The message was deleted');
       const reactions = m.reactions ?? [];
       const mine = (r: { emoji: string; userId: string }) => r.emoji === input.emoji && r.userId === ctx.user.id;
       if (reactions.some(mine)) {
@@ -80,17 +80,11 @@ export const messageRouter = router({
       }
       // Adding: bounded per user and in distinct emoji, so a message's reactions stay small.
       if (reactions.filter((r) => r.userId === ctx.user.id).length >= LIMITS.reactionsPerUserPerMessage) {
-        throw new TRPCError({
-          code: 'BAD_REQUEST',
-          message: `You can add at most ${LIMITS.reactionsPerUserPerMessage} reactions to one message`,
-        });
+        throw new AppError('BAD_REQUEST', `You can add at most ${LIMITS.reactionsPerUserPerMessage} reactions to one message`);
       }
       const distinct = new Set(reactions.map((r) => r.emoji));
       if (!distinct.has(input.emoji) && distinct.size >= LIMITS.distinctReactionsPerMessage) {
-        throw new TRPCError({
-          code: 'BAD_REQUEST',
-          message: `A message can have at most ${LIMITS.distinctReactionsPerMessage} different reactions`,
-        });
+        throw new AppError('BAD_REQUEST', `A message can have at most ${LIMITS.distinctReactionsPerMessage} different reactions`);
       }
       const next = [...reactions, { emoji: input.emoji, userId: ctx.user.id }];
       return { ...m, reactions: next };
@@ -118,7 +112,7 @@ export const messageRouter = router({
 
 function assertEditable(m: StoredMessage, user: AuthedUser, moderator = false) {
   if (m.authorId !== user.id && !moderator) {
-    throw new TRPCError({ code: 'FORBIDDEN', message: 'Only the author can change a message' });
+    throw new AppError('FORBIDDEN', 'Only the author can change a message');
   }
-  if (m.deleted) throw new TRPCError({ code: 'BAD_REQUEST', message: 'The message was deleted' });
+  if (m.deleted) throw new AppError('BAD_REQUEST', 'The message was deleted');
 }

@@ -1,6 +1,6 @@
 /**
- * Data for the client's unit tests: one project P with one session S, timestamps a second apart,
- * and DTOs as the server sends them.
+ * Data for unit tests (the client's cache rules, the AI PM prompt): one project P with one session S,
+ * timestamps a second apart, and DTOs as the server sends them.
  */
 import type { MessageDTO, SessionDTO } from '~/shared/types';
 

@@ -1,8 +1,8 @@
 /**
- * The one QueryClient factory, used by both sides: server components make a fresh client per
- * request (see src/server/trpc/rsc.ts, wrapped in React's `cache`), the browser keeps one for the
- * life of the tab (see ./trpc.tsx). A client shared across server requests would leak one user's
- * data into another's page.
+ * The one QueryClient factory, used by both sides (so it lives in neither src/server nor src/client):
+ * server components make a fresh client per request (see src/server/trpc/rsc.ts, wrapped in React's
+ * `cache`), the browser keeps one for the life of the tab (see src/client/trpc.tsx). A client shared
+ * across server requests would leak one user's data into another's page.
  */
 import { defaultShouldDehydrateQuery, QueryClient } from '@tanstack/react-query';
 
