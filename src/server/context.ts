@@ -1,11 +1,13 @@
 import 'server-only';
 import { AUTH_OPS, AuthService, type AuthServiceApi } from '~/server/auth/service';
+import { ReadState } from '~/server/chat/read-state';
 import { CHAT_OPS, ChatStore, type ChatRepository } from '~/server/chat/store';
 import { createPool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { env } from '~/server/env';
 import { metrics, timed } from '~/server/metrics';
 import { getRedis } from '~/server/redis/client';
+import { keys } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { getEventHub, type EventHub } from '~/server/realtime/hub';
 import { limitsFromEnv, RateLimits, type LimitsConfig } from '~/server/limits/rate-limits';
@@ -28,6 +30,8 @@ export interface Services {
   durable: DurableTier | null;
   /** Abuse limits: rate-limit counters (in Redis) and this process's stream slots. */
   limits: RateLimits;
+  /** Read markers and unread counts (their moves go to the outbox too when the durable tier is on). */
+  reads: ReadState;
 }
 
 export function createServices(
@@ -37,7 +41,8 @@ export function createServices(
   limits: LimitsConfig = limitsFromEnv(),
 ): Services {
   const rateLimits = new RateLimits(redis, limits);
-  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits };
+  const reads = new ReadState(redis, durable ? keys.outbox : null);
+  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits, reads };
   return {
     redis,
     store: timedCalls<ChatRepository>(new ChatStore(redis), CHAT_OPS),
@@ -45,6 +50,7 @@ export function createServices(
     hub,
     durable: null,
     limits: rateLimits,
+    reads,
   };
 }
 

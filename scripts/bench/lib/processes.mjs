@@ -159,6 +159,7 @@ export async function startApp(redisUrl, extraEnv = {}, server = 'server') {
     LIMIT_SEND_PER_10S: '0',
     LIMIT_SEND_PER_10MIN: '0',
     LIMIT_SEARCH_PER_MIN: '0',
+    LIMIT_CHANGE_PER_MIN: '0',
     SSE_MAX_PER_USER: '10000',
   });
   Object.assign(env, extraEnv);
