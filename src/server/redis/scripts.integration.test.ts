@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createRedis } from './client';
 import { keys } from './keys';
 import { expandLua } from './lua/load-lua.mjs';
 import { LUA_SCRIPT_DIR, scripts, type ScriptCall } from './scripts';
@@ -151,7 +151,8 @@ describe('Lua script files', () => {
 });
 
 describe('Lua scripts on Redis', () => {
-  const redis = new Redis(inject('redisUrl'));
+  // createRedis: the test Redis may be a cluster (`redis+cluster://`, the cluster pass of npm test).
+  const redis = createRedis(inject('redisUrl'));
   afterAll(() => redis.quit());
 
   it('every script compiles (SCRIPT LOAD)', async () => {
