@@ -50,7 +50,8 @@ export default defineConfig({
   ],
   webServer: [
     {
-      command: `node_modules/.bin/next start -p ${PORT}`,
+      // The production server, as `npm start` runs it (/api/trpc on Node, the rest through Next).
+      command: `node scripts/server.mjs -p ${PORT}`,
       // Ready means the app answers and reaches Redis, not merely that the port is open.
       url: `${baseURL}/api/health`,
       reuseExistingServer: false,
@@ -62,7 +63,7 @@ export default defineConfig({
     ...(AI_APP_PORT && FAKE_AI_PORT
       ? [
           {
-            command: `node_modules/.bin/next start -p ${AI_APP_PORT}`,
+            command: `node scripts/server.mjs -p ${AI_APP_PORT}`,
             url: `http://localhost:${AI_APP_PORT}/api/health`,
             reuseExistingServer: false,
             timeout: 120_000,

@@ -129,6 +129,53 @@ test('B’s unread badges count A’s messages, and clear when B opens the sessi
   await b.context.close();
 });
 
+test('B sees A’s @mention highlighted and a mention badge that clears when B opens the session; B’s home total is live', async ({
+  page,
+  browser,
+}) => {
+  const { sessionPath, b } = await twoPeople(page, browser, 'Mentions');
+  // B is elsewhere in the project, and has the home page open in another tab.
+  await page.getByRole('button', { name: 'New session' }).click();
+  await expect(page).not.toHaveURL(sessionPath);
+  const bNav = b.page.getByRole('navigation', { name: 'Sessions' });
+  await bNav.getByRole('link').first().click();
+  await expect(b.page).not.toHaveURL(sessionPath);
+  await expect(bNav.getByRole('link')).toHaveCount(2);
+  const home = await b.context.newPage();
+  await home.goto('/');
+  const homeRow = home.getByRole('listitem').filter({ hasText: 'Mentions' });
+  await expect(homeRow).toBeVisible();
+  await expect(homeRow.getByLabel(/unread/)).toHaveCount(0);
+
+  await page.goto(sessionPath);
+  await send(page, `Hey @${b.username}, can you review?`);
+  await send(page, 'No mention here');
+  // A's own mention of B is highlighted for A too, but not as "you".
+  const onA = messageArticle(page, 'can you review?').locator('.mention');
+  await expect(onA).toHaveText(`@${b.username}`);
+  await expect(onA).not.toHaveClass(/mention-me/);
+
+  // B's sessions nav: 2 unread, 1 of them mentions B (a separate badge).
+  const row = bNav.getByRole('listitem').filter({ has: b.page.locator(`a[href="${sessionPath}"]`) });
+  await expect(row.getByLabel('2 unread', { exact: true })).toBeVisible();
+  await expect(row.getByLabel('1 unread mention')).toHaveText('@1');
+  // The home page follows live (no reload): the project's total and its mentions.
+  await expect(homeRow.getByLabel('2 unread', { exact: true })).toBeVisible();
+  await expect(homeRow.getByLabel('1 unread mention')).toBeVisible();
+
+  // B opens the session: the mention of B stands out, and the badges clear, on the home page too.
+  await row.getByRole('link').click();
+  await expect(b.page).toHaveURL(new RegExp(sessionPath));
+  const mine = messageArticle(b.page, 'can you review?').locator('.mention');
+  await expect(mine).toHaveText(`@${b.username}`);
+  await expect(mine).toHaveClass(/mention-me/);
+  await expect(mine).toHaveAttribute('title', 'Mentions you');
+  await expect(row.getByLabel(/unread/)).toHaveCount(0);
+  await expect(homeRow.getByLabel(/unread/)).toHaveCount(0);
+
+  await b.context.close();
+});
+
 test('B sees A typing, and it stops when A sends', async ({ page, browser }) => {
   const { sessionPath, username, b } = await twoPeople(page, browser, 'Typing');
   await b.page.goto(sessionPath);

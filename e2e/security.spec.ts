@@ -47,6 +47,8 @@ function expectSecurityHeaders(res: Response | null, label: string) {
 }
 
 test('every page works under the CSP with no violation, and a message shows live', async ({ page, context }) => {
+  // Nine page loads, two tabs and a live message: longer than one flow's default 30 s on a loaded 2-core machine.
+  test.setTimeout(60_000);
   const problems = await watchViolations(page);
 
   const home = await page.goto('/');

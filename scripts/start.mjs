@@ -1,9 +1,10 @@
-// `npm start`: like `npm run dev`, but serves a production build (`next start`).
+// `npm start`: like `npm run dev`, but serves a production build with the production server
+// (scripts/server.mjs: /api/trpc on tRPC's Node adapter, everything else through Next).
 //
 // Builds first when there is no build yet, when `--build` is passed, or when a source file is newer
 // than the build (so `npm start` never silently serves stale code).
 // Env: PORT (default 3000), REDIS_URL.
-import { appPort, ensureDependencies, findOrStartRedis, runMain, runNext, staleBuildReason } from './lib/app-launcher.mjs';
+import { appPort, ensureDependencies, findOrStartRedis, runMain, runNext, runProductionServer, staleBuildReason } from './lib/app-launcher.mjs';
 
 /** @returns {string | undefined} why a build is needed, or undefined if the current one is fine */
 function buildReason() {
@@ -28,7 +29,7 @@ runMain(async () => {
       const code = await runNext(['build'], { redisUrl: redis.url });
       if (code !== 0) return code;
     }
-    return await runNext(['start', '-p', String(port)], { redisUrl: redis.url, port, announcePort: true });
+    return await runProductionServer({ redisUrl: redis.url, port, announcePort: true });
   } finally {
     await redis.release();
   }

@@ -1,5 +1,5 @@
 // What `npm run dev` and `npm start` share: install what is missing, find or start Redis, run a
-// Next.js command with REDIS_URL set, and shut everything down together.
+// Next.js command or the production server with REDIS_URL set, and shut everything down together.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -112,10 +112,29 @@ async function waitForPort(port, isDone) {
  * @param {{ redisUrl: string, port?: number, announcePort?: boolean }} options
  * @returns {Promise<number>} exit code
  */
-export function runNext(args, { redisUrl, port, announcePort = false }) {
+export function runNext(args, options) {
+  return runApp(path.join(repoRoot, 'node_modules', '.bin', 'next'), args, options);
+}
+
+/**
+ * Runs the production server (scripts/server.mjs: /api/trpc on Node, the rest through Next) on `port`,
+ * like runNext.
+ * @param {{ redisUrl: string, port: number, announcePort?: boolean }} options
+ * @returns {Promise<number>} exit code
+ */
+export function runProductionServer(options) {
+  return runApp(process.execPath, [path.join(repoRoot, 'scripts', 'server.mjs'), '-p', String(options.port)], options);
+}
+
+/**
+ * @param {string} command @param {string[]} args
+ * @param {{ redisUrl: string, port?: number, announcePort?: boolean }} options
+ * @returns {Promise<number>} exit code
+ */
+function runApp(command, args, { redisUrl, port, announcePort = false }) {
   const env = { ...process.env, REDIS_URL: redisUrl };
   if (port !== undefined) env.PORT = String(port);
-  const child = spawn(path.join(repoRoot, 'node_modules', '.bin', 'next'), args, {
+  const child = spawn(command, args, {
     cwd: repoRoot,
     stdio: 'inherit',
     env,

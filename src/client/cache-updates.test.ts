@@ -8,6 +8,9 @@ import {
   isProvisional,
   noteMessageInSession,
   noteMessageInSessions,
+  noteMention,
+  unreadMentionCount,
+  type MentionSeqs,
   outboxAdd,
   outboxRemove,
   outboxUpdate,
@@ -226,5 +229,43 @@ describe('outbox and timeline', () => {
     outbox = outboxAdd(outbox, entry('x'));
     expect(outbox).toHaveLength(1);
     expect(outboxRemove(outbox, 'x')).toEqual([]);
+  });
+});
+
+describe('mentions of the viewer', () => {
+  const viewer = { id: 'u-bob', username: 'Bob' };
+  const msg = (seq: number, content: string, extra: Partial<{ authorId: string; deleted: boolean }> = {}) => ({
+    sessionId: 's1',
+    seq,
+    authorId: 'u-ada',
+    content,
+    deleted: false,
+    ...extra,
+  });
+
+  it('adds a message that mentions the viewer, drops it when an edit or delete removes the mention', () => {
+    let m: MentionSeqs = {};
+    m = noteMention(m, msg(2, 'hi @bob'), viewer);
+    m = noteMention(m, msg(1, 'and @BOB'), viewer);
+    expect(m).toEqual({ s1: [1, 2] });
+    expect(noteMention(m, msg(2, 'hi @bob again'), viewer)).toBe(m);
+    m = noteMention(m, msg(2, 'hi all'), viewer);
+    expect(m).toEqual({ s1: [1] });
+    m = noteMention(m, msg(1, 'and @bob', { deleted: true }), viewer);
+    expect(m).toEqual({ s1: [] });
+  });
+
+  it('never counts the viewer’s own messages, code, or a longer name', () => {
+    const m = [msg(1, '@bob', { authorId: 'u-bob' }), msg(2, '`@bob`'), msg(3, '@bobby')].reduce(
+      (acc, x) => noteMention(acc, x, viewer),
+      {} as MentionSeqs,
+    );
+    expect(m).toEqual({});
+  });
+
+  it('counts only mentions after the read marker', () => {
+    expect(unreadMentionCount({ s1: [2, 5, 9] }, 's1', { s1: 5 })).toBe(1);
+    expect(unreadMentionCount({ s1: [2] }, 's1', undefined)).toBe(1);
+    expect(unreadMentionCount(undefined, 's1', {})).toBe(0);
   });
 });

@@ -12,6 +12,7 @@
  */
 import type { InfiniteData } from '@tanstack/react-query';
 import { isProvisional } from '~/shared/provisional';
+import { mentionsUser } from '~/shared/mentions';
 import type { MemberDTO, MessageDTO, MessagePage, PresenceDTO, ProjectDetailDTO, ReactionDTO, SessionDTO } from '~/shared/types';
 
 /** What `message.list` as an infinite query holds: pages[0] is the newest page, items ascend by seq. */
@@ -301,6 +302,34 @@ export function advanceMarker(markers: ReadMarkers, sessionId: string, seq: numb
 /** Unread messages of a session: seqs are gap-free, so lastSeq (= messageCount) - lastRead. */
 export function unreadCount(session: Pick<SessionDTO, 'id' | 'messageCount'>, markers: ReadMarkers | undefined): number {
   return Math.max(0, session.messageCount - (markers?.[session.id] ?? 0));
+}
+
+// ------------------------------------------------------------------------------------ mentions
+
+/** What `session.mentions` holds: session id -> seqs of messages that mention the viewer (unread ones, when fetched). */
+export type MentionSeqs = Record<string, number[]>;
+
+/**
+ * Keeps the viewer's mention seqs current with a message as it now is (created, edited, deleted): the
+ * same rule as the server's count (src/shared/mentions.ts; the author's own messages never count).
+ */
+export function noteMention(
+  mentions: MentionSeqs,
+  message: Pick<MessageDTO, 'sessionId' | 'seq' | 'authorId' | 'content' | 'deleted'>,
+  viewer: { id: string; username: string },
+): MentionSeqs {
+  const seqs = mentions[message.sessionId] ?? [];
+  const has = seqs.includes(message.seq);
+  const mentionsViewer = message.authorId !== viewer.id && !message.deleted && mentionsUser(message.content, viewer.username);
+  if (mentionsViewer === has) return mentions;
+  const next = mentionsViewer ? [...seqs, message.seq].sort((a, b) => a - b) : seqs.filter((s) => s !== message.seq);
+  return { ...mentions, [message.sessionId]: next };
+}
+
+/** Unread mentions of a session: those after the viewer's marker. */
+export function unreadMentionCount(mentions: MentionSeqs | undefined, sessionId: string, markers: ReadMarkers | undefined): number {
+  const marker = markers?.[sessionId] ?? 0;
+  return (mentions?.[sessionId] ?? []).filter((seq) => seq > marker).length;
 }
 
 // ------------------------------------------------------------------------------------ presence

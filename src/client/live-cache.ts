@@ -19,6 +19,7 @@ import {
   upsertPresence,
   hasGapBefore,
   mergeSessionDetail,
+  noteMention,
   noteMessageInSession,
   noteMessageInSessions,
   outboxRemove,
@@ -58,6 +59,8 @@ export class LiveCache {
     readonly projectId: string,
     /** The signed-in user: their own messages move their read marker (own messages are never unread). */
     private readonly viewerId: string | null = null,
+    /** Their username: messages that mention it count as their mentions (src/shared/mentions.ts). */
+    private readonly viewerName: string | null = null,
   ) {}
 
   /** Applies one change event (never `ready`/`resync`: those go to refetchAll). */
@@ -86,6 +89,7 @@ export class LiveCache {
       this.qc.invalidateQueries({ queryKey: trpc.session.get.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.message.list.infiniteQueryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.session.readMarkers.queryKey({ projectId }) }),
+      this.qc.invalidateQueries({ queryKey: trpc.session.mentions.queryKey({ projectId }) }),
       this.qc.invalidateQueries({ queryKey: trpc.project.presence.queryKey({ projectId }) }),
     ]).then(() => this.replay());
   }
@@ -133,6 +137,13 @@ export class LiveCache {
           list?.some((e) => e.id === message.id) ? outboxRemove(list, message.id) : list,
         );
         this.noteMessage(message);
+        const { viewerId, viewerName } = this;
+        if (viewerId !== null && viewerName !== null) {
+          qc.setQueryData(
+            trpc.session.mentions.queryKey({ projectId }),
+            (mentions) => mentions && noteMention(mentions, message, { id: viewerId, username: viewerName }),
+          );
+        }
         // A message ends its author's typing.
         if (live && event.type === 'message.created') {
           qc.setQueryData<TypingState>(typingKey(projectId), (state) =>

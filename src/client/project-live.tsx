@@ -17,11 +17,20 @@ import { useTRPC, useTRPCClient } from './trpc';
 
 const LiveCacheContext = createContext<LiveCache | null>(null);
 
-export function ProjectLive({ projectId, viewerId, children }: { projectId: string; viewerId: string; children: ReactNode }) {
+export function ProjectLive({
+  projectId,
+  viewer,
+  children,
+}: {
+  projectId: string;
+  viewer: { id: string; username: string };
+  children: ReactNode;
+}) {
   const queryClient = useQueryClient();
   const trpc = useTRPC();
   const client = useTRPCClient();
-  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId, viewerId));
+  const viewerId = viewer.id;
+  const [live] = useState(() => new LiveCache(queryClient, trpc, projectId, viewerId, viewer.username));
 
   useEffect(() => {
     const sync = new EventSync({

@@ -1,7 +1,7 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { Markdown, safeUrl } from './markdown';
+import { Markdown, MentionContext, safeUrl } from './markdown';
 
 const render = (text: string) => renderToStaticMarkup(createElement(Markdown, { text }));
 
@@ -75,5 +75,26 @@ describe('Markdown: what a message can put on the page', () => {
     for (const bad of ['javascript:alert(1)', 'java\nscript:alert(1)', ' data:text/html,x', 'ftp://x.example', '/p/1', '#x', '']) {
       expect(safeUrl(bad)).toBeNull();
     }
+  });
+
+  describe('mentions', () => {
+    const inProject = (text: string) =>
+      renderToStaticMarkup(
+        createElement(MentionContext, { value: { members: new Set(['ada', 'bob']), self: 'bob' } }, createElement(Markdown, { text })),
+      );
+
+    it('highlights members, the viewer more strongly, and @pm; strangers and code stay text', () => {
+      const html = inProject('hi @Ada and @bob, ask @pm; @zed is no member; `@ada` is code');
+      expect(html).toContain('<span class="mention" title="Mentions Ada">@Ada</span>');
+      expect(html).toContain('<span class="mention mention-me" title="Mentions you">@bob</span>');
+      expect(html).toContain('<span class="mention mention-ai" title="Mentions the AI PM">@pm</span>');
+      expect(html).toContain('@zed is no member');
+      expect(html).toContain('<code>@ada</code>');
+      expect(html.match(/class="mention/g)).toHaveLength(3);
+    });
+
+    it('outside a project nothing is highlighted', () => {
+      expect(render('hi @ada')).not.toContain('mention');
+    });
   });
 });

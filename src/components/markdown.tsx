@@ -1,11 +1,64 @@
-import { memo } from 'react';
-import ReactMarkdown, { type Components } from 'react-markdown';
+import { createContext, memo, useContext, useMemo } from 'react';
+import ReactMarkdown, { type Components, type Options } from 'react-markdown';
 import remarkGfm from 'remark-gfm';
+import { AI_PM_MENTION, findMentions } from '~/shared/mentions';
 
 interface MdNode {
   type: string;
   value?: string;
   children?: MdNode[];
+  data?: { hName?: string; hProperties?: Record<string, unknown> };
+}
+
+/** Who can be mentioned where a message is shown: the project's members, and the viewer. */
+export interface Mentionables {
+  /** Lower-cased usernames of the project's members. */
+  members: ReadonlySet<string>;
+  /** The viewer's lower-cased username: their own mentions get the stronger highlight. */
+  self: string;
+}
+
+/** Provided by the project's frame; without it (outside a project) mentions stay plain text. */
+export const MentionContext = createContext<Mentionables | null>(null);
+
+/**
+ * `@name` of a member (or `@pm`, the AI PM) becomes `<span class="mention">`, `mention-me` when it
+ * names the viewer. Only text nodes are looked at, so code stays verbatim (the server does not count
+ * mentions in code either: src/shared/mentions.ts).
+ */
+function remarkMentions(options: Mentionables) {
+  const split = (node: MdNode): MdNode[] => {
+    const text = node.value ?? '';
+    const out: MdNode[] = [];
+    let at = 0;
+    for (const m of findMentions(text)) {
+      const name = m.name.toLowerCase();
+      const pm = name === AI_PM_MENTION;
+      if (!pm && !options.members.has(name)) continue;
+      if (m.index > at) out.push({ type: 'text', value: text.slice(at, m.index) });
+      const self = name === options.self;
+      out.push({
+        type: 'mention',
+        data: {
+          hName: 'span',
+          hProperties: {
+            className: ['mention', ...(self ? ['mention-me'] : []), ...(pm ? ['mention-ai'] : [])],
+            title: self ? 'Mentions you' : pm ? 'Mentions the AI PM' : `Mentions ${m.name}`,
+          },
+        },
+        children: [{ type: 'text', value: text.slice(m.index, m.index + m.length) }],
+      });
+      at = m.index + m.length;
+    }
+    if (at === 0) return [node];
+    if (at < text.length) out.push({ type: 'text', value: text.slice(at) });
+    return out;
+  };
+  const walk = (node: MdNode) => {
+    if (!node.children) return;
+    node.children = node.children.flatMap((child) => (child.type === 'text' ? split(child) : (walk(child), [child])));
+  };
+  return (tree: MdNode) => walk(tree);
 }
 
 /**
@@ -64,8 +117,13 @@ const components: Components = {
 };
 
 export const Markdown = memo(function Markdown({ text }: { text: string }) {
+  const mentionables = useContext(MentionContext);
+  const plugins = useMemo<NonNullable<Options['remarkPlugins']>>(
+    () => [remarkGfm, remarkHtmlAsText, ...(mentionables ? [[remarkMentions, mentionables] as [typeof remarkMentions, Mentionables]] : [])],
+    [mentionables],
+  );
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm, remarkHtmlAsText]} components={components} urlTransform={safeUrl}>
+    <ReactMarkdown remarkPlugins={plugins} components={components} urlTransform={safeUrl}>
       {text}
     </ReactMarkdown>
   );

@@ -1,12 +1,13 @@
 'use client';
-import { memo, useState } from 'react';
+import { memo, useContext, useState } from 'react';
 import { isProvisional, type OutboxEntry } from '~/client/cache-updates';
 import { useMessageActions } from '~/client/use-message-actions';
 import { AI_VERIFY_BELOW } from '~/shared/ai';
+import { mentionsUser } from '~/shared/mentions';
 import type { MessageDTO } from '~/shared/types';
 import { AiAnswerControls } from './ai-answer-controls';
 import { Avatar } from './avatar';
-import { Markdown } from './markdown';
+import { Markdown, MentionContext } from './markdown';
 import { MessageEditor, MessageToolbar } from './message-actions';
 import { ReactionChips } from './reaction-chips';
 import { When } from './when';
@@ -21,8 +22,14 @@ export const StoredMessage = memo(function StoredMessage({ message, viewerId }: 
   const ai = message.role === 'ai_pm';
   const confidence = ai && message.confidence !== null ? message.confidence : null;
   const provisional = isProvisional(message);
+  const mentionables = useContext(MentionContext);
+  const mentionsMe = !mine && !message.deleted && mentionables !== null && mentionsUser(message.content, mentionables.self);
   return (
-    <article className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}`} data-id={message.id} data-seq={message.seq}>
+    <article
+      className={`msg${ai ? ' msg-ai' : ''}${mine ? ' msg-mine' : ''}${mentionsMe ? ' msg-mentions-me' : ''}`}
+      data-id={message.id}
+      data-seq={message.seq}
+    >
       {/* First in the article (it floats over its corner): the article's text still ends with the message. */}
       {!provisional && !editing && (
         <MessageToolbar

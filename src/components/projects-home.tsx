@@ -1,12 +1,12 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
-import { UnreadBadge } from './unread-badge';
+import { MentionBadge, UnreadBadge } from './unread-badge';
 import { useRouter } from 'next/navigation';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { errorMessage } from '~/client/errors';
 import { HOME_PROJECTS_INPUT } from '~/client/queries';
-import { useTRPC } from '~/client/trpc';
+import { useTRPC, useTRPCClient } from '~/client/trpc';
 import { useHydrated } from '~/client/use-hydrated';
 import { projectCreateInput } from '~/shared/schemas';
 import type { InvitationDTO, Viewer } from '~/shared/types';
@@ -17,8 +17,8 @@ export function ProjectsHome({ viewer }: { viewer: Pick<Viewer, 'username'> }) {
   const trpc = useTRPC();
   const router = useRouter();
   const projects = useQuery(trpc.project.list.queryOptions(HOME_PROJECTS_INPUT));
-  // The home page follows no project's events: it asks again when the user comes back to it.
   const unread = useQuery(trpc.project.unreadTotals.queryOptions(undefined, { staleTime: 0, refetchOnWindowFocus: true }));
+  useLiveUnreadTotals();
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
   const create = useMutation(
@@ -82,7 +82,8 @@ export function ProjectsHome({ viewer }: { viewer: Pick<Viewer, 'username'> }) {
                 <Link href={`/p/${p.id}`} className="stretched">
                   {p.name}
                 </Link>
-                <UnreadBadge count={unread.data?.[p.id] ?? 0} />
+                <UnreadBadge count={unread.data?.[p.id]?.unread ?? 0} />
+                <MentionBadge count={unread.data?.[p.id]?.mentions ?? 0} />
                 <span className="muted small">
                   Last activity <When iso={p.lastActivityAt} />
                 </span>
@@ -93,6 +94,30 @@ export function ProjectsHome({ viewer }: { viewer: Pick<Viewer, 'username'> }) {
       </main>
     </div>
   );
+}
+
+/**
+ * Keeps the project list's unread totals live: one stream (events.unread) for all the user's projects,
+ * never one per project. Its first item holds every total; later ones the projects that changed.
+ */
+function useLiveUnreadTotals() {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    let first = true;
+    const sub = client.events.unread.subscribe(undefined, {
+      onData: (totals) => {
+        queryClient.setQueryData(trpc.project.unreadTotals.queryKey(), (current) => ({ ...current, ...totals }));
+        // Activity moved: the list's order and "Last activity" follow (not for the first snapshot).
+        if (!first) void queryClient.invalidateQueries({ queryKey: trpc.project.list.queryKey() });
+        first = false;
+      },
+      // The link reconnects by itself; the reconnected stream starts with a full snapshot again.
+      onError: () => undefined,
+    });
+    return () => sub.unsubscribe();
+  }, [client, queryClient, trpc]);
 }
 
 /**

@@ -4,11 +4,11 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { LIVE_QUERY_OPTIONS } from '~/client/queries';
 import { useTRPC } from '~/client/trpc';
-import { unreadCount, type ReadMarkers } from '~/client/cache-updates';
+import { unreadCount, unreadMentionCount, type MentionSeqs, type ReadMarkers } from '~/client/cache-updates';
 import type { SessionDTO } from '~/shared/types';
 import { useReadMarkers } from '~/client/use-read-state';
 import { plural } from './format';
-import { UnreadBadge } from './unread-badge';
+import { MentionBadge, UnreadBadge } from './unread-badge';
 import { NewSessionButton } from './new-session-button';
 import { When } from './when';
 
@@ -17,6 +17,7 @@ export function SessionsNav({ projectId }: { projectId: string }) {
   const { sessionId } = useParams<{ sessionId?: string }>();
   const { data: sessions = [] } = useQuery(trpc.session.list.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const markers = useReadMarkers(projectId);
+  const { data: mentions } = useQuery(trpc.session.mentions.queryOptions({ projectId }, LIVE_QUERY_OPTIONS));
   const active = sessions.filter((s) => s.status !== 'archived');
   const archived = sessions.filter((s) => s.status === 'archived');
 
@@ -31,12 +32,12 @@ export function SessionsNav({ projectId }: { projectId: string }) {
         <p className="muted small">No sessions yet.</p>
       ) : (
         <>
-          <SessionList projectId={projectId} sessions={active} current={sessionId} markers={markers} />
+          <SessionList projectId={projectId} sessions={active} current={sessionId} markers={markers} mentions={mentions} />
           {archived.length > 0 && (
             // Open by itself when the current session is archived, so it is never hidden.
             <details className="archived-sessions" open={archived.some((s) => s.id === sessionId) || undefined}>
               <summary>Archived ({archived.length})</summary>
-              <SessionList projectId={projectId} sessions={archived} current={sessionId} markers={markers} />
+              <SessionList projectId={projectId} sessions={archived} current={sessionId} markers={markers} mentions={mentions} />
             </details>
           )}
         </>
@@ -50,11 +51,13 @@ function SessionList({
   sessions,
   current: currentId,
   markers,
+  mentions,
 }: {
   projectId: string;
   sessions: SessionDTO[];
   current: string | undefined;
   markers: ReadMarkers | undefined;
+  mentions: MentionSeqs | undefined;
 }) {
   return (
     <ul className="session-list">
@@ -67,6 +70,7 @@ function SessionList({
             </Link>
             {/* Until the markers are known, show no count rather than "everything unread". */}
             {markers && <UnreadBadge count={unreadCount(s, markers)} />}
+            {markers && <MentionBadge count={unreadMentionCount(mentions, s.id, markers)} />}
             <span className="session-meta">
               {plural(s.messageCount, 'message')} · <When iso={s.lastMessageAt ?? s.createdAt} />
             </span>

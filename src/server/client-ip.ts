@@ -48,6 +48,13 @@ function normalize(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
+/** Puts the TCP peer's address in PEER_HEADER, replacing whatever the client sent under that name. */
+export function stampPeerAddress(req: http.IncomingMessage): void {
+  const address = req.socket?.remoteAddress;
+  if (address) req.headers[PEER_HEADER] = address;
+  else delete req.headers[PEER_HEADER];
+}
+
 const installed = Symbol.for('parley.peerAddressRecorder');
 
 /** Stamps every HTTP request this process serves with its TCP peer's address (idempotent). */
@@ -59,12 +66,7 @@ export function recordPeerAddress(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const emit = proto.emit;
   proto.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]) {
-    if (event === 'request') {
-      const req = args[0] as http.IncomingMessage;
-      const address = req.socket?.remoteAddress;
-      if (address) req.headers[PEER_HEADER] = address;
-      else delete req.headers[PEER_HEADER];
-    }
+    if (event === 'request') stampPeerAddress(args[0] as http.IncomingMessage);
     return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
   } as typeof proto.emit;
 }

@@ -1,5 +1,6 @@
 import 'server-only';
 import { AUTH_OPS, AuthService, type AuthServiceApi } from '~/server/auth/service';
+import { ReadState } from '~/server/chat/read-state';
 import { CHAT_OPS, ChatStore, type ChatRepository } from '~/server/chat/store';
 import { createPool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
@@ -28,6 +29,8 @@ export interface Services {
   durable: DurableTier | null;
   /** Abuse limits: rate-limit counters (in Redis) and this process's stream slots. */
   limits: RateLimits;
+  /** Read markers and unread counts (their moves go to the outbox too when the durable tier is on). */
+  reads: ReadState;
 }
 
 export function createServices(
@@ -37,7 +40,8 @@ export function createServices(
   limits: LimitsConfig = limitsFromEnv(),
 ): Services {
   const rateLimits = new RateLimits(redis, limits);
-  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits };
+  const reads = new ReadState(redis, durable !== null);
+  if (durable) return { redis, store: durable.store, auth: durable.auth, hub, durable, limits: rateLimits, reads };
   return {
     redis,
     store: timedCalls<ChatRepository>(new ChatStore(redis), CHAT_OPS),
@@ -45,6 +49,7 @@ export function createServices(
     hub,
     durable: null,
     limits: rateLimits,
+    reads,
   };
 }
 

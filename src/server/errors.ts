@@ -17,9 +17,24 @@ export type AppErrorCode =
   | 'TOO_MANY_REQUESTS'
   | 'UNAVAILABLE';
 
+/**
+ * Marks an AppError whichever copy of this module made it. Next compiles the server code into more
+ * than one bundle of one process (the instrumentation bundle, which serves /api/trpc on the production
+ * server, each route's, the pages'), and the process's services live on globalThis, built by whichever
+ * bundle ran first: an error thrown by one copy's store reaches another copy's `instanceof AppError`,
+ * which must still say yes (or a wrong password would be answered as an internal error).
+ */
+const APP_ERROR = Symbol.for('parley.AppError');
+
 export class AppError extends Error {
   /** With TOO_MANY_REQUESTS: whole seconds to wait (the Retry-After header and `data.retryAfter`). */
   readonly retryAfterSeconds: number | undefined;
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses (PostgresUnavailableError, ...) keep the ordinary prototype check.
+    if (this !== AppError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[APP_ERROR] === true;
+  }
 
   constructor(
     readonly code: AppErrorCode,
@@ -29,6 +44,7 @@ export class AppError extends Error {
     super(message, options);
     this.name = 'AppError';
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    (this as Record<symbol, unknown>)[APP_ERROR] = true;
   }
 }
 

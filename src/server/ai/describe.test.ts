@@ -1,6 +1,6 @@
 import { APICallError, RetryError } from 'ai';
 import { describe, expect, it } from 'vitest';
-import { mentionsPm } from './enqueue';
+import { mentionsPm } from '~/shared/mentions';
 import { describeModelError } from './worker';
 
 const callError = (statusCode?: number) =>

@@ -2,15 +2,9 @@ import 'server-only';
 import type { AiJobArgs } from '~/server/redis/scripts';
 import type { Role } from '~/shared/types';
 import { AI_PM_MODES, type AiPmMode } from '~/shared/ai';
+import { mentionsPm } from '~/shared/mentions';
 import { answerIdFor } from './ids';
 import { aiEnabled } from './settings';
-
-/** `@pm` as a word, anywhere in the message (what `mention` mode answers). */
-const MENTION = /(^|[^\w@])@pm\b/i;
-
-export function mentionsPm(content: string): boolean {
-  return MENTION.test(content);
-}
 
 /** A session's AI PM mode as stored in its metadata (absent: the default). */
 export function sessionAiMode(metadata: Record<string, unknown>): AiPmMode {

@@ -53,10 +53,10 @@ describe('read markers and unread counts', () => {
     await send(ref, env.ada);
     await send(ref, env.ada);
     await send({ projectId: ref.projectId, sessionId: other.id }, env.ada);
-    expect((await env.bob.caller.project.unreadTotals())[ref.projectId]).toBe(3);
-    expect((await env.ada.caller.project.unreadTotals())[ref.projectId]).toBe(0);
+    expect((await env.bob.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 3, mentions: 0 });
+    expect((await env.ada.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 0, mentions: 0 });
     await env.bob.caller.session.markRead({ ...ref, seq: 2 });
-    expect((await env.bob.caller.project.unreadTotals())[ref.projectId]).toBe(1);
+    expect((await env.bob.caller.project.unreadTotals())[ref.projectId]).toEqual({ unread: 1, mentions: 0 });
   });
 
   it('bad input is a clear error: a negative seq, an unknown session', async () => {

@@ -2,6 +2,7 @@ import 'server-only';
 import { toAppError } from '~/server/errors';
 import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
+import { projectOutbox } from '~/server/redis/outbox-partitions';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { PRESENCE } from '~/shared/limits';
 import type { PresenceDTO, PresenceState } from '~/shared/types';
@@ -36,14 +37,28 @@ export class Presence {
   }
 }
 
+/** Per project: the user's unread messages and, among them, those that mention the user. */
+export type UnreadTotals = Record<string, { unread: number; mentions: number }>;
+
+/** Unread mentions of one user in a project: session id -> the seqs after their marker (oldest first). */
+export type UnreadMentions = Record<string, number[]>;
+
+/** Seqs listed per session by `mentions` (the badge shows "99+" past that). */
+const MENTION_SEQS_MAX = 100;
+
 /**
  * Per-user read markers: for each session the last seq the user has seen. Seqs are gap-free, so a
  * session's unread count is lastSeq - lastRead, O(1), whatever edits and deletes did (they keep seqs).
- * Kept in Redis only (not in the durable tier's outbox): losing one marks messages unread again,
- * never loses a message.
+ * Unread mentions: the user's mention set of the session (keys.mentions) counted after the marker,
+ * ZCOUNT, O(log n).
+ * With the durable tier on (`outbox`), every move of a marker also goes to the project's outbox
+ * partition, in the same script, and PostgreSQL keeps it (re-hydrated into a Redis that lost it).
  */
 export class ReadState {
-  constructor(private readonly redis: ScriptedRedis) {}
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly outbox = false,
+  ) {}
 
   /**
    * Moves the marker to `seq` (capped at the session's last seq); never backwards. `knownLastSeq` is
@@ -60,7 +75,7 @@ export class ReadState {
     announce?: boolean;
   }): Promise<number> {
     try {
-      return await scripts.markRead.run(this.redis, { ...input, announce: input.announce !== false });
+      return await scripts.markRead.run(this.redis, { ...input, announce: input.announce !== false, outbox: this.outbox ? projectOutbox(input.projectId) : null });
     } catch (err) {
       throw toAppError(err);
     }
@@ -76,8 +91,17 @@ export class ReadState {
     }
   }
 
-  /** Unread messages per project (one script per project, pipelined: one round trip). */
-  async unreadTotals(projectIds: string[], userId: string): Promise<Record<string, number>> {
+  /** Session id -> the seqs of its unread messages that mention the user (sessions with none absent). */
+  async mentions(projectId: string, userId: string): Promise<UnreadMentions> {
+    try {
+      return await scripts.unreadMentions.run(this.redis, { projectId, userId, max: MENTION_SEQS_MAX });
+    } catch (err) {
+      throw toAppError(err);
+    }
+  }
+
+  /** Unread messages and mentions per project (one script per project, pipelined: one round trip). */
+  async unreadTotals(projectIds: string[], userId: string): Promise<UnreadTotals> {
     if (projectIds.length === 0) return {};
     let results: [Error | null, unknown][];
     try {
@@ -88,11 +112,11 @@ export class ReadState {
     } catch (err) {
       throw toAppError(err);
     }
-    const out: Record<string, number> = {};
+    const out: UnreadTotals = {};
     projectIds.forEach((pid, i) => {
-      const [err, n] = results?.[i] ?? [new Error('no answer'), 0];
+      const [err, pair] = results?.[i] ?? [new Error('no answer'), null];
       if (err) throw toAppError(err);
-      out[pid] = scripts.unreadTotal.reply(n);
+      out[pid] = scripts.unreadTotal.reply(pair);
     });
     return out;
   }

@@ -8,6 +8,7 @@ import { keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import { projectOutbox } from '~/server/redis/outbox-partitions';
+import { mentionedNames } from '~/shared/mentions';
 import type {
   InvitationDTO,
   MemberDTO,
@@ -386,6 +387,7 @@ export class ChatStore {
       id: input.id,
       body: encodeMessage(stored),
       createdAt: iso,
+      mentioned: await this.mentionedMembers(pid, input.content, input.author.id),
     };
     const { created, seq, body, eventId, outboxId } = await this.run(() =>
       job ? scripts.aiAppendWithJob.run(this.redis, { job, message }) : scripts.appendMessage.run(this.redis, message),
@@ -415,10 +417,15 @@ export class ChatStore {
       const seqText = String(located.seq);
       const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
       if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
-      const next = change(JSON.parse(current) as StoredMessage);
+      const previous = JSON.parse(current) as StoredMessage;
+      const next = change(previous);
       // One timestamp for the message and its session's updatedAt (PostgreSQL derives one from the other).
       const now = new Date().toISOString();
       const body = encodeMessage({ ...next, updatedAt: now });
+      // An edit may add or remove mentions, a delete drops them all: the script swaps the sets (who
+      // the old text mentioned out, who the new one mentions in). Nothing to do when the text stays.
+      const textChanged = previous.content !== next.content || Boolean(previous.deleted) !== Boolean(next.deleted);
+      const mentions = textChanged ? await this.mentionSwap(pid, previous, next) : null;
       const eventId = await this.run(() =>
         scripts.replaceMessage.run(this.redis, {
           ...this.eventWrite(pid),
@@ -428,6 +435,7 @@ export class ChatStore {
           body,
           eventType,
           now,
+          ...(mentions ? { mentions } : {}),
         }),
       );
       if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);
@@ -490,6 +498,45 @@ export class ChatStore {
       }),
     );
     return eventId !== null;
+  }
+
+  // ---------------------------------------------------------------- mentions
+
+  /**
+   * The members a message body mentions (src/shared/mentions.ts), as user ids, its author left out
+   * (own messages are never unread). Costs nothing for a body without `@name`; otherwise one pipeline
+   * of username lookups and one membership check.
+   */
+  private async mentionedMembers(projectId: string, content: string, authorId: string): Promise<string[]> {
+    const names = mentionedNames(content);
+    if (names.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const name of names) pipeline.get(keys.username(name));
+    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const ids = [
+      ...new Set(
+        results.flatMap(([err, id]) => {
+          if (err) throw toAppError(err);
+          return typeof id === 'string' && id !== authorId ? [id] : [];
+        }),
+      ),
+    ];
+    if (ids.length === 0) return [];
+    const member = await this.run(() => this.redis.smismember(keys.members(projectId), ...ids));
+    return ids.filter((_, i) => member[i] === 1);
+  }
+
+  /** Who the old text mentioned (they lose the message) and who the new one mentions (they get it). */
+  private async mentionSwap(
+    projectId: string,
+    previous: StoredMessage,
+    next: StoredMessage,
+  ): Promise<{ removed: string[]; added: string[] }> {
+    const [removed, added] = await Promise.all([
+      previous.deleted ? [] : this.mentionedMembers(projectId, previous.content, previous.authorId),
+      next.deleted ? [] : this.mentionedMembers(projectId, next.content, next.authorId),
+    ]);
+    return { removed, added };
   }
 
   /** What every write script that appends an event takes besides its own data. */

@@ -166,9 +166,23 @@ export class Hydrator {
     for (const m of members) {
       await this.run(() => this.redis.zadd(keys.userProjects(m.userId), 'NX', m.joinedAtMs, projectId));
     }
+    await this.copyReadMarkers(projectId);
     metrics().hydrations.inc({ kind: 'project' });
     log.info({ projectId, sessions: snapshot.sessionIds.length, members: members.length }, 'project re-hydrated from PostgreSQL');
     return true;
+  }
+
+  /**
+   * Brings the members' read markers back (unread counts survive a Redis that lost them). Merged
+   * forward only (HYDRATE_READS): a marker that moved in Redis meanwhile stays where it is.
+   */
+  private async copyReadMarkers(projectId: string): Promise<void> {
+    const markers = await this.pg.readMarkers(projectId);
+    if (markers.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [userId, sessions] of markers) scripts.hydrateReads.queue(pipeline, { projectId, userId, markers: sessions });
+    for (const [err] of (await this.run(() => pipeline.exec())) ?? []) if (err) throw toAppError(err);
+    metrics().hydrations.inc({ kind: 'read_markers' }, markers.size);
   }
 
   private once(key: string, fn: () => Promise<boolean>): Promise<boolean> {

@@ -15,7 +15,9 @@ export type OutboxChange =
   | { kind: 'member_removed'; projectId: string; userId: string; at: number }
   | { kind: 'user'; user: { id: string; username: string; passwordHash: string; createdAt: string } }
   | { kind: 'login'; tokenHash: string; userId: string; username: string; expiresAt: number }
-  | { kind: 'logout'; tokenHash: string; at: number };
+  | { kind: 'logout'; tokenHash: string; at: number }
+  /** A user's read marker of a session moved forward to `lastRead` (session.markRead). */
+  | { kind: 'read'; projectId: string; userId: string; sessionId: string; lastRead: number };
 
 export type OutboxKind = OutboxChange['kind'];
 
@@ -97,6 +99,11 @@ export function decodeOutboxEntry([id, flat]: RawEntry): OutboxEntry {
       };
     case 'logout':
       return { id, change: { kind, tokenHash: need(f, id, 'h'), at: int(f, id, 'at') } };
+    case 'read':
+      return {
+        id,
+        change: { kind, projectId: need(f, id, 'p'), userId: need(f, id, 'u'), sessionId: need(f, id, 's'), lastRead: int(f, id, 'q') },
+      };
     case undefined:
       throw new MalformedEntryError(id, 'no kind');
     default:

@@ -19,6 +19,7 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
     user: 0,
     login: 0,
     logout: 0,
+    read: 0,
   };
   const messages = new Map<string, MessageRow>();
   const sessions = new Map<string, SessionRow>();
@@ -28,6 +29,8 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
   const users = new Map<string, UserRow>();
   const logins = new Map<string, LoginRow>();
   const logouts = new Map<string, LogoutRow>();
+  // Per (project, user, session), the furthest marker in the batch.
+  const reads = new Map<string, ReadRow>();
 
   for (const { id, change } of entries) {
     counts[change.kind]++;
@@ -100,6 +103,20 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
       case 'logout':
         logouts.set(change.tokenHash, { token_hash: change.tokenHash, revoked_at: new Date(change.at).toISOString() });
         break;
+      case 'read': {
+        const key = `${change.projectId}/${change.userId}/${change.sessionId}`;
+        const current = reads.get(key);
+        if (!current || current.last_read < change.lastRead) {
+          reads.set(key, {
+            project_id: change.projectId,
+            user_id: change.userId,
+            session_id: change.sessionId,
+            last_read: change.lastRead,
+            version,
+          });
+        }
+        break;
+      }
       default:
         change satisfies never;
     }
@@ -115,6 +132,7 @@ export async function persistEntries(db: Queryable, entries: OutboxEntry[]): Pro
   if (messages.size > 0) await upsertMessages(db, [...messages.values()]);
   if (logins.size > 0) await insertLogins(db, [...logins.values()]);
   if (logouts.size > 0) await insertLogouts(db, [...logouts.values()]);
+  if (reads.size > 0) await upsertReadMarkers(db, [...reads.values()]);
   return counts;
 }
 
@@ -176,6 +194,13 @@ interface LoginRow {
   user_id: string;
   username: string;
   expires_at: string;
+}
+interface ReadRow {
+  project_id: string;
+  user_id: string;
+  session_id: string;
+  last_read: number;
+  version: string;
 }
 interface LogoutRow {
   token_hash: string;
@@ -413,6 +438,24 @@ async function insertLogouts(db: Queryable, rows: LogoutRow[]) {
     `INSERT INTO login_sessions (token_hash, revoked_at)
      SELECT token_hash, revoked_at FROM jsonb_to_recordset($1::jsonb) AS x(token_hash text, revoked_at timestamptz)
      ON CONFLICT (token_hash) DO UPDATE SET revoked_at = COALESCE(login_sessions.revoked_at, EXCLUDED.revoked_at)`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/**
+ * Read markers only move forward: a stored marker at or past the incoming one stays (a replayed or
+ * reordered older entry never moves it back), whatever the entries' order.
+ */
+async function upsertReadMarkers(db: Queryable, rows: ReadRow[]) {
+  await query(
+    db,
+    'outbox.read_markers.upsert',
+    `INSERT INTO read_markers (project_id, user_id, session_id, last_read, version)
+     SELECT project_id, user_id, session_id, last_read, version
+     FROM jsonb_to_recordset($1::jsonb) AS x(project_id uuid, user_id uuid, session_id uuid, last_read integer, version numeric)
+     ON CONFLICT (project_id, user_id, session_id) DO UPDATE SET
+       last_read = EXCLUDED.last_read, version = EXCLUDED.version
+     WHERE read_markers.last_read < EXCLUDED.last_read`,
     [JSON.stringify(rows)],
   );
 }

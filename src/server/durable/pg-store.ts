@@ -448,6 +448,23 @@ export class PgStore {
     };
   }
 
+  /** Every member's read markers in a project: user id -> session id -> last-read seq. */
+  async readMarkers(projectId: string): Promise<Map<string, Record<string, number>>> {
+    const r = await query<{ user_id: string; session_id: string; last_read: number }>(
+      this.pool,
+      'read_markers.of_project',
+      'SELECT user_id, session_id, last_read FROM read_markers WHERE project_id = $1',
+      [projectId],
+    );
+    const out = new Map<string, Record<string, number>>();
+    for (const row of r.rows) {
+      const markers = out.get(row.user_id) ?? {};
+      markers[row.session_id] = row.last_read;
+      out.set(row.user_id, markers);
+    }
+    return out;
+  }
+
   async projectsOfUser(userId: string): Promise<Array<{ projectId: string; joinedAtMs: number }>> {
     const r = await query<{ project_id: string; joined_at: Date }>(
       this.pool,

@@ -46,6 +46,12 @@ export const keys = {
    */
   reads: (pid: string, uid: string) => `project:{${pid}}:reads:${uid}`,
   /**
+   * ZSET seq -> seq: the messages of one session that mention one user (src/shared/mentions.ts),
+   * written by the append and edit scripts. Unread mentions = ZCOUNT (lastRead, +inf]. Scripts build
+   * it from mentionKeyPrefix (same slot).
+   */
+  mentions: (pid: string, uid: string, sid: string) => `${mentionKeyPrefix(pid)}${uid}:${sid}`,
+  /**
    * Pub/sub channel of one project's EPHEMERAL signals (typing, presence): never in the event log, so
    * a burst of them cannot trim real events away.
    */
@@ -137,6 +143,9 @@ export const keys = {
  */
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
+
+/** The start of a user's mention set keys (keys.mentions): scripts append `<uid>:<sid>`. */
+export const mentionKeyPrefix = (pid: string) => `project:{${pid}}:mentions:`;
 
 // ------------------------------------------------------------------------------- patterns and parsers
 // Code that scans keys or reads what a key or index entry names goes through these, never through its

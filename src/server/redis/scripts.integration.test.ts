@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRedis } from './client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
+import { createRedis } from './client';
 import { keys } from './keys';
 import { deadLettersOf, outboxPartitionOf } from './outbox-partitions';
 import { expandLua } from './lua/load-lua.mjs';
@@ -55,8 +55,10 @@ const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
   backfillLogin: { key: keys.loginSession('h'), tokenHash: 'h', outbox: outboxPartitionOf(keys.loginSession('h')) },
   backfillProject: { projectId: pid, outbox: OUTBOX },
   backfillMessages: { projectId: pid, sessionId: sid, from: 1, to: 2, outbox: OUTBOX },
-  markRead: { projectId: pid, sessionId: sid, userId: 'u-1', seq: 1, knownLastSeq: 1, announce: true },
+  markRead: { projectId: pid, sessionId: sid, userId: 'u-1', seq: 1, knownLastSeq: 1, announce: true, outbox: null },
+  hydrateReads: { projectId: pid, userId: 'u-1', markers: { [sid]: 1 } },
   unreadTotal: { projectId: pid, userId: 'u-1' },
+  unreadMentions: { projectId: pid, userId: 'u-1', max: 10 },
   presenceHeartbeat: { projectId: pid, userId: 'u-1', state: 'active', until: 2, now: 1 },
   searchScan: { projectId: pid, sessionId: '', startKey: '', after: '', author: '', budget: 1, limit: 1, spec: '{}' },
   removeImportedSession: { projectId: pid, sessionId: sid, allowedIds: [] },
@@ -131,7 +133,7 @@ describe('Lua script files', () => {
 });
 
 describe('Lua scripts on Redis', () => {
-  // The client factory: it also takes the cluster pass's redis+cluster:// URL (a plain Redis cannot).
+  // createRedis: the test Redis may be a cluster (`redis+cluster://`, the cluster pass of npm test).
   const redis = createRedis(inject('redisUrl'));
   afterAll(() => redis.quit());
 

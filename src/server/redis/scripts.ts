@@ -2,7 +2,7 @@ import 'server-only';
 import path from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
-import { keys, MESSAGES_SUFFIX, sessionKeyPrefix } from './keys';
+import { keys, mentionKeyPrefix, MESSAGES_SUFFIX, sessionKeyPrefix } from './keys';
 import { loadLuaScripts } from './lua/load-lua.mjs';
 
 /**
@@ -169,6 +169,8 @@ export interface AppendMessageArgs extends EventWrite {
   body: string;
   /** ISO-8601 creation time; also the session's last activity. */
   createdAt: string;
+  /** User ids the message mentions (src/shared/mentions.ts): each one's mention set of the session gets its seq. */
+  mentioned?: string[];
 }
 
 export interface AppendMessageReply {
@@ -194,7 +196,18 @@ function appendMessageLayout(a: AppendMessageArgs) {
       keys.project(pid),
     ],
     outbox: a.outbox,
-    args: [a.id, a.body, a.createdAt, Date.parse(a.createdAt), sid, a.eventLogMaxLen, LIMITS.projectRecentMax, keys.wakeChannel(pid), pid],
+    args: [
+      a.id,
+      a.body,
+      a.createdAt,
+      Date.parse(a.createdAt),
+      sid,
+      a.eventLogMaxLen,
+      LIMITS.projectRecentMax,
+      keys.wakeChannel(pid),
+      pid,
+      ...(a.mentioned?.length ? [mentionKeyPrefix(pid), ...a.mentioned] : []),
+    ],
   };
 }
 
@@ -212,6 +225,11 @@ export interface ReplaceMessageArgs extends EventWrite {
   eventType: 'message.updated' | 'message.deleted';
   /** ISO: the session's updatedAt. */
   now: string;
+  /**
+   * When the text changed: who the old text mentioned (their mention sets lose the seq) and who the
+   * new one mentions (theirs get it).
+   */
+  mentions?: { removed: string[]; added: string[] };
 }
 
 function replaceMessageLayout(a: ReplaceMessageArgs) {
@@ -219,7 +237,20 @@ function replaceMessageLayout(a: ReplaceMessageArgs) {
   return {
     keys: [keys.session(pid, sid), keys.messages(pid, sid), keys.events(pid)],
     outbox: a.outbox,
-    args: [a.seq, a.expected, a.body, a.eventType, sid, a.now, a.eventLogMaxLen, keys.wakeChannel(pid), pid],
+    args: [
+      a.seq,
+      a.expected,
+      a.body,
+      a.eventType,
+      sid,
+      a.now,
+      a.eventLogMaxLen,
+      keys.wakeChannel(pid),
+      pid,
+      ...(a.mentions && a.mentions.removed.length + a.mentions.added.length > 0
+        ? [mentionKeyPrefix(pid), a.mentions.removed.length, ...a.mentions.removed, ...a.mentions.added]
+        : []),
+    ],
   };
 }
 
@@ -545,23 +576,61 @@ export const scripts = {
 
   // -------------------------------------------------------------- read markers and presence
 
-  /** Returns the marker after the call. */
+  /** Returns the marker after the call. With `outbox` (durable tier on) the move goes there too. */
   markRead: script(
     'mark-read-2',
-    (a: { projectId: string; sessionId: string; userId: string; seq: number; knownLastSeq: number; announce: boolean }) => ({
+    (a: {
+      projectId: string;
+      sessionId: string;
+      userId: string;
+      seq: number;
+      knownLastSeq: number;
+      announce: boolean;
+      outbox: string | null;
+    }) => ({
       keys: [keys.reads(a.projectId, a.userId), keys.session(a.projectId, a.sessionId)],
-      args: [a.sessionId, a.seq, a.knownLastSeq, keys.userSignals(a.userId), a.projectId, a.announce ? '1' : '0'],
+      outbox: a.outbox,
+      args: [a.sessionId, a.seq, a.knownLastSeq, keys.userSignals(a.userId), a.projectId, a.announce ? '1' : '0', a.userId],
     }),
     asNumber,
   ),
 
+  /** Read markers from PostgreSQL merged forward into Redis; returns how many moved. */
+  hydrateReads: script(
+    'hydrate-reads-1',
+    (a: { projectId: string; userId: string; markers: Record<string, number> }) => ({
+      keys: [keys.reads(a.projectId, a.userId)],
+      args: Object.entries(a.markers).flat(),
+    }),
+    asNumber,
+  ),
+
+  /** The user's unread messages in the project, and among them those that mention the user. */
   unreadTotal: script(
     'unread-total-2',
     (a: { projectId: string; userId: string }) => ({
       keys: [keys.sessions(a.projectId), keys.reads(a.projectId, a.userId)],
-      args: [sessionKeyPrefix(a.projectId)],
+      args: [sessionKeyPrefix(a.projectId), `${mentionKeyPrefix(a.projectId)}${a.userId}:`],
     }),
-    asNumber,
+    (raw) => {
+      const [unread, mentions] = raw as [number, number];
+      return { unread: Number(unread), mentions: Number(mentions) };
+    },
+  ),
+
+  /** Session id -> the seqs (after the user's marker, oldest first, at most `max`) that mention the user. */
+  unreadMentions: script(
+    'unread-mentions-2',
+    (a: { projectId: string; userId: string; max: number }) => ({
+      keys: [keys.sessions(a.projectId), keys.reads(a.projectId, a.userId)],
+      args: [`${mentionKeyPrefix(a.projectId)}${a.userId}:`, a.max],
+    }),
+    (raw) => {
+      const flat = raw as Array<string | string[]>;
+      const out: Record<string, number[]> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = (flat[i + 1] as string[]).map(Number);
+      return out;
+    },
   ),
 
   presenceHeartbeat: script(

@@ -40,6 +40,7 @@ const projectScoped: Record<string, ScopedCall> = {
   'session.update': (u, pid) => u.caller.session.update({ projectId: pid, sessionId, title: 'Hijacked' }),
   'session.markRead': (u, pid) => u.caller.session.markRead({ projectId: pid, sessionId, seq: 1 }),
   'session.readMarkers': (u, pid) => u.caller.session.readMarkers({ projectId: pid }),
+  'session.mentions': (u, pid) => u.caller.session.mentions({ projectId: pid }),
   'session.typing': (u, pid) => u.caller.session.typing({ projectId: pid, sessionId, typing: true }),
   'message.list': (u, pid) => u.caller.message.list({ projectId: pid, sessionId }),
   'message.send': (u, pid) =>
@@ -70,7 +71,14 @@ describe('membership', () => {
       // Not about one project: the caller's own lists, creating, and declining (a no-op without an invitation).
       (p) =>
         !p.startsWith('auth.') &&
-        !['project.list', 'project.unreadTotals', 'project.create', 'project.invitations', 'project.declineInvite'].includes(p),
+        ![
+          'project.list',
+          'project.unreadTotals',
+          'events.unread',
+          'project.create',
+          'project.invitations',
+          'project.declineInvite',
+        ].includes(p),
     );
     expect(Object.keys(projectScoped).sort()).toEqual(all.sort());
   });

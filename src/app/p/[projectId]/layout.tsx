@@ -24,7 +24,7 @@ export default async function ProjectLayout({
   await getQueryClient().prefetchQuery(trpc.session.list.queryOptions({ projectId }));
   return (
     <HydrateClient>
-      <ProjectLive key={projectId} projectId={projectId} viewerId={access.viewer.id}>
+      <ProjectLive key={projectId} projectId={projectId} viewer={access.viewer}>
         <ProjectShell projectId={projectId} viewer={access.viewer}>
           {children}
         </ProjectShell>

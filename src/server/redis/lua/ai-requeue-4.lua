@@ -13,7 +13,7 @@
     ARGV[4] asker id
     ARGV[5] answer id
     ARGV[6] attempt
-    ARGV[7..15] replace-message-3.lua's ARGV[1..9]
+    ARGV[7..] replace-message-3.lua's ARGV (1..9; the requeue passes no mention arguments: its text is reset)
   Returns the event id, or false when the body changed meanwhile.
 ]]
 local jobs = table.remove(KEYS, 1)

@@ -22,6 +22,8 @@
     ARGV[7] recent list cap
     ARGV[8] wake channel
     ARGV[9] project id
+    ARGV[10] mention key prefix (optional: only when the message mentions someone)
+    ARGV[11..] user ids the message mentions (their mention sets of the session get the seq)
   Returns {created (1|0), seq, body, eventId|false, outboxId|false}
 ]]
 --- @include "includes/append-message"

@@ -1,6 +1,6 @@
 // Reads the Lua scripts in this folder, expanding their includes. Plain ESM with no dependencies, so
-// the server (src/server/redis/scripts.ts) and the bench (scripts/bench.mjs) run exactly the same Lua
-// without the bench compiling TypeScript.
+// the server (src/server/redis/scripts.ts) and the bench (scripts/bench/lib/layout.mjs) run exactly the
+// same Lua without the bench compiling TypeScript.
 //
 // Layout (BullMQ's convention): one script per file, `<name>-<key count>.lua`, each opening with a
 // `--[[ ... ]]` header that lists its KEYS[i] and ARGV[i] and what it returns. The count in the name is

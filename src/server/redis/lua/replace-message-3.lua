@@ -17,6 +17,9 @@
     ARGV[7] event log maxlen
     ARGV[8] wake channel
     ARGV[9] project id
+    ARGV[10] mention key prefix (optional: only when the text changed and mentions someone or did)
+    ARGV[11] n: how many user ids follow that the old text mentioned
+    ARGV[12..] n user ids the old text mentioned (they lose the seq), then those the new text mentions
   Returns the event id, or false when the body changed meanwhile (the caller re-reads and retries).
 ]]
 --- @include "includes/replace-message"

@@ -1,7 +1,6 @@
 import 'server-only';
 import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
-import { ReadState } from '~/server/chat/read-state';
 import { AppError } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { isProvisional } from '~/shared/provisional';
@@ -28,7 +27,7 @@ export const messageRouter = router({
     // final), and a failure here must not fail a send that is stored: it is logged, and the marker
     // catches up with the next markRead.
     if (!isProvisional(message)) {
-      await new ReadState(ctx.redis)
+      await ctx.reads
         .markRead({ ...input, userId: ctx.user.id, seq: message.seq, knownLastSeq: message.seq, announce: false })
         .catch((err: unknown) =>
           logger('read-state').warn({ projectId: input.projectId, ...errorFields(err) }, 'marking own message read failed'),

@@ -1,6 +1,6 @@
 import 'server-only';
 import { env } from '~/server/env';
-import { Presence, ReadState } from '~/server/chat/read-state';
+import { Presence, type UnreadTotals } from '~/server/chat/read-state';
 import { AppError } from '~/server/errors';
 import { LIMITS } from '~/shared/limits';
 import { presenceHeartbeatInput, projectAddMemberInput, projectCreateInput, projectIdInput, projectListInput } from '~/shared/schemas';
@@ -31,10 +31,13 @@ export const projectRouter = router({
   /** Members whose browser has the project open now. */
   presence: projectProcedure.query(({ ctx, input }): Promise<PresenceDTO[]> => new Presence(ctx.redis).list(input.projectId)),
 
-  /** Unread messages per project of the caller (project id -> count), for the home page's badges. */
-  unreadTotals: authedProcedure.query(async ({ ctx }): Promise<Record<string, number>> => {
+  /**
+   * Per project of the caller: unread messages and unread mentions of the caller, for the home page's
+   * badges (kept live by events.unread).
+   */
+  unreadTotals: authedProcedure.query(async ({ ctx }): Promise<UnreadTotals> => {
     const projects = await ctx.store.listProjectsFor(ctx.user.id);
-    return new ReadState(ctx.redis).unreadTotals(
+    return ctx.reads.unreadTotals(
       projects.map((p) => p.id),
       ctx.user.id,
     );

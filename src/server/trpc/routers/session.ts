@@ -1,5 +1,5 @@
 import 'server-only';
-import { ReadState } from '~/server/chat/read-state';
+import type { UnreadMentions } from '~/server/chat/read-state';
 import { toAppError } from '~/server/errors';
 import { publishOn } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
@@ -41,7 +41,7 @@ export const sessionRouter = router({
     .input(sessionMarkReadInput)
     .mutation(async ({ ctx, input }): Promise<{ sessionId: string; lastRead: number }> => {
       const session = await ctx.store.getSession(input.projectId, input.sessionId);
-      const lastRead = await new ReadState(ctx.redis).markRead({
+      const lastRead = await ctx.reads.markRead({
         ...input,
         userId: ctx.user.id,
         knownLastSeq: session.messageCount,
@@ -74,8 +74,16 @@ export const sessionRouter = router({
       return { ok: true };
     }),
 
+  /**
+   * The caller's unread mentions: session id -> the seqs (after the caller's marker, oldest first, at
+   * most 100) of messages that mention the caller. Sessions with none are absent.
+   */
+  mentions: projectProcedure.query(
+    ({ ctx, input }): Promise<UnreadMentions> => ctx.reads.mentions(input.projectId, ctx.user.id),
+  ),
+
   /** The caller's read markers: session id -> last-read seq (absent: nothing read). */
   readMarkers: projectProcedure.query(
-    ({ ctx, input }): Promise<Record<string, number>> => new ReadState(ctx.redis).markers(input.projectId, ctx.user.id),
+    ({ ctx, input }): Promise<Record<string, number>> => ctx.reads.markers(input.projectId, ctx.user.id),
   ),
 });

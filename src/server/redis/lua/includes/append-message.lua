@@ -30,6 +30,8 @@ local function appendMessage()
   redis.call('HSET', KEYS[7], 'lastActivityAt', ARGV[3])
   redis.call('LPUSH', KEYS[5], ARGV[5] .. ':' .. seq)
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
+  -- The users it mentions: each one's mention set of this session gets the seq (ARGV[10] prefix).
+  for i = 11, #ARGV do redis.call('ZADD', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], seq, seq) end
   local eid, oid = appendEvent(KEYS[6], ARGV[6], ARGV[8], {'t', 'message.created', 's', ARGV[5], 'q', seq},
     KEYS[8], {'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', seq, 'd', ARGV[2]})
   return {1, seq, ARGV[2], eid, oid}

@@ -11,6 +11,12 @@ local function replaceMessage()
   if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
   redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
+  -- The text changed: who the old text mentioned lose the seq, who the new one mentions get it.
+  if ARGV[10] then
+    local removed = tonumber(ARGV[11])
+    for i = 12, 11 + removed do redis.call('ZREM', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], ARGV[1]) end
+    for i = 12 + removed, #ARGV do redis.call('ZADD', ARGV[10] .. ARGV[i] .. ':' .. ARGV[5], ARGV[1], ARGV[1]) end
+  end
   local eid = appendEvent(KEYS[3], ARGV[7], ARGV[8], {'t', ARGV[4], 's', ARGV[5], 'q', ARGV[1]},
     KEYS[4], {'k', 'message', 'p', ARGV[9], 's', ARGV[5], 'q', ARGV[1], 'd', ARGV[3]})
   return eid

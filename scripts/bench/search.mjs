@@ -3,16 +3,15 @@
 //   - Durable tier (when PostgreSQL answers at 127.0.0.1:5432): messages bulk-loaded into PostgreSQL
 //     (the migration's trigger indexes them exactly as the outbox consumer's upserts would), then
 //     queries answered by PostgreSQL full-text search.
-// Used by scripts/bench.mjs (search phase) and runnable alone: `node scripts/lib/bench-search.mjs
+// The search phase of `npm run bench` (run below), and runnable alone: `node scripts/bench/search.mjs
 // [--redis=10000] [--pg=100000,1000000] [--runs=100]` (needs `next build` first).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { migrate } from './migrate.mjs';
-import { prng } from './prng.mjs';
-import { findFreePort, startRedisServer } from './redis-server.mjs';
-
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+import { migrate } from '../lib/migrate.mjs';
+import { prng } from '../lib/prng.mjs';
+import { findFreePort, startRedisServer } from '../lib/redis-server.mjs';
+import { repoRoot } from '../lib/run.mjs';
 const PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const WORDS = (
@@ -81,14 +80,15 @@ export async function startApp(redisUrl, extraEnv) {
   Object.assign(env, { LIMIT_SEND_PER_10S: '0', LIMIT_SEND_PER_10MIN: '0', LIMIT_SEARCH_PER_MIN: '0' });
   delete env.DATABASE_URL;
   Object.assign(env, extraEnv);
-  const child = spawn(path.join(repoRoot, 'node_modules', '.bin', 'next'), ['start', '-p', String(port), '-H', '127.0.0.1'], {
+  // The production server, as `npm start` runs it.
+  const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'server.mjs'), '-p', String(port), '-H', '127.0.0.1'], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode})`);
+    if (child.exitCode !== null) throw new Error(`the app exited (${child.exitCode})`);
     const ok = await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error('the app did not answer /api/health within 60 s');
@@ -234,6 +234,16 @@ export async function benchSearch({ quick = false, pgSizes, progress = console.e
     ...(await benchSearchRedis({ count: quick ? 2000 : 10_000, runs, progress })),
     ...(await benchSearchPostgres({ sizes: pgSizes ?? (quick ? [20_000] : [100_000]), runs, progress })),
   ];
+}
+
+/**
+ * The bench phase: each query's rows in the report. The bench's modules are imported here, not at the
+ * top, so this file also runs alone with its own arguments.
+ * @param {import('./index.mjs').BenchContext} _ctx
+ */
+export async function run(_ctx) {
+  const [{ QUICK, progress }, { addRow }] = await Promise.all([import('./lib/options.mjs'), import('./lib/report.mjs')]);
+  for (const row of await benchSearch({ quick: QUICK, progress })) addRow(row.name, row.samples, undefined, row.note);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

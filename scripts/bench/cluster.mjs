@@ -1,4 +1,4 @@
-// Scale-out benchmark (issue 13): sends/s and fan-out latency with 1 and 2 app instances (`next start`)
+// Scale-out benchmark (issue 13): sends/s and fan-out latency with 1 and 2 app instances (scripts/server.mjs)
 // on a standalone redis-server and on a 3-master Redis Cluster (3 masters + 3 replicas, every write
 // waiting for its replica: REDIS_WAIT_REPLICAS=1), side by side in one run.
 //
@@ -9,14 +9,14 @@
 // subscriber, over every subscriber), plus the CPU the app and Redis processes used. A subscriber that
 // misses or repeats a message fails the run.
 //
-// Used by scripts/bench.mjs (`npm run bench -- --cluster`, needs a build) and runnable alone after
-// `next build`: `node scripts/lib/bench-cluster.mjs [--quick]`.
+// Used by scripts/bench/index.mjs (`npm run bench -- --cluster`, needs a build) and runnable alone after
+// `next build`: `node scripts/bench/cluster.mjs [--quick]`.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startApp } from './bench-search.mjs';
-import { startRedisCluster, startRedisServer } from './redis-server.mjs';
+import { startApp } from './search.mjs';
+import { startRedisCluster, startRedisServer } from '../lib/redis-server.mjs';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 
