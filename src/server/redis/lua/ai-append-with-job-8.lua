@@ -25,6 +25,7 @@ local asker = table.remove(ARGV, 1)
 local answer = table.remove(ARGV, 1)
 local wake = table.remove(ARGV, 1)
 --- @include "includes/append-message"
+--- @include "includes/enqueue-ai-job"
 local r = appendMessage()
 if type(r) ~= 'table' or r.err or r[1] ~= 1 then return r end
 local mode = default_mode
@@ -34,8 +35,6 @@ if meta then
   if ok and type(m) == 'table' and type(m.aiPm) == 'string' then mode = m.aiPm end
 end
 if mode == 'always' or (mode == 'mention' and mentioned == '1') then
-  if redis.call('EXISTS', jobs) == 0 then redis.call('XGROUP', 'CREATE', jobs, 'ai', '0', 'MKSTREAM') end
-  redis.call('XADD', jobs, '*', 'u', ARGV[1], 's', ARGV[5], 'q', r[2], 'a', asker, 'm', answer, 'n', '1')
-  redis.call('PUBLISH', wake, ARGV[9])
+  enqueueAiJob(jobs, wake, {ARGV[1], ARGV[5], r[2], asker, answer, '1'}, ARGV[9])
 end
 return r

@@ -24,9 +24,8 @@ local asker = table.remove(ARGV, 1)
 local answer = table.remove(ARGV, 1)
 local attempt = table.remove(ARGV, 1)
 --- @include "includes/replace-message"
+--- @include "includes/enqueue-ai-job"
 local r = replaceMessage()
 if not r or type(r) == 'table' then return r end
-if redis.call('EXISTS', jobs) == 0 then redis.call('XGROUP', 'CREATE', jobs, 'ai', '0', 'MKSTREAM') end
-redis.call('XADD', jobs, '*', 'u', question, 's', ARGV[5], 'q', qseq, 'a', asker, 'm', answer, 'n', attempt)
-redis.call('PUBLISH', wake, ARGV[9])
+enqueueAiJob(jobs, wake, {question, ARGV[5], qseq, asker, answer, attempt}, ARGV[9])
 return r
