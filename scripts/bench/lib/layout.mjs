@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { keys } from '../../../src/server/redis/keys.ts';
-import { expandLua } from '../../../src/server/redis/lua/load-lua.mjs';
+import { expandLua, forTopology } from '../../../src/server/redis/lua/load-lua.mjs';
 import { repoRoot } from '../../lib/run.mjs';
 import { PROJECT_RECENT_MAX } from './options.mjs';
 
@@ -27,12 +27,12 @@ export const seedKeys = {
 export const SEED_TTL_SECONDS = 3600;
 
 /**
- * Lua text of one of our scripts (src/server/redis/lua/<file>.lua, includes expanded by the same
+ * Lua text of one of our scripts for a standalone Redis (src/server/redis/lua/<file>.lua, includes expanded and `WAKE` set by the same
  * helper the server uses): the bench runs exactly the Lua the app runs, without compiling server code.
  * @param {string} file the script's file name without `.lua`
  */
 export function ourScript(file) {
-  return expandLua(path.join(repoRoot, 'src', 'server', 'redis', 'lua', `${file}.lua`));
+  return forTopology(expandLua(path.join(repoRoot, 'src', 'server', 'redis', 'lua', `${file}.lua`)), false);
 }
 
 /** Python's datetime.isoformat() of a naive UTC datetime, as the seed writes created_at. */

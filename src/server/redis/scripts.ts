@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
 import { keys, mentionKeyPrefix, MESSAGES_SUFFIX, sessionKeyPrefix } from './keys';
-import { loadLuaScripts } from './lua/load-lua.mjs';
+import { forTopology, loadLuaScripts } from './lua/load-lua.mjs';
 
 /**
  * Every chat write is ONE Lua script: the data change, its counters, the event that announces it and
@@ -89,17 +89,9 @@ function command(target: object, file: string): Command {
 export function defineScripts(redis: Redis): ScriptedRedis {
   if (defined.has(redis)) return redis;
   // No fixed key count: the wrapper passes it (scripts with the optional outbox take n or n + 1 keys).
-  for (const [file, lua] of SOURCES) redis.defineCommand(commandName(file), { lua: forTopology(redis, lua) });
+  for (const [file, lua] of SOURCES) redis.defineCommand(commandName(file), { lua: forTopology(lua, redis.isCluster) });
   defined.add(redis);
   return redis;
-}
-
-/**
- * A script as this connection runs it: with `WAKE` (see the top of this file) set to SPUBLISH on a
- * cluster, PUBLISH on a standalone Redis.
- */
-function forTopology(redis: Redis, lua: string): string {
-  return `local WAKE = '${redis.isCluster ? 'SPUBLISH' : 'PUBLISH'}'\n${lua}`;
 }
 
 /** The scripts that only read: no WAIT for replicas after them on a cluster (see replicateWrites). */

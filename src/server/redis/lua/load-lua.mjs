@@ -38,6 +38,19 @@ export function expandLua(file, seen = new Set([file])) {
 }
 
 /**
+ * A script as a connection runs it: with the local `WAKE` that every script publishes its project's
+ * channels through set to `SPUBLISH` on a Redis Cluster (sharded pub/sub) and `PUBLISH` on a standalone
+ * Redis (see src/server/redis/scripts.ts). The server and the bench both go through this, so the bench
+ * runs the Lua the app runs.
+ * @param {string} lua an expanded script
+ * @param {boolean} cluster
+ * @returns {string}
+ */
+export function forTopology(lua, cluster) {
+  return `local WAKE = '${cluster ? 'SPUBLISH' : 'PUBLISH'}'\n${lua}`;
+}
+
+/**
  * Every script in `dir` (not its includes/), expanded: file name without `.lua` -> Lua text.
  * @param {string} dir
  * @returns {Map<string, string>}
