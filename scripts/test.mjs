@@ -31,8 +31,11 @@ const CLUSTER_SUITES = [
   'src/server/trpc/membership.integration.test.ts',
   'src/server/trpc/authz.integration.test.ts',
   'src/server/ai/ai-pm.integration.test.ts',
+  'src/server/ai/durable.integration.test.ts',
+  'src/server/chat/mentions.integration.test.ts',
+  'src/server/chat/resilience.integration.test.ts',
   'src/server/search/redis-search.integration.test.ts',
-  'src/server/durable/cluster-outbox.integration.test.ts',
+  'src/server/durable/',
   'src/server/redis/',
 ];
 

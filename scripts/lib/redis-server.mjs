@@ -400,6 +400,8 @@ async function removeOwnedDir(dir) {
  * @property {number} [nodeTimeoutMs] `cluster-node-timeout`: how long a master may be silent before
  *   its replica is promoted (default 2000; Redis's own default of 15 s makes failover tests slow).
  * @property {string[]} [extraArgs] More `--name value` arguments for every node.
+ * @property {number[]} [ports] The nodes' ports (free ones when omitted): a new, empty cluster in the
+ *   place of a lost one, where clients still point.
  */
 
 /**
@@ -410,6 +412,14 @@ async function removeOwnedDir(dir) {
  * @property {() => Promise<void>} waitHealthy Resolves once every running node reports
  *   `cluster_state:ok` and every running replica's link to its master is up.
  * @property {() => Promise<void>} destroy Stops every node and removes their temp dirs.
+ * @property {number[]} ports Every node's port, in the order of `nodes`.
+ * @property {(signal?: NodeJS.Signals) => Promise<void>} stop The whole cluster as one server (tests of
+ *   a Redis outage): sends `signal` (default SIGTERM) to every node and resolves once all have exited.
+ * @property {() => Promise<void>} kill SIGKILL to every node at once, like a lost machine.
+ * @property {() => Promise<RedisClusterHandle>} restart Stops every node still running, starts them all
+ *   again on their ports and data dirs (AOF and nodes.conf kept: the same cluster comes back) and
+ *   resolves once it is healthy.
+ * @property {() => boolean} isRunning Whether any node runs.
  */
 
 /**
@@ -453,7 +463,7 @@ export async function clusterNodeInfo(node) {
  * @param {StartRedisClusterOptions} [options]
  * @returns {Promise<RedisClusterHandle>}
  */
-export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 2000, extraArgs = [] } = {}) {
+export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 2000, extraArgs = [], ports } = {}) {
   const count = masters * (1 + replicasPerMaster);
   /** @type {RedisServerHandle[]} */
   const nodes = [];
@@ -464,6 +474,7 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
     for (let i = 0; i < count; i++) {
       nodes.push(
         await startRedisServer({
+          ...(ports?.[i] !== undefined ? { port: ports[i] } : {}),
           extraArgs: [
             '--cluster-enabled', 'yes',
             '--cluster-config-file', 'nodes.conf',
@@ -508,6 +519,21 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 1, no
       }
     },
     destroy,
+    ports: nodes.map((n) => n.port),
+    async stop(signal = 'SIGTERM') {
+      await Promise.all(nodes.map((n) => n.stop(signal)));
+    },
+    async kill() {
+      await Promise.all(nodes.map((n) => n.kill()));
+    },
+    async restart() {
+      // All down before any comes back, as after a power loss: no node sees a half-restarted cluster.
+      await Promise.all(nodes.map((n) => n.stop()));
+      await Promise.all(nodes.map((n) => n.restart()));
+      await handle.waitHealthy();
+      return handle;
+    },
+    isRunning: () => nodes.some((n) => n.isRunning()),
   };
   try {
     await handle.waitHealthy();

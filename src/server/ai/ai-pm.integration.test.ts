@@ -4,6 +4,7 @@ import { answerIdFor } from '~/server/ai/ids';
 import { configureAi } from '~/server/ai/settings';
 import { AiWorker } from '~/server/ai/worker';
 import { createRedis } from '~/server/redis/client';
+import { keyspaceNodes } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
 import { startFakeOpenAI, type FakeOpenAI } from '~/server/testing/fake-openai';
 import { allMessages, createHarness, projectWithSession, testRedisUrl, type Harness, type SessionRef, type TestUser } from '~/server/testing/harness';
@@ -176,6 +177,31 @@ async function streamingWith(ref: SessionRef, question: MessageDTO, text: string
   }, 15_000, `the streaming answer to read "${text}"`);
   return answer!;
 }
+
+describe.runIf(process.env.PARLEY_TEST_REDIS === 'cluster')('on a Redis Cluster', () => {
+  /** WAIT calls per master since the last reset (INFO commandstats), summed. */
+  async function waits(): Promise<number> {
+    const infos = await Promise.all(keyspaceNodes(h.redis).map((node) => node.info('commandstats')));
+    return infos.reduce((sum, info) => sum + Number(/^cmdstat_wait:calls=(\d+)/m.exec(info)?.[1] ?? 0), 0);
+  }
+
+  it("follows every write of an answer with a WAIT for a replica, the job's acknowledgement included", async () => {
+    const ref = await projectWithSession(alice);
+    const question = await ask(alice, ref);
+    const eventsBefore = await h.redis.xlen(keys.events(ref.projectId));
+    // Nothing else writes now: every WAIT counted from here is the worker's.
+    await Promise.all(keyspaceNodes(h.redis).map((node) => node.config('RESETSTAT')));
+    const worker = startWorker();
+    expect((await settled(ref, question)).status).toBe('delivered');
+    await waitFor(async () => (await h.redis.xlen(keys.aiJobs(ref.projectId))) === 0, 10_000, 'the job acknowledged');
+    await worker.close();
+    // Each event the answer appended is one write script (created, every flush, finished); besides them
+    // the daily quota, the project's concurrency slot and the job's acknowledgement.
+    const answerWrites = (await h.redis.xlen(keys.events(ref.projectId))) - eventsBefore;
+    expect(answerWrites).toBeGreaterThanOrEqual(2);
+    expect(await waits()).toBeGreaterThanOrEqual(answerWrites + 3);
+  });
+});
 
 describe('stop, retry, verify', () => {
   it('stop keeps the partial text as the delivered answer, marked stopped', async () => {

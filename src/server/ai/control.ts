@@ -2,6 +2,7 @@ import 'server-only';
 import { decodeMessage, encodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatRepository } from '~/server/chat/store';
 import { AppError, toAppError } from '~/server/errors';
+import { execReplicated } from '~/server/redis/cluster';
 import { keys, parseMessageLocator } from '~/server/redis/keys';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
@@ -47,11 +48,11 @@ export async function stopGeneration(ctx: Ctx, ref: Ref): Promise<MessageDTO> {
   const { seq, body, m } = await answerOrThrow(ctx.redis, ref);
   if (m.status === 'streaming') {
     try {
-      await ctx.redis
-        .multi()
-        .sadd(keys.aiStops(ref.projectId), ref.id)
-        .publish(keys.aiStopChannel, `${ref.projectId} ${ref.id}`)
-        .exec();
+      // The mark first (it outlives a missed message), on a replica too before the answer says stopped.
+      await execReplicated(
+        ctx.redis,
+        ctx.redis.pipeline().sadd(keys.aiStops(ref.projectId), ref.id).publish(keys.aiStopChannel, `${ref.projectId} ${ref.id}`),
+      );
     } catch (err) {
       throw toAppError(err);
     }

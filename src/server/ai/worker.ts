@@ -7,6 +7,7 @@ import { decodeMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatRepository } from '~/server/chat/store';
 import { AppError, redisErrorCode } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
+import { execReplicated } from '~/server/redis/cluster';
 import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { scanKeys } from '~/server/redis/scan';
@@ -218,7 +219,7 @@ export class AiWorker {
           if (!isNotMine(err)) throw err;
         });
     }
-    await this.o.redis.pipeline().xack(keys.aiJobs(pid), GROUP, entryId).xdel(keys.aiJobs(pid), entryId).exec();
+    await execReplicated(this.o.redis, this.o.redis.pipeline().xack(keys.aiJobs(pid), GROUP, entryId).xdel(keys.aiJobs(pid), entryId));
     this.stats.failed++;
   }
 
@@ -259,12 +260,10 @@ export class AiWorker {
     try {
       const done = await this.answer(pid, job, run, s);
       if (done) {
-        await this.o.redis
-          .pipeline()
-          .xack(jobs, GROUP, entryId)
-          .xdel(jobs, entryId)
-          .srem(keys.aiStops(pid), job.answerId)
-          .exec();
+        await execReplicated(
+          this.o.redis,
+          this.o.redis.pipeline().xack(jobs, GROUP, entryId).xdel(jobs, entryId).srem(keys.aiStops(pid), job.answerId),
+        );
       }
     } catch (err) {
       // Left pending: the claim expires and a worker (maybe this one) reclaims and finishes it.

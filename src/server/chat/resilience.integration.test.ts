@@ -1,21 +1,22 @@
 /**
- * Failure behaviour against a redis-server this file owns (so it can stop and kill it): a request fails
+ * Failure behaviour against a Redis this file owns (so it can stop and kill it; on the cluster pass every
+ * node of a cluster of its own, see testing/own-redis.ts): a request fails
  * fast and clearly while Redis is down, the app recovers by itself when Redis returns, and every
  * acknowledged message survives `kill -9` of redis-server (AOF replay on restart).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { createHarness, projectWithSession, type Harness, type TestUser } from '~/server/testing/harness';
+import { startOwnRedis, type OwnRedis } from '~/server/testing/own-redis';
 import { openSubscription } from '~/server/testing/subscriptions';
 import { waitFor } from '~/server/testing/wait';
 
-let server: RedisServerHandle;
+let server: OwnRedis;
 let h: Harness;
 let alice: TestUser;
 
 beforeAll(async () => {
-  server = await startRedisServer();
+  server = await startOwnRedis();
   h = createHarness(server.url);
   alice = await h.user();
 });

@@ -504,15 +504,14 @@ export class ChatStore {
 
   /**
    * The members a message body mentions (src/shared/mentions.ts), as user ids, its author left out
-   * (own messages are never unread). Costs nothing for a body without `@name`; otherwise one pipeline
-   * of username lookups and one membership check.
+   * (own messages are never unread). Costs nothing for a body without `@name`; otherwise one round of
+   * username lookups (one pipeline per slot on a cluster: username keys are spread over the slots) and
+   * one membership check.
    */
   private async mentionedMembers(projectId: string, content: string, authorId: string): Promise<string[]> {
     const names = mentionedNames(content);
     if (names.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const name of names) pipeline.get(keys.username(name));
-    const results = (await this.run(() => pipeline.exec())) ?? [];
+    const results = await this.run(() => pipelineBySlot(this.redis, names, (p, name) => p.get(keys.username(name))));
     const ids = [
       ...new Set(
         results.flatMap(([err, id]) => {

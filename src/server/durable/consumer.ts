@@ -1,10 +1,13 @@
 import 'server-only';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { createRedis } from '~/server/redis/client';
 import { isPgPermanent, isPgUnavailable, redisErrorCode } from '~/server/errors';
-import { deadLettersOf, outboxStreams, partitionsWritten } from '~/server/redis/outbox-partitions';
+import { keys } from '~/server/redis/keys';
+import { byMaster } from '~/server/redis/cluster';
+import { deadLettersOf, outboxStreams, partitionsWritten, takeRecentWrites } from '~/server/redis/outbox-partitions';
+import { scripts } from '~/server/redis/scripts';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
 import { decodeOutboxEntry, MalformedEntryError, type OutboxEntry, type RawEntry } from './outbox';
@@ -23,10 +26,17 @@ export interface OutboxConsumerOptions {
   name?: string;
   batchSize?: number;
   /**
-   * The longest pause between two reads of the partitions while they are all empty (the pause doubles
-   * from a few ms while nothing comes): the most an entry waits when the outbox was idle.
+   * The longest pause between two rounds of reads while nothing comes (the pause doubles from a few ms):
+   * the most an entry written by this process waits when the outbox was idle.
    */
   blockMs?: number;
+  /**
+   * A partition that keeps coming back empty is read every 2nd, 4th, ... round, at most every
+   * `coldPollRounds`-th; one with entries, or written by this process, is read the next round. An
+   * entry another process writes to a cold partition of an idle outbox therefore waits up to about
+   * coldPollRounds x blockMs (8 s by default).
+   */
+  coldPollRounds?: number;
   /** How often the partitions are looked for by SCAN (the ones this process wrote to are seen at once). */
   discoverMs?: number;
   /** An entry delivered to a consumer and not acknowledged for this long is reclaimed by another. */
@@ -46,6 +56,12 @@ export interface OutboxConsumerStats {
   reclaimed: number;
   deadLettered: number;
   lastError: string | null;
+  /** Rounds of the loop (each reads the partitions that are due). */
+  rounds: number;
+  /** XREADGROUP commands sent (one per partition read). */
+  reads: number;
+  /** Pipelines sent to read or reclaim (one per master per chunk of partitions). */
+  roundTrips: number;
 }
 
 /**
@@ -58,11 +74,14 @@ export interface OutboxConsumerStats {
  * would have to touch it, cross-slot), plus at once those this process wrote to. Each gets the group
  * (from its start) when first seen.
  *
- * Loop: reclaim entries another consumer left unacknowledged for too long (XAUTOCLAIM per stream: it
- * crashed or hangs), else read new ones (XREADGROUP COUNT n per stream, in parallel, without BLOCK: a
- * blocking read holds one stream or one slot only); while every stream is empty, pause, doubling up to
- * `blockMs` (so thousands of idle partitions are not polled in a hot loop; an entry written to an idle
- * outbox waits up to blockMs). Persist the batch in ONE transaction of idempotent upserts; then
+ * Loop, in rounds: reclaim entries another consumer left unacknowledged for too long (XAUTOCLAIM per
+ * stream: it crashed or hangs), else read new ones (XREADGROUP COUNT n per stream, without BLOCK: a
+ * blocking read holds one stream or one slot only), each batched into one pipeline per master. A round
+ * reads only the streams that are due (see scheduleNextRead: cold ones every coldPollRounds-th round,
+ * those with entries or written by this process the next round); while nothing comes, pause between
+ * rounds, doubling up to `blockMs`. Bounds: an entry this process writes to an idle outbox waits up to
+ * about blockMs; one another process writes to a cold partition, up to about coldPollRounds x blockMs
+ * (plus discoverMs for a partition not seen yet). Persist the batch in ONE transaction of idempotent upserts; then
  * XACK + XDEL each stream's part (MULTI, one slot). An entry leaves its stream only once PostgreSQL
  * committed it: if this process dies anywhere in between, the entry stays pending and another
  * consumer reclaims it; applying it twice is harmless (newest version wins). A record's changes all
@@ -87,8 +106,11 @@ export class OutboxConsumer {
   private killed = false;
   private loop: Promise<void> | null = null;
   private claimCursors = new Map<string, string>();
-  /** The streams read, each with its group made (or found) by this consumer. */
-  private readonly streams = new Set<string>();
+  /**
+   * The streams read, each with its group made (or found) by this consumer, and how many rounds in a
+   * row each came back empty (the read cadence, see coldPollRounds).
+   */
+  private readonly streams = new Map<string, { emptyReads: number; nextRound: number }>();
   private nextDiscoverAt = 0;
   private idleMs = 0;
   private nextClaimAt = 0;
@@ -103,6 +125,7 @@ export class OutboxConsumer {
       pool: opts.pool,
       batchSize: opts.batchSize ?? 200,
       blockMs: opts.blockMs ?? 1000,
+      coldPollRounds: opts.coldPollRounds ?? 8,
       discoverMs: opts.discoverMs ?? 5000,
       claimIdleMs: opts.claimIdleMs ?? 30_000,
       maxDeliveries: opts.maxDeliveries ?? 5,
@@ -117,6 +140,9 @@ export class OutboxConsumer {
       reclaimed: 0,
       deadLettered: 0,
       lastError: null,
+      rounds: 0,
+      reads: 0,
+      roundTrips: 0,
     };
   }
 
@@ -168,6 +194,7 @@ export class OutboxConsumer {
       try {
         await this.housekeeping();
         await this.discover();
+        this.stats.rounds++;
         const entries = await this.nextBatch();
         backoff = this.o.backoffMinMs;
         if (entries.length > 0) {
@@ -193,13 +220,33 @@ export class OutboxConsumer {
    * every outbox stream there is (SCAN on every master), making each one's group when first seen.
    */
   private async discover(): Promise<void> {
+    // Written by this process since the last round: read them this round, however cold they were.
+    for (const stream of takeRecentWrites()) {
+      const state = this.streams.get(stream);
+      if (state) state.nextRound = 0;
+    }
     const found = partitionsWritten().filter((s) => !this.streams.has(s));
     if (Date.now() >= this.nextDiscoverAt) {
+      await this.retireLegacyOutbox();
       const all = await outboxStreams(this.o.redis);
       this.nextDiscoverAt = Date.now() + this.o.discoverMs;
       found.push(...all.filter((s) => !this.streams.has(s) && !found.includes(s)));
     }
-    for (const stream of found) if (await this.ensureGroup(stream)) this.streams.add(stream);
+    for (const stream of found) if (await this.ensureGroup(stream)) this.streams.set(stream, { emptyReads: 0, nextRound: 0 });
+  }
+
+  /**
+   * Deletes the legacy single outbox once it is drained (the script checks, atomically, that it holds
+   * no entry and has nothing pending), so it stops costing a read every round and an EXISTS every
+   * discovery. An old-release writer still running recreates it with its next entry: the SCAN that
+   * follows finds it again and its group is made from the start, so that entry is drained too.
+   */
+  private async retireLegacyOutbox(): Promise<void> {
+    if (!this.streams.has(keys.outboxLegacy)) return;
+    if (!(await scripts.retireLegacyOutbox.run(this.o.redis, {}))) return;
+    this.streams.delete(keys.outboxLegacy);
+    this.claimCursors.delete(keys.outboxLegacy);
+    log.info({ consumer: this.name }, 'the legacy outbox is drained and deleted');
   }
 
   /**
@@ -220,22 +267,39 @@ export class OutboxConsumer {
   }
 
   /**
-   * Runs `read` on every stream, CHUNK streams at a time in parallel, until `batchSize` entries are in
-   * hand. A stream that lost its group (Redis restarted empty, the key was deleted) gets it back.
+   * Sends one command per stream, batched: the streams are taken READ_CHUNK at a time, and each chunk
+   * goes as one pipeline per master (the streams of that master's slots: a cluster pipeline may span
+   * the slots of one master, and a standalone Redis is one master), all masters at once. Stops once
+   * `batchSize` entries are in hand. `parse` turns one stream's reply into its deliveries. A stream that
+   * lost its group (Redis restarted empty, the key was deleted) gets it back or is dropped; one whose
+   * slot is moving (MOVED/ASK/TRYAGAIN that ioredis did not resolve) is simply read again next round.
    */
-  private async gather(read: (stream: string) => Promise<Delivery[]>): Promise<Delivery[]> {
+  private async gather(
+    streams: string[],
+    add: (pipeline: ChainableCommander, stream: string) => void,
+    parse: (stream: string, reply: unknown) => Promise<Delivery[]>,
+  ): Promise<Delivery[]> {
     const out: Delivery[] = [];
-    const streams = [...this.streams];
     for (let i = 0; i < streams.length && out.length < this.o.batchSize; i += READ_CHUNK) {
+      const groups = byMaster(this.o.redis, streams.slice(i, i + READ_CHUNK));
       const parts = await Promise.all(
-        streams.slice(i, i + READ_CHUNK).map(async (stream) => {
-          try {
-            return await read(stream);
-          } catch (err) {
-            if (!isNoGroup(err)) throw err;
-            if (!(await this.ensureGroup(stream))) this.streams.delete(stream);
-            return [];
+        groups.map(async (group) => {
+          const pipeline = this.o.redis.pipeline();
+          for (const stream of group) add(pipeline, stream);
+          this.stats.roundTrips++;
+          const results = (await pipeline.exec()) ?? [];
+          const deliveries: Delivery[] = [];
+          for (const [n, stream] of group.entries()) {
+            const [err, reply] = results[n] ?? [new Error('no reply'), null];
+            if (!err) {
+              deliveries.push(...(await parse(stream, reply)));
+            } else if (isNoGroup(err)) {
+              if (!(await this.ensureGroup(stream))) this.streams.delete(stream);
+            } else if (!isRedirect(err)) {
+              throw err;
+            }
           }
+          return deliveries;
         }),
       );
       for (const p of parts) out.push(...p);
@@ -247,34 +311,45 @@ export class OutboxConsumer {
   private async nextBatch(): Promise<Delivery[]> {
     if (Date.now() >= this.nextClaimAt) {
       this.nextClaimAt = Date.now() + Math.max(250, this.o.claimIdleMs / 4);
-      const claimed = await this.gather((stream) => this.claimStale(stream));
+      const claimed = await this.gather(
+        [...this.streams.keys()],
+        (p, stream) => p.xautoclaim(stream, OUTBOX_GROUP, this.name, this.o.claimIdleMs, this.claimCursors.get(stream) ?? '0-0', 'COUNT', this.o.batchSize),
+        (stream, reply) => this.claimed(stream, reply as [string, RawEntry[], string[]?]),
+      );
       if (claimed.length > 0) return claimed;
     }
-    return this.gather(async (stream) => {
-      const reply = (await this.o.redis.xreadgroup(
-        'GROUP',
-        OUTBOX_GROUP,
-        this.name,
-        'COUNT',
-        this.o.batchSize,
-        'STREAMS',
-        stream,
-        '>',
-      )) as Array<[string, RawEntry[]]> | null;
-      return (reply?.[0]?.[1] ?? []).map((raw) => ({ stream, raw, deliveries: 1 }));
-    });
+    const round = this.stats.rounds;
+    const due = [...this.streams].filter(([, state]) => state.nextRound <= round).map(([stream]) => stream);
+    this.stats.reads += due.length;
+    return this.gather(
+      due,
+      (p, stream) => p.xreadgroup('GROUP', OUTBOX_GROUP, this.name, 'COUNT', this.o.batchSize, 'STREAMS', stream, '>'),
+      (stream, reply) => {
+        const raws = (reply as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [];
+        this.scheduleNextRead(stream, raws.length > 0, round);
+        return Promise.resolve(raws.map((raw) => ({ stream, raw, deliveries: 1 })));
+      },
+    );
   }
 
-  private async claimStale(stream: string): Promise<Delivery[]> {
-    const [cursor, entries] = (await this.o.redis.xautoclaim(
-      stream,
-      OUTBOX_GROUP,
-      this.name,
-      this.o.claimIdleMs,
-      this.claimCursors.get(stream) ?? '0-0',
-      'COUNT',
-      this.o.batchSize,
-    )) as [string, RawEntry[], string[]?];
+  /**
+   * The read cadence of one partition. Why not a signal instead of polls: a write by another process
+   * could announce itself (SPUBLISH on a per-slot channel, or keyspace notifications), but that costs
+   * every write a publish on the hot path, and thousands of shard subscriptions per instance, to save
+   * reads of idle partitions; those cost Redis about a microsecond each, batched per master into one
+   * round trip, and backing off bounds them: at most partitions / coldPollRounds reads a round (16,384
+   * partitions: about 2,000 a second per idle instance, in a few round trips, instead of 16,384).
+   */
+  private scheduleNextRead(stream: string, gotEntries: boolean, round: number): void {
+    const state = this.streams.get(stream);
+    if (!state) return;
+    state.emptyReads = gotEntries ? 0 : state.emptyReads + 1;
+    const every = Math.min(2 ** state.emptyReads, this.o.coldPollRounds);
+    state.nextRound = round + (gotEntries ? 1 : every);
+  }
+
+  /** The deliveries of one stream's XAUTOCLAIM reply, with their delivery counts. */
+  private async claimed(stream: string, [cursor, entries]: [string, RawEntry[], string[]?]): Promise<Delivery[]> {
     this.claimCursors.set(stream, cursor);
     const live = entries.filter((e): e is RawEntry => Array.isArray(e) && e[1] !== null);
     if (live.length === 0) return [];
@@ -412,7 +487,7 @@ export class OutboxConsumer {
   private async housekeeping(): Promise<void> {
     if (Date.now() < this.nextHousekeepingAt) return;
     this.nextHousekeepingAt = Date.now() + 5 * 60_000;
-    for (const stream of this.streams) {
+    for (const stream of this.streams.keys()) {
       const consumers = (await this.o.redis.xinfo('CONSUMERS', stream, OUTBOX_GROUP)) as unknown[][];
       for (const c of consumers) {
         const f = new Map<string, unknown>();
@@ -444,11 +519,16 @@ interface Delivery {
   deliveries: number;
 }
 
-/** Streams read in parallel per step (a cluster client spreads them over the masters). */
-const READ_CHUNK = 64;
+/** Streams read per step (one pipeline per master each). */
+const READ_CHUNK = 1024;
 
 function isNoGroup(err: unknown): boolean {
   return redisErrorCode(err) === 'NOGROUP';
+}
+
+function isRedirect(err: unknown): boolean {
+  const code = redisErrorCode(err);
+  return code === 'MOVED' || code === 'ASK' || code === 'TRYAGAIN' || code === 'CLUSTERDOWN';
 }
 
 /**

@@ -16,11 +16,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { ChatStore } from '~/server/chat/store';
 import { createRedis } from '~/server/redis/client';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import * as client from '~/server/testing/app-process';
+import { appRedisEnv, startOwnRedis, type OwnRedis } from '~/server/testing/own-redis';
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from '~/server/testing/postgres';
 import { waitFor } from '~/server/testing/wait';
 
@@ -29,7 +29,7 @@ const FAULTS = ['pg', 'redis-restart', 'pg', 'redis-outage', 'pg', 'both', 'pg',
 /** Sends that must be acknowledged after each fault before the next one (traffic flows again). */
 const SENDS_BETWEEN_FAULTS = 5;
 
-let redisServer: RedisServerHandle;
+let redisServer: OwnRedis;
 let db: TestDatabase;
 let admin: pg.Client;
 let app: client.AppProcess;
@@ -40,13 +40,13 @@ let childOutput: string[] = [];
 // ------------------------------------------------------------------ the child process
 
 beforeAll(async () => {
-  [redisServer, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  [redisServer, db] = await Promise.all([startOwnRedis(), createTestDatabase()]);
   admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   admin.on('error', (err) => console.warn(`fault-injection admin connection failed: ${err.message}`));
   await admin.connect();
 
   app = await client.startAppProcess({
-    REDIS_URL: redisServer.url,
+    ...appRedisEnv(redisServer),
     DATABASE_URL: db.url,
     // Production-like failover, a quick probe so recovery is prompt, quick reclaims.
     BREAKER_PROBE_INTERVAL_MS: '200',

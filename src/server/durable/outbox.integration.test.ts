@@ -1,17 +1,19 @@
 /**
- * Write-behind (tier 2) against a real redis-server and a real PostgreSQL database of this file's
+ * Write-behind (tier 2) against a real Redis (a cluster on the cluster pass) and a real PostgreSQL database of this file's
  * own: every acknowledged change reaches PostgreSQL through the outbox and the consumer group, also
  * when a consumer dies mid-batch or PostgreSQL is unreachable for a while; nothing is applied twice
  * or out of order; poison entries end in the dead-letter stream.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { keys } from '~/server/redis/keys';
+import { scripts } from '~/server/redis/scripts';
 import { createHarness, projectWithSession, addToProject } from '~/server/testing/harness';
-import { createDurableHarness, outboxPending, type DurableHarness } from '~/server/testing/durable';
-import { outboxPartitionOf } from '~/server/redis/outbox-partitions';
+import { createDurableHarness, outboxDeadLetters, outboxPending, type DurableHarness } from '~/server/testing/durable';
+import { outboxPartitionOf, outboxStreams } from '~/server/redis/outbox-partitions';
+import { keyspaceNodes } from '~/server/redis/cluster';
 import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from '~/server/testing/postgres';
+import { startOwnRedis, type OwnRedis } from '~/server/testing/own-redis';
 import { waitFor } from '~/server/testing/wait';
 import type { TestUser } from '~/server/testing/harness';
 import { backfillOutbox } from './backfill';
@@ -19,14 +21,14 @@ import { persistEntries } from './persist';
 import { outboxLag } from './tier';
 import { createPool, transaction } from './pg';
 
-let server: RedisServerHandle;
+let server: OwnRedis;
 let db: TestDatabase;
 let proxy: TcpProxy;
 let h: DurableHarness;
 let alice: TestUser;
 
 beforeAll(async () => {
-  [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  [server, db] = await Promise.all([startOwnRedis(), createTestDatabase()]);
   // The app reaches PostgreSQL through a proxy this file can cut (PostgreSQL "down") and restore.
   proxy = await startTcpProxy(5432);
   h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.urlVia(proxy.port) });
@@ -161,7 +163,7 @@ describe('write-behind', () => {
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
     expect(consumer.snapshot().deadLettered).toBe(0);
-    expect((await h.redis.xlen(keys.outboxDead))).toBe(0);
+    expect(await outboxDeadLetters(h.redis)).toEqual([]);
     await consumer.stop();
   });
 
@@ -196,7 +198,7 @@ describe('write-behind', () => {
     const consumer = await h.consumer({ maxDeliveries: 3 });
     await waitFor(drained, 15_000, 'outbox drained');
     expect((await pgMessages(ref.sessionId)).map((r) => r.id)).toEqual([good.id, after.id]);
-    const dead = await h.redis.xrange(keys.outboxDead, '-', '+');
+    const dead = await outboxDeadLetters(h.redis);
     expect(dead).toHaveLength(3);
     const errors = dead.map(([, f]) => f[f.indexOf('error') + 1]);
     expect(errors.some((e) => e?.includes('not JSON'))).toBe(true);
@@ -273,6 +275,102 @@ describe('switching the tier on for a Redis that already holds data', () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe('the single outbox of an older release (parley:outbox)', () => {
+  const legacyExists = async () => (await h.redis.exists(keys.outboxLegacy)) === 1;
+
+  /** Moves a message's change from its partition to the legacy outbox, as an old-release writer appends it. */
+  async function moveToLegacy(ref: { projectId: string; sessionId: string }, seq: number): Promise<void> {
+    const partition = outboxPartitionOf(keys.project(ref.projectId));
+    const entries = (await h.redis.xrange(partition, '-', '+')) as Array<[string, string[]]>;
+    const field = (f: string[], name: string) => f[f.indexOf(name) + 1];
+    const mine = entries.filter(([, f]) => field(f, 'k') === 'message' && field(f, 's') === ref.sessionId && field(f, 'q') === String(seq));
+    expect(mine).toHaveLength(1);
+    const [id, fields] = mine[0]!;
+    await h.redis.xdel(partition, id);
+    await h.redis.xadd(keys.outboxLegacy, '*', ...fields);
+  }
+
+  it('is deleted only when it holds no entry and nothing is pending', async () => {
+    await h.redis.xadd(keys.outboxLegacy, '*', 'k', 'gossip');
+    expect(await scripts.retireLegacyOutbox.run(h.redis, {})).toBe(false); // an entry
+    await h.redis.xgroup('CREATE', keys.outboxLegacy, 'parley-postgres', '0');
+    // Delivered to a consumer that went away, then deleted without an acknowledgement.
+    const reply = (await h.redis.xreadgroup('GROUP', 'parley-postgres', 'gone', 'STREAMS', keys.outboxLegacy, '>')) as Array<
+      [string, Array<[string, string[]]>]
+    >;
+    const id = reply[0]![1][0]![0];
+    await h.redis.xdel(keys.outboxLegacy, id);
+    expect(await h.redis.xlen(keys.outboxLegacy)).toBe(0);
+    expect(await scripts.retireLegacyOutbox.run(h.redis, {})).toBe(false); // delivered, not acknowledged
+    expect(await legacyExists()).toBe(true);
+    await h.redis.xack(keys.outboxLegacy, 'parley-postgres', id);
+    expect(await scripts.retireLegacyOutbox.run(h.redis, {})).toBe(true);
+    expect(await legacyExists()).toBe(false);
+    expect(await scripts.retireLegacyOutbox.run(h.redis, {})).toBe(false); // absent: nothing to do
+  });
+
+  it('is deleted once drained, and drained again when a straggling old-release writer recreates it', async () => {
+    const ref = await projectWithSession(alice);
+    const first = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'written by the old release' });
+    await moveToLegacy(ref, first.seq);
+    let consumer = await h.consumer();
+    await waitFor(async () => (await drained()) && !(await legacyExists()), 15_000, 'legacy outbox drained and deleted');
+    expect((await pgMessages(ref.sessionId)).map((r) => r.id)).toEqual([first.id]);
+    await consumer.stop();
+
+    // An old-release instance still running appends again: the stream comes back, with its group gone.
+    const late = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'a straggler' });
+    await moveToLegacy(ref, late.seq);
+    expect(await legacyExists()).toBe(true);
+    consumer = await h.consumer();
+    await waitFor(async () => (await drained()) && !(await legacyExists()), 15_000, 'recreated legacy outbox drained and deleted');
+    expect((await pgMessages(ref.sessionId)).map((r) => r.id)).toEqual([first.id, late.id]);
+    await consumer.stop();
+  });
+});
+
+describe('an idle consumer over many partitions', () => {
+  it('reads cold partitions rarely, in one round trip per master, and still persists a late write to one', async () => {
+    const ref = await projectWithSession(alice);
+    const sent = await alice.caller.message.send({ ...ref, id: randomUUID(), content: 'copied into many partitions' });
+    const partition = outboxPartitionOf(keys.project(ref.projectId));
+    const field = (f: string[], name: string) => f[f.indexOf(name) + 1];
+    const [, fields] = ((await h.redis.xrange(partition, '-', '+')) as Array<[string, string[]]>).find(
+      ([, f]) => field(f, 'k') === 'message' && field(f, 'q') === String(sent.seq),
+    )!;
+    // Partitions written by "another process" (plain XADDs: this one does not know them until its SCAN),
+    // each holding a copy of the same change (applying it again changes nothing).
+    const tags = Array.from({ length: 200 }, (_, i) => `idle-${i}`);
+    for (const tag of tags) await h.redis.xadd(outboxPartitionOf(tag), '*', ...fields);
+
+    const coldPollRounds = 8;
+    // Reclaims only at the start (claimIdleMs far away), so every round trip counted below is a read.
+    const consumer = await h.consumer({ blockMs: 20, coldPollRounds, claimIdleMs: 600_000 });
+    await waitFor(drained, 15_000, 'every partition drained');
+    const partitions = (await outboxStreams(h.redis)).length;
+    expect(partitions).toBeGreaterThan(150);
+    const masters = keyspaceNodes(h.redis).length;
+
+    const rounds = 10 * coldPollRounds;
+    const before = consumer.snapshot();
+    await waitFor(() => consumer.snapshot().rounds >= before.rounds + rounds, 30_000, `${rounds} more rounds`);
+    const after = consumer.snapshot();
+    const elapsed = after.rounds - before.rounds;
+    // Every partition every round would be partitions x rounds reads. Backed off: each partition at most
+    // every coldPollRounds-th round, plus the few reads of its way there (1, 2, 4 rounds apart).
+    expect(after.reads - before.reads).toBeLessThanOrEqual(partitions * (Math.ceil(elapsed / coldPollRounds) + 4));
+    expect(after.reads - before.reads).toBeLessThan((partitions * elapsed) / 4);
+    // And batched: at most one pipeline per master in a round, however many partitions it reads.
+    expect(after.roundTrips - before.roundTrips).toBeLessThanOrEqual(elapsed * masters);
+
+    // Another process writes to a cold partition: persisted without this process having written there.
+    const persisted = consumer.snapshot().persisted;
+    await h.redis.xadd(outboxPartitionOf(tags[7]!), '*', ...fields);
+    await waitFor(async () => (await drained()) && consumer.snapshot().persisted > persisted, 15_000, 'the late write persisted');
+    await consumer.stop();
   });
 });
 

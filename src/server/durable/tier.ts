@@ -3,8 +3,7 @@ import { AuthService } from '~/server/auth/service';
 import { ChatStore } from '~/server/chat/store';
 import { errorFields, logger } from '~/server/log';
 import type { DurableStats } from '~/server/metrics';
-import { keys } from '~/server/redis/keys';
-import { deadLettersOf, outboxStreams } from '~/server/redis/outbox-partitions';
+import { deadLetterStreams, outboxStreams } from '~/server/redis/outbox-partitions';
 import { eventIdTimeMs } from '~/shared/event-id';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import type { Redis } from 'ioredis';
@@ -163,8 +162,7 @@ export async function outboxLag(
 
 async function sumLag(redis: Redis): Promise<{ entries: number; oldestAgeSeconds: number; deadLetters: number }> {
   const streams = await outboxStreams(redis);
-  // The legacy dead letters stay until an operator reads them, also once the legacy outbox is gone.
-  const deadStreams = [...new Set([keys.outboxDead, ...streams.map(deadLettersOf)])];
+  const deadStreams = deadLetterStreams(streams);
   const [lengths, firsts, deads] = await Promise.all([
     Promise.all(streams.map((s) => redis.xlen(s))),
     Promise.all(streams.map((s) => redis.xrange(s, '-', '+', 'COUNT', 1))),

@@ -75,6 +75,11 @@ describe('npm run migrate:legacy', () => {
 
     expect(await cli(['--dry-run'])).toMatchObject({ code: 2, out: expect.stringContaining('--from redis://... (the old Redis) is required') as unknown });
     expect(await cli([...from, '--apply'])).toMatchObject({ code: 2, out: expect.stringContaining('--apply needs --owner') as unknown });
+    // A Redis Cluster target is refused before anything is touched (the ledger cannot share a pipeline there).
+    expect(await cli([...from, '--apply', '--owner', 'nobody', '--to', 'redis+cluster://127.0.0.1:1,127.0.0.1:2'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('The legacy import cannot write to a Redis Cluster') as unknown,
+    });
 
     const dry = await cli([...from, '--dry-run']);
     expect(dry.code).toBe(0);

@@ -3,7 +3,7 @@
  * | --restore <file>] [--project <pid>] [--owner <username>] [--backup-dir <dir>] [--to redis://...]`
  *
  * Moves chat history from the old product's Redis into Parley (README: "Migrating from the old
- * storage"). The target is Parley's Redis (REDIS_URL unless --to); with DATABASE_URL set, imported
+ * storage"). The target is Parley's Redis (REDIS_URL unless --to; never a cluster: see CLUSTER_REFUSAL); with DATABASE_URL set, imported
  * messages also go through the outbox to PostgreSQL, like every other write.
  */
 import 'server-only';
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createPool } from '~/server/durable/pg';
 import { env } from '~/server/env';
-import { createRedis } from '~/server/redis/client';
+import { clusterNodesOf, createRedis, defaultRedisTarget } from '~/server/redis/client';
 import { formatBytes, restoreBackup } from './backup';
 import { apply, dryRun, type DryRunReport, type Progress } from './migrate';
 import { rollback } from './rollback';
@@ -31,7 +31,17 @@ Options:
   --project <pid>      only this legacy project
   --owner <username>   Parley account that owns imported projects and authors unmapped user messages (--apply)
   --backup-dir <dir>   where --apply writes its backup (default ./legacy-backups)
-  --to <redis url>     Parley's Redis (default: REDIS_URL, ${env.REDIS_URL})`;
+  --to <redis url>     Parley's Redis, standalone (default: REDIS_URL, ${env.REDIS_URL}; a cluster is refused)`;
+
+/**
+ * The import writes its ledger (`parley:legacy:ledger`, one key) in the same pipeline and MULTI as the
+ * imported projects' keys, which a Redis Cluster refuses (they lie in other slots); so it runs against
+ * a standalone Redis only, and refuses a cluster before touching anything.
+ */
+const CLUSTER_REFUSAL = `The legacy import cannot write to a Redis Cluster (REDIS_CLUSTER_NODES or --to redis+cluster://...):
+its ledger and the imported projects lie in different hash slots, which one pipeline cannot span there.
+Import into a standalone Redis (--to redis://...), validate there, then move the data to the cluster
+(README: "Scaling out").`;
 
 async function main(): Promise<number> {
   let args;
@@ -66,6 +76,13 @@ async function main(): Promise<number> {
   if (!args.from && step !== 'rollback') return usage('--from redis://... (the old Redis) is required.');
   if (step === 'apply' && !args.owner) return usage('--apply needs --owner <username> (a Parley account: it owns the imported projects).');
 
+  const usesTarget = step === 'apply' || step === 'validate' || step === 'rollback';
+  const targetUrl = args.to ?? defaultRedisTarget();
+  if (usesTarget && clusterNodesOf(targetUrl)) {
+    console.error(CLUSTER_REFUSAL);
+    return 2;
+  }
+
   // The old Redis: one connection attempt, no reconnect loop; a failure ends the run with its reason.
   const source = args.from
     ? new Redis(args.from, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
@@ -73,7 +90,7 @@ async function main(): Promise<number> {
   let sourceError: Error | null = null;
   source?.on('error', (err: Error) => (sourceError ??= err));
   // Parley's Redis, only for the steps that use it (long commands: a 10,000-message session in one script).
-  const target = step === 'apply' || step === 'validate' || step === 'rollback' ? createRedis(args.to ?? env.REDIS_URL, { commandTimeout: 60_000 }) : null;
+  const target = usesTarget ? createRedis(targetUrl, { commandTimeout: 60_000 }) : null;
   try {
     try {
       await source?.connect();
@@ -81,7 +98,7 @@ async function main(): Promise<number> {
       throw new Error(`cannot reach the old Redis at ${labelOf(args.from!)}: ${(sourceError ?? (err as Error)).message}`, { cause: err });
     }
     if (target && (await target.ping().catch(() => null)) !== 'PONG') {
-      throw new Error(`cannot reach Parley's Redis at ${labelOf(args.to ?? env.REDIS_URL)}`);
+      throw new Error(`cannot reach Parley's Redis at ${labelOf(targetUrl)}`);
     }
     switch (step) {
       case 'dry-run': {

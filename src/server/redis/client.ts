@@ -103,6 +103,7 @@ function createCluster(nodes: { host: string; port: number }[], overrides: Redis
     slotsRefreshInterval: 2000,
     clusterRetryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
   });
+  boundOfflineQueue(cluster, nodeOptions.commandTimeout);
   const label = `${CLUSTER_SCHEME}//${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   cluster.on('error', (err: Error) => logRedisError(label, err));
   cluster.on('node error', (err: Error) => logRedisError(label, err));
@@ -112,6 +113,24 @@ function createCluster(nodes: { host: string; port: number }[], overrides: Redis
     replicateWrites(scripted, writeScriptCommands(), env.REDIS_WAIT_REPLICAS, env.REDIS_WAIT_TIMEOUT_MS);
   }
   return scripted;
+}
+
+/**
+ * While a cluster client has no usable connection (every node unreachable, or reconnecting to them),
+ * ioredis keeps commands - pipelines' included - in the Cluster's own offline queue with NO deadline:
+ * a request would hang for as long as the cluster is down, where a standalone connection fails it after
+ * commandTimeout (its timer covers its offline queue). Give such commands that deadline from the moment
+ * they are sent. Commands sent while the cluster is ready keep the per-node deadline and the cluster's
+ * retries through a single master's failover (retryDelayOnFailover).
+ */
+function boundOfflineQueue(cluster: Cluster, commandTimeout: number | undefined): void {
+  if (commandTimeout === undefined) return;
+  type Send = Cluster['sendCommand'];
+  const send: Send = cluster.sendCommand.bind(cluster);
+  cluster.sendCommand = ((command, stream, node) => {
+    if (cluster.status !== 'ready') command.setTimeout(commandTimeout);
+    return send(command, stream, node);
+  }) as Send;
 }
 
 let lastLoggedAt = 0;

@@ -1,4 +1,5 @@
 import 'server-only';
+import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { metrics } from '~/server/metrics';
 
@@ -54,6 +55,23 @@ export async function pipelineBySlot<T>(
 }
 
 /**
+ * `keys` grouped by the master serving their slot (ioredis' slot table; a key whose slot it does not
+ * know yet forms a group of its own), in their order: each group may go in ONE pipeline, which a
+ * cluster client allows across the slots of one master. A standalone Redis is one group.
+ */
+export function byMaster(redis: Redis, keys: readonly string[]): string[][] {
+  if (!isCluster(redis)) return keys.length > 0 ? [[...keys]] : [];
+  const slots = (redis as unknown as Cluster).slots;
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const nodes = slots[calculateSlot(key)];
+    const group = nodes ? nodes.join() : `?${key}`;
+    groups.set(group, [...(groups.get(group) ?? []), key]);
+  }
+  return [...groups.values()];
+}
+
+/**
  * Whether pub/sub on `channel` is sharded on a cluster: channels with a hash tag (a project's wake-up
  * and signal channels) live in that slot's shard and use SPUBLISH/SSUBSCRIBE there, so a message
  * crosses only that shard. Channels without one (per-user signals, sign-outs, the AI workers' wake-up)
@@ -78,17 +96,37 @@ export async function unsubscribeFrom(subscriber: Redis, channel: string): Promi
   await (isShardedChannel(subscriber, channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel));
 }
 
+/** The WAIT each write on a connection is followed by (set by replicateWrites: cluster connections only). */
+const replication = new WeakMap<object, { replicas: number; timeoutMs: number }>();
+
+/**
+ * Adds `WAIT replicas timeoutMs` to `pipeline` when `redis` replicates its writes, and returns how to
+ * read the pipeline's results: the callers' own (the WAIT's cut off), the unreplicated write counted.
+ */
+function withWait(redis: Redis, pipeline: ChainableCommander): (results: PipelineResults) => PipelineResults {
+  const wait = replication.get(redis);
+  if (!wait) return (results) => results;
+  pipeline.wait(wait.replicas, wait.timeoutMs);
+  return (results) => {
+    const [waitError, copies] = results[results.length - 1] ?? [null, 0];
+    // Fewer copies when the master has no live replica (e.g. just after its replica was promoted): the
+    // write is still acknowledged, as on a standalone Redis (durable in the master's AOF), and counted.
+    if (waitError || Number(copies) < wait.replicas) metrics().unreplicatedWrites.inc();
+    return results.slice(0, -1);
+  };
+}
+
 /**
  * Makes every named write script wait for `replicas` replicas before it resolves: the script and a
  * `WAIT replicas timeoutMs` go in one pipeline to the script's master (WAIT is not allowed inside a
  * script, and a pipeline keeps it on the same node connection). An acknowledged write is then on a
- * replica too, so a master's failover cannot lose it. When WAIT times out with fewer copies (the master
- * has no live replica, e.g. just after its replica was promoted) the write is still acknowledged, as
- * on a standalone Redis (durable in the master's AOF), and counted.
+ * replica too, so a master's failover cannot lose it. Writes made of plain commands go through
+ * execReplicated for the same guarantee.
  *
  * A write script queued in a caller's own pipeline (the legacy import's) runs there, without the WAIT.
  */
 export function replicateWrites(redis: Redis, names: readonly string[], replicas: number, timeoutMs: number): void {
+  replication.set(redis, { replicas, timeoutMs });
   type Fn = (this: unknown, ...args: unknown[]) => unknown;
   const target = redis as unknown as Record<string, Fn>;
   for (const name of names) {
@@ -99,12 +137,23 @@ export function replicateWrites(redis: Redis, names: readonly string[], replicas
       return (async () => {
         const pipeline = redis.pipeline();
         original.apply(pipeline, args);
-        pipeline.wait(replicas, timeoutMs);
-        const [[scriptError, result] = [null, null], [waitError, copies] = [null, 0]] = (await pipeline.exec()) ?? [];
+        const results = withWait(redis, pipeline)((await pipeline.exec()) ?? []);
+        const [scriptError, result] = results[0] ?? [null, null];
         if (scriptError) throw scriptError;
-        if (waitError || Number(copies) < replicas) metrics().unreplicatedWrites.inc();
         return result;
       })();
     };
   }
+}
+
+/**
+ * Sends a pipeline of plain write commands (a write that is no script: those WAIT by themselves), with
+ * the same WAIT for replicas as the scripts when the connection replicates its writes (a cluster's),
+ * so what it changed is on a replica before the caller goes on. Its commands must share one master
+ * (one project's or one key's slot). Throws the first command error; else returns the results.
+ */
+export async function execReplicated(redis: Redis, pipeline: ChainableCommander): Promise<PipelineResults> {
+  const results = withWait(redis, pipeline)((await pipeline.exec()) ?? []);
+  for (const [err] of results) if (err) throw err;
+  return results;
 }

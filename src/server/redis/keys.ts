@@ -125,7 +125,11 @@ export const keys = {
    * write appends to it any more; the consumer drains what an upgrade left in it, then it is gone.
    */
   outboxLegacy: 'parley:outbox',
-  /** STREAM: the legacy outbox's dead letters (kept for an operator; health counts them). */
+  /**
+   * STREAM: the legacy outbox's dead letters written by earlier releases (kept for an operator; health
+   * counts them). Legacy entries dead-lettered now go beside the partition of `outboxLegacy`'s slot
+   * (deadLettersOf), in one MULTI with their removal, which a cluster allows only within one slot.
+   */
   outboxDead: 'parley:outbox:dead',
 
   /**

@@ -38,6 +38,8 @@ function tagTable(): string[] {
 }
 
 const written = new Set<string>();
+/** Partitions written to since the consumer last took them (it reads those at once, however cold). */
+let recent = new Set<string>();
 
 /** The outbox partition of `key`'s slot, without noting it as written to (tests, tools). */
 export function outboxPartitionOf(key: string): string {
@@ -48,7 +50,15 @@ export function outboxPartitionOf(key: string): string {
 export function outboxFor(key: string): string {
   const partition = outboxPartitionOf(key);
   written.add(partition);
+  recent.add(partition);
   return partition;
+}
+
+/** The partitions written to since the last call (the consumer's, once per round). */
+export function takeRecentWrites(): string[] {
+  const taken = [...recent];
+  recent = new Set();
+  return taken;
 }
 
 /** The outbox partition of a project's writes. */
@@ -59,12 +69,25 @@ export function partitionsWritten(): string[] {
   return [...written];
 }
 
-/** The dead-letter stream beside an outbox stream (same slot, so one MULTI moves an entry there). */
+/**
+ * The dead-letter stream beside an outbox stream (same slot, so one MULTI moves an entry there). The
+ * legacy outbox's entries go beside the partition of its own slot: its old dead-letter stream
+ * (`keys.outboxDead`) lies in another slot, where a cluster refuses the MULTI.
+ */
 export function deadLettersOf(outbox: string): string {
-  if (outbox === keys.outboxLegacy) return keys.outboxDead;
+  if (outbox === keys.outboxLegacy) return deadLettersOf(outboxPartitionOf(keys.outboxLegacy));
   const tag = idInKey(keys.outboxPartition, outbox);
   if (tag === null) throw new Error(`${outbox} is not an outbox stream`);
   return keys.outboxPartitionDead(tag);
+}
+
+/**
+ * Every dead-letter stream that may hold entries, given the outbox streams there are: each one's, plus
+ * the legacy outbox's (old releases' `keys.outboxDead`, and where its entries go now), which stay for an
+ * operator after the legacy outbox itself is gone.
+ */
+export function deadLetterStreams(outboxes: readonly string[]): string[] {
+  return [...new Set([keys.outboxDead, deadLettersOf(keys.outboxLegacy), ...outboxes.map(deadLettersOf)])];
 }
 
 /** Whether `key` is an outbox partition (what SCAN with OUTBOX_PARTITION_PATTERN may also return). */

@@ -51,6 +51,7 @@ const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
   hydrateProject: { projectId: pid, memberIds: ['u-1'], recent: [], project: { id: pid } },
   hydrateUser: { record: { id: 'u-1', username: 'ann' } },
   evictSession: { projectId: pid, sessionId: sid, cutoff: 'x', maxScan: 1, outbox: OUTBOX, deadLetters: deadLettersOf(OUTBOX) },
+  retireLegacyOutbox: {},
   backfillUser: { key: keys.user('u-1'), outbox: outboxPartitionOf(keys.user('u-1')) },
   backfillLogin: { key: keys.loginSession('h'), tokenHash: 'h', outbox: outboxPartitionOf(keys.loginSession('h')) },
   backfillProject: { projectId: pid, outbox: OUTBOX },

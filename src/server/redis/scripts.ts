@@ -530,6 +530,15 @@ export const scripts = {
     (raw) => EVICT_OUTCOMES[String(raw)] ?? 'absent',
   ),
 
+  // -------------------------------------------------------------- outbox upkeep (durable tier)
+
+  /** Deletes the drained legacy `parley:outbox` (no entries, nothing pending); true when it did. */
+  retireLegacyOutbox: script(
+    'retire-legacy-outbox-1',
+    (_: Record<string, never> = {}) => ({ keys: [keys.outboxLegacy], args: [] }),
+    (raw) => raw === 1,
+  ),
+
   // -------------------------------------------------------------- backfill (durable tier)
 
   /** `key`: a user record's key (found by SCAN). */

@@ -4,22 +4,19 @@
  * up for a whole test file, over a redis-server and a PostgreSQL database of the file's own.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../../../scripts/lib/redis-server.mjs';
 import { hashToken } from '~/server/auth/service';
 import { createServices } from '~/server/context';
 import { OUTBOX_GROUP, startOutboxConsumer, type OutboxConsumer, type OutboxConsumerOptions } from '~/server/durable/consumer';
 import { createPool, type Pool } from '~/server/durable/pg';
 import { DurableTier } from '~/server/durable/tier';
 import { createRedis, createSubscriber } from '~/server/redis/client';
-import { keys } from '~/server/redis/keys';
-import { deadLettersOf, outboxStreams } from '~/server/redis/outbox-partitions';
+import { deadLetterStreams, outboxStreams } from '~/server/redis/outbox-partitions';
 import { compareEventIds } from '~/shared/event-id';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 import { EventHub } from '~/server/realtime/hub';
 import { harnessFor, type Harness, type TestUser } from './harness';
+import { replaceWithEmpty, startOwnRedis, type OwnRedis } from './own-redis';
 import { createTestDatabase, type TestDatabase } from './postgres';
 
 export interface DurableHarness extends Harness {
@@ -99,21 +96,24 @@ export function createDurableHarness(opts: DurableHarnessOptions): DurableHarnes
   };
 }
 
-/** A test file's own redis-server and PostgreSQL database, and a durable harness over them. */
+/**
+ * A test file's own Redis (a redis-server, or a whole cluster on the cluster pass: see own-redis.ts) and
+ * PostgreSQL database, and a durable harness over them.
+ */
 export interface DurableTestEnv {
-  /** This file's redis-server (a new one after replaceRedisWithEmpty()). */
-  readonly server: RedisServerHandle;
+  /** This file's Redis (a new one after replaceRedisWithEmpty()). */
+  readonly server: OwnRedis;
   readonly db: TestDatabase;
   readonly h: DurableHarness;
   /**
-   * Destroys this file's redis-server and starts a new, EMPTY one on the same port (as if its disk
-   * were lost); the app reconnects by itself.
+   * Destroys this file's Redis and starts a new, EMPTY one on the same port(s) (as if its disk were
+   * lost); the app reconnects by itself.
    */
   replaceRedisWithEmpty(): Promise<void>;
 }
 
 /**
- * Registers the file's beforeAll/afterAll: starts a redis-server and a test database, builds a
+ * Registers the file's beforeAll/afterAll: starts its own Redis (own-redis.ts) and a test database, builds a
  * durable harness over them (`harness` options), and starts one outbox consumer when `consumer` is
  * set; at the end closes the harness, destroys the server, drops the database and removes the data
  * dirs of the empty servers started meanwhile. Read the fields inside tests and hooks, not before.
@@ -121,7 +121,7 @@ export interface DurableTestEnv {
 export function useDurableTestEnv(
   opts: { harness?: Omit<DurableHarnessOptions, 'redisUrl' | 'databaseUrl'>; consumer?: boolean } = {},
 ): DurableTestEnv {
-  let server: RedisServerHandle | undefined;
+  let server: OwnRedis | undefined;
   let db: TestDatabase | undefined;
   let h: DurableHarness | undefined;
   const emptyDirs: string[] = [];
@@ -131,7 +131,7 @@ export function useDurableTestEnv(
   };
 
   beforeAll(async () => {
-    [server, db] = await Promise.all([startRedisServer(), createTestDatabase()]);
+    [server, db] = await Promise.all([startOwnRedis(), createTestDatabase()]);
     h = createDurableHarness({ redisUrl: server.url, databaseUrl: db.url, ...opts.harness });
     if (opts.consumer) await h.consumer();
   });
@@ -153,11 +153,7 @@ export function useDurableTestEnv(
       return ready(h, 'h');
     },
     async replaceRedisWithEmpty() {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'parley-redis-empty-'));
-      emptyDirs.push(dir);
-      const old = ready(server, 'server');
-      await old.destroy();
-      server = await startRedisServer({ port: old.port, dir });
+      server = await replaceWithEmpty(ready(server, 'server'), emptyDirs);
     },
   };
 }
@@ -183,11 +179,11 @@ export async function outboxPending(redis: ScriptedRedis): Promise<{ total: numb
 }
 
 /**
- * Every dead letter, oldest first: the legacy outbox's, then every partition's (`parley:outbox:{<tag>}:dead`,
+ * Every dead letter, oldest first: the legacy outbox's and every partition's (`parley:outbox:{<tag>}:dead`,
  * beside its partition). Each as [id, fields].
  */
 export async function outboxDeadLetters(redis: ScriptedRedis): Promise<Array<[string, string[]]>> {
-  const streams = [keys.outboxDead, ...(await outboxStreams(redis)).filter((s) => s !== keys.outboxLegacy).map(deadLettersOf)];
+  const streams = deadLetterStreams(await outboxStreams(redis));
   const all = (await Promise.all(streams.map((s) => redis.xrange(s, '-', '+')))).flat();
   return all.sort(([a], [b]) => compareEventIds(a, b));
 }
