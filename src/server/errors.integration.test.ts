@@ -68,6 +68,21 @@ describe('Redis errors', () => {
     expect(toAppError(unknown)).toBe(unknown);
   });
 
+  it('knows a Redis Cluster that cannot serve a slot for now for an outage (a replay must not give up on it)', async () => {
+    // The replies a cluster gives while a master is lost or the whole cluster restarts, mid-resharding,
+    // or from a replica cut off from its master (the same text, as a real error reply).
+    for (const text of [
+      'CLUSTERDOWN The cluster is down',
+      'CLUSTERDOWN Hash slot not served',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no',
+    ]) {
+      const err = await failure(() => redis.eval(`return redis.error_reply('${text}')`, 0));
+      expect(isRedisUnavailable(err), text).toBe(true);
+      expect(toAppError(err)).toMatchObject({ code: 'UNAVAILABLE' });
+    }
+  });
+
   it('knows an out-of-memory refusal for an outage', async () => {
     const [, before = '0'] = await redis.config('GET', 'maxmemory');
     await redis.config('SET', 'maxmemory', '1');

@@ -65,7 +65,16 @@ export const projectNotFound = () => new AppError('NOT_FOUND', 'Project not foun
 /** What ioredis says, as plain Errors, when it cannot reach or hear Redis. */
 const IOREDIS_DOWN_MESSAGES = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
 /** Redis replies meaning "cannot serve right now": still loading its data, cannot persist, out of memory. */
-const REDIS_DOWN_REPLY_CODES = new Set(['LOADING', 'MISCONF', 'OOM']);
+const REDIS_DOWN_REPLY_CODES = new Set([
+  'LOADING',
+  'MISCONF',
+  'OOM',
+  // A Redis Cluster that cannot serve a slot yet: down (a master lost, the whole cluster restarting),
+  // mid-resharding (TRYAGAIN), or a replica cut off from its master. All pass: never a refusal of the data.
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'MASTERDOWN',
+]);
 /** Node's socket error codes that mean the server is unreachable or went away. */
 const NETWORK_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
 

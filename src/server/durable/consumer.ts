@@ -220,10 +220,11 @@ export class OutboxConsumer {
    * every outbox stream there is (SCAN on every master), making each one's group when first seen.
    */
   private async discover(): Promise<void> {
-    // Written by this process since the last round: read them this round, however cold they were.
+    // Written by this process since the last round: read them this round, however cold they were, and
+    // soon again if that read comes too early (the write's script may land just after it).
     for (const stream of takeRecentWrites()) {
       const state = this.streams.get(stream);
-      if (state) state.nextRound = 0;
+      if (state) Object.assign(state, { emptyReads: 0, nextRound: 0 });
     }
     const found = partitionsWritten().filter((s) => !this.streams.has(s));
     if (Date.now() >= this.nextDiscoverAt) {
@@ -320,10 +321,12 @@ export class OutboxConsumer {
     }
     const round = this.stats.rounds;
     const due = [...this.streams].filter(([, state]) => state.nextRound <= round).map(([stream]) => stream);
-    this.stats.reads += due.length;
     return this.gather(
       due,
-      (p, stream) => p.xreadgroup('GROUP', OUTBOX_GROUP, this.name, 'COUNT', this.o.batchSize, 'STREAMS', stream, '>'),
+      (p, stream) => {
+        this.stats.reads++;
+        p.xreadgroup('GROUP', OUTBOX_GROUP, this.name, 'COUNT', this.o.batchSize, 'STREAMS', stream, '>');
+      },
       (stream, reply) => {
         const raws = (reply as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [];
         this.scheduleNextRead(stream, raws.length > 0, round);
