@@ -35,16 +35,17 @@ export async function readProjectsOf(
   };
 }
 
-/** Sessions by most recent activity first, and the ids the index names whose record is absent. */
+/** Sessions by most recent activity first, the ids the index names whose record is absent, and the index's order. */
 export async function readSessions(
   redis: ScriptedRedis,
   projectId: string,
   limit: number,
-): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
+): Promise<{ sessions: SessionDTO[]; missing: string[]; order: string[] }> {
   const listed = await run(() => scripts.listSessions.run(redis, { projectId, limit }));
   return {
     sessions: listed.filter(({ record }) => record.id).map(({ record }) => decodeSession(projectId, record)),
     missing: listed.filter(({ record }) => !record.id).map(({ sessionId }) => sessionId),
+    order: listed.map(({ sessionId }) => sessionId),
   };
 }
 
