@@ -5,7 +5,7 @@ import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { pipelineBySlot } from '~/server/redis/cluster';
 import { keys, parseMessageLocator } from '~/server/redis/keys';
-import { scripts, type AppendMessageArgs, type AppendMessageReply, type ScriptedRedis } from '~/server/redis/scripts';
+import { scripts, type AppendMessageArgs, type AppendMessageReply, type LuaScript, type ScriptedRedis } from '~/server/redis/scripts';
 import type { ChainableCommander } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
 import { projectOutbox } from '~/server/redis/outbox-partitions';
@@ -426,13 +426,7 @@ export class ChatStore {
     changes.updatedAt = new Date().toISOString();
     const args = { ...this.eventWrite(input.projectId), sessionId: input.sessionId, changes };
     const decode = ({ record }: { record: Record<string, string> }) => decodeSession(input.projectId, record);
-    return {
-      writes: true,
-      replies: 1,
-      queue: (p) => scripts.updateSession.queue(p, args),
-      result: (replies) => decode(scripts.updateSession.reply(replyOf(replies[0]))),
-      run: async () => decode(await this.run(() => scripts.updateSession.run(this.redis, args))),
-    };
+    return this.scriptCommand(scripts.updateSession, args, true, decode);
   }
 
   // ---------------------------------------------------------------- messages
@@ -470,15 +464,9 @@ export class ChatStore {
       const kept = JSON.parse(body) as StoredMessage;
       return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
     };
-    const script = job ? scripts.aiAppendWithJob : scripts.appendMessage;
-    return {
-      writes: true,
-      replies: 1,
-      queue: (p) => (job ? scripts.aiAppendWithJob.queue(p, { job, message }) : scripts.appendMessage.queue(p, message)),
-      result: (replies) => result(script.reply(replyOf(replies[0]))),
-      run: async () =>
-        result(await this.run(() => (job ? scripts.aiAppendWithJob.run(this.redis, { job, message }) : scripts.appendMessage.run(this.redis, message)))),
-    };
+    return job
+      ? this.scriptCommand(scripts.aiAppendWithJob, { job, message }, true, result)
+      : this.scriptCommand(scripts.appendMessage, message, true, result);
   }
 
   /**
@@ -549,13 +537,7 @@ export class ChatStore {
       const lowest = items[0]?.seq ?? 1;
       return { items, nextCursor: lowest > 1 ? lowest : null };
     };
-    return {
-      writes: false,
-      replies: 1,
-      queue: (p) => scripts.listMessages.queue(p, args),
-      result: (replies) => page(scripts.listMessages.reply(replyOf(replies[0]))),
-      run: async () => page(await this.run(() => scripts.listMessages.run(this.redis, args))),
-    };
+    return this.scriptCommand(scripts.listMessages, args, false, page);
   }
 
   /**
@@ -630,6 +612,17 @@ export class ChatStore {
       next.deleted ? [] : this.mentionedMembers(projectId, next.content, next.authorId),
     ]);
     return { removed, added };
+  }
+
+  /** One Lua script call as a StoreCommand, its reply turned into the answer by `answer`. */
+  private scriptCommand<A, R, T>(script: LuaScript<A, R>, args: A, writes: boolean, answer: (reply: R) => T): StoreCommand<T> {
+    return {
+      writes,
+      replies: 1,
+      queue: (p) => script.queue(p, args),
+      result: (replies) => answer(script.reply(replyOf(replies[0]))),
+      run: async () => answer(await this.run(() => script.run(this.redis, args))),
+    };
   }
 
   /** What every write script that appends an event takes besides its own data. */

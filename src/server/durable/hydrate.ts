@@ -110,12 +110,15 @@ export class Hydrator {
     return memberships.length;
   }
 
-  /** Brings an account back (record and username). False when another account holds the name. */
+  /**
+   * Brings an account back (record and username: two calls, as the two are in different slots on a
+   * cluster, record first). False when another account holds the name.
+   */
   async user(record: UserRecord): Promise<boolean> {
     await this.run(() => scripts.hydrateUser.run(this.redis, { record: { ...record } }));
-    const name = keys.username(record.username);
-    await this.run(() => this.redis.set(name, record.id, 'NX'));
-    const ok = (await this.run(() => this.redis.get(name))) === record.id;
+    // Claims the name unless taken, and says who holds it, in one call (SET NX GET, Redis 7.0+).
+    const holder = await this.run(() => this.redis.set(keys.username(record.username), record.id, 'NX', 'GET'));
+    const ok = holder === null || holder === record.id;
     metrics().hydrations.inc({ kind: 'user' });
     return ok;
   }

@@ -86,6 +86,18 @@ describe('a miss costs Redis -> PostgreSQL -> one Redis call', () => {
     expect(await store.listSessions(projectId)).toEqual(result);
   });
 
+  it('chat.history naming messages of a lost session: the last re-hydration reads the list again, no call of its own', async () => {
+    const store = env.h.durable.store;
+    const warm = await store.recentMessages(projectId, 20);
+    const newest = warm.at(-1)!;
+    await env.h.redis.del(keys.messages(projectId, newest.sessionId));
+
+    const { trips, result } = await tripsOf(() => store.recentMessages(projectId, 20));
+    expect(trips).toEqual(['evalsha', 'multi+evalsha+evalsha+evalsha+exec']);
+    expect(result).toEqual(warm);
+    expect(await store.recentMessages(projectId, 20)).toEqual(result);
+  });
+
   it('session.update on a lost session: the update rides in the re-hydration call', async () => {
     const store = env.h.durable.store;
     const ref = refs[0]!;

@@ -1,6 +1,6 @@
 import 'server-only';
 import { decodeMessage, decodeSession } from '~/server/chat/codec';
-import { byActivity, projectRecords } from '~/server/chat/store';
+import { byActivity, projectRecords, type StoreCommand } from '~/server/chat/store';
 import { toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
@@ -49,14 +49,31 @@ export async function readSessions(
   };
 }
 
+export interface RecentRead {
+  items: MessageDTO[];
+  missingSessions: string[];
+}
+
 /** The project's newest messages (oldest first), and the sessions whose bodies Redis lacks. */
-export async function readRecent(
-  redis: ScriptedRedis,
-  projectId: string,
-  limit: number,
-): Promise<{ items: MessageDTO[]; missingSessions: string[] }> {
-  const { messages, missingSessions } = await run(() =>
-    scripts.recentMessages.run(redis, { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) }),
-  );
-  return { items: messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body)).reverse(), missingSessions };
+export function readRecent(redis: ScriptedRedis, projectId: string, limit: number): Promise<RecentRead> {
+  return recentCommand(redis, projectId, limit).run();
+}
+
+/** readRecent as a StoreCommand (a re-hydration's call may answer it). */
+export function recentCommand(redis: ScriptedRedis, projectId: string, limit: number): StoreCommand<RecentRead> {
+  const args = { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) };
+  const answer = ({ messages, missingSessions }: { messages: { sessionId: string; seq: number; body: string }[]; missingSessions: string[] }) => ({
+    items: messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body)).reverse(),
+    missingSessions,
+  });
+  return {
+    writes: false,
+    replies: 1,
+    queue: (p) => scripts.recentMessages.queue(p, args),
+    result: ([entry]) => {
+      if (!entry || entry[0]) throw toAppError(entry?.[0] ?? new Error('missing reply'));
+      return answer(scripts.recentMessages.reply(entry[1]));
+    },
+    run: async () => answer(await run(() => scripts.recentMessages.run(redis, args))),
+  };
 }

@@ -30,7 +30,7 @@ import type { RedisBreaker } from './breaker';
 import type { Hydrator } from './hydrate';
 import { PostgresUnavailableError } from './pg';
 import type { PgStore } from './pg-store';
-import { readProjectsOf, readRecent, readSessions } from './redis-readers';
+import { readProjectsOf, readRecent, readSessions, recentCommand, type RecentRead } from './redis-readers';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('tiered');
@@ -414,13 +414,22 @@ export class TieredChatStore extends Tiered implements ChatRepository {
       redis: () => readRecent(redis, projectId, limit),
       pg: async () => ({ items: await pg.recentMessages(projectId, limit), missingSessions: [] }),
       repair: async (found) => {
-        // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data): bring them back.
-        if (found.missingSessions.length === 0) return found;
+        // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data):
+        // bring them back; the last re-hydration's call reads the list again (no call of its own).
+        const missing = found.missingSessions;
+        if (missing.length === 0) return found;
         let repaired = false;
-        for (const sid of found.missingSessions) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
+        let again: RecentRead | null = null;
+        for (const [i, sid] of missing.entries()) {
+          const read = i === missing.length - 1 ? recentCommand(redis, projectId, limit) : null;
+          const back = await orElse(() => hydrator.sessionThen(projectId, sid, read), null);
+          if (!back) continue;
+          repaired = true;
+          if (read) again = back.value;
+        }
         if (!repaired) return found;
         metrics().cacheReads.inc({ op, result: 'read_through' });
-        return readRecent(redis, projectId, limit);
+        return again ?? readRecent(redis, projectId, limit);
       },
     }).then((found) => found.items);
   }
