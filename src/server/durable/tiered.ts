@@ -362,12 +362,11 @@ export class TieredChatStore extends Tiered implements ChatRepository {
     if (breaker.state === 'half_open') await breaker.whenClosed(deadlineMs);
     if (breaker.allowsRedis()) {
       try {
-        const result = await this.timed(op, 'redis', async () => {
-          const send = await withDeadline(this.store.appendMessageCommand(input), deadlineMs);
-          // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), the
-          // append riding in the re-hydration's call.
-          return appendOr(send, input, this.tier.hydrator, () => withDeadline(send.run(), deadlineMs));
-        });
+        // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), the
+        // append riding in the re-hydration's call.
+        const result = await this.timed(op, 'redis', () =>
+          appendWithReadThrough(this.store, this.tier.hydrator, input, (append) => withDeadline(append, deadlineMs)),
+        );
         breaker.recordSuccess();
         return result;
       } catch (err) {
@@ -444,23 +443,20 @@ export async function appendWithReadThrough(
   redis: ChatStore,
   hydrator: Hydrator,
   input: AppendMessageInput,
+  bound: (append: Promise<AppendResult>) => Promise<AppendResult> = (append) => append,
 ): Promise<AppendResult> {
-  const send = await redis.appendMessageCommand(input);
-  return appendOr(send, input, hydrator, () => send.run());
-}
-
-/** `first()`, the append; on NOT_FOUND, the session re-hydrated with the same append riding along. */
-async function appendOr(
-  send: StoreCommand<AppendResult>,
-  input: AppendMessageInput,
-  hydrator: Hydrator,
-  first: () => Promise<AppendResult>,
-): Promise<AppendResult> {
+  const first: { send?: StoreCommand<AppendResult> } = {};
+  const append = async () => {
+    first.send = await redis.appendMessageCommand(input);
+    return first.send.run();
+  };
   try {
-    return await first();
+    // `bound`: the send's failover deadline, over the whole first attempt (its preparation included).
+    return await bound(append());
   } catch (err) {
-    if (!isNotFound(err)) throw err;
-    const through = await orElse(() => hydrator.forAppendThen(input.projectId, input.sessionId, send), null);
+    const prepared = first.send;
+    if (!isNotFound(err) || !prepared) throw err;
+    const through = await orElse(() => hydrator.forAppendThen(input.projectId, input.sessionId, prepared), null);
     if (!through) throw err;
     metrics().cacheReads.inc({ op: CHAT_OPS.appendMessage, result: 'read_through' });
     return through.value;
