@@ -97,6 +97,7 @@ export function defineScripts(redis: Redis): ScriptedRedis {
 /** The scripts that only read: no WAIT for replicas after them on a cluster (see replicateWrites). */
 const READ_ONLY_FILES: ReadonlySet<string> = new Set([
   'list-messages-2',
+  'read-message-1',
   'read-events-1',
   'recent-messages-1',
   'list-sessions-1',
@@ -292,6 +293,23 @@ export const scripts = {
     (raw) => {
       const [top, ...bodies] = raw as [number, ...(string | null)[]];
       return { top: Number(top), bodies };
+    },
+  ),
+
+  /**
+   * A message by id: where the id index puts it and its body (null: the body is not in Redis, e.g. its
+   * session was evicted); null when the id is not indexed.
+   */
+  readMessage: script(
+    'read-message-1',
+    (a: { projectId: string; id: string }) => ({
+      keys: [keys.messageIds(a.projectId)],
+      args: [a.id, sessionKeyPrefix(a.projectId), MESSAGES_SUFFIX],
+    }),
+    (raw) => {
+      if (!Array.isArray(raw)) return null;
+      const [sessionId, seq, body] = raw as [string, number, string | null];
+      return { sessionId: String(sessionId), seq: Number(seq), body: typeof body === 'string' ? body : null };
     },
   ),
 

@@ -4,14 +4,20 @@
   appends no event and no change-feed entry (the data came from PostgreSQL). A session's bodies go in
   first and its record last (hydrate-session-3): the record is what makes the session readable.
   Input:
-    KEYS[1] messages
-    KEYS[2] messageIds
+    KEYS[1] messages (the base of its buckets: includes/message-keys.lua)
+    KEYS[2] messageIds (the base of its buckets)
     ARGV[1] session id
     ARGV[2..] (seq, message id, body) triples
   Returns 1.
 ]]
+--- @include "includes/message-keys"
+-- Bodies go into buckets: a session of the pre-bucket layout is converted first, so a body is never
+-- in both places.
+upgrade_session(KEYS[1], KEYS[2], ARGV[1])
 for i = 2, #ARGV, 3 do
-  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2])
-  redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[1] .. ':' .. ARGV[i])
+  redis.call('HSETNX', body_bucket(KEYS[1], ARGV[i]), ARGV[i], ARGV[i + 2])
+  if not id_at(KEYS[2], ARGV[i + 1]) then
+    redis.call('HSET', id_bucket(KEYS[2], ARGV[i + 1]), ARGV[i + 1], ARGV[1] .. ':' .. ARGV[i])
+  end
 end
 return 1

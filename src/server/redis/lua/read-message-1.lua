@@ -1,0 +1,16 @@
+--[[
+  One message by id, in one round trip: where the id index says it is, and its body.
+  Input:
+    KEYS[1] messageIds (the base of its buckets: includes/message-keys.lua)
+    ARGV[1] message id
+    ARGV[2] session key prefix
+    ARGV[3] messages suffix
+  Returns {session id, seq, body or false}, or false when the id is not indexed.
+]]
+--- @include "includes/message-keys"
+local at = id_at(KEYS[1], ARGV[1])
+if not at then return false end
+local sep = string.find(at, ':', 1, true)
+if not sep then return false end
+local sid, seq = string.sub(at, 1, sep - 1), string.sub(at, sep + 1)
+return {sid, tonumber(seq), body_at(ARGV[2] .. sid .. ARGV[3], seq)}
