@@ -1,7 +1,7 @@
 import 'server-only';
 import type { ChainableCommander } from 'ioredis';
 import { AppError, toAppError } from '~/server/errors';
-import { keys, messageBuckets, messageIdBucketOf } from '~/server/redis/keys';
+import { keys, messageBuckets, messageIdBucketOf, messageIdField } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
@@ -163,7 +163,7 @@ export class ChatImport {
   async messagesPresent(projectId: string, ids: string[]): Promise<boolean[]> {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hexists(keys.messageIdBucket(projectId, messageIdBucketOf(id)), id);
+    for (const id of ids) pipeline.hexists(keys.messageIdBucket(projectId, messageIdBucketOf(id)), messageIdField(id));
     pipeline.hmget(keys.messageIds(projectId), ...ids); // the index of the pre-bucket layout (keys.ts)
     const replies = (await pipeline.exec()) ?? [];
     for (const [err] of replies) if (err) throw err;

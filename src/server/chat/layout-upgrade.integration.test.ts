@@ -32,7 +32,7 @@ async function writeOldLayout(ref: SessionRef, count: number): Promise<string[]>
 }
 
 describe('Redis data of the layout before buckets', () => {
-  it('reads, edits, repeats and sends into it; the first write converts the session, losing and duplicating nothing', async () => {
+  it('reads, edits, repeats and sends into it; writes convert the session, losing and duplicating nothing', async () => {
     const ref = await projectWithSession(env.alice);
     const { projectId: pid, sessionId: sid } = ref;
     const ids = await writeOldLayout(ref, OLD_COUNT);
@@ -57,11 +57,15 @@ describe('Redis data of the layout before buckets', () => {
     // An old id of another session is still refused there.
     await expect(env.alice.caller.message.send({ ...ref, id: untouchedIds[0]!, content: 'x' })).rejects.toMatchObject({ code: 'CONFLICT' });
 
-    // The first new message converts the session.
+    // Each write converts up to 256 old messages (two buckets' worth): half way after the first one,
+    // with every message readable from one place or the other.
     const fresh = await env.alice.caller.message.send({ ...ref, id: randomUUID(), content: 'new' });
     expect(fresh.seq).toBe(OLD_COUNT + 1);
+    expect(await env.h.redis.hlen(keys.messages(pid, sid))).toBeGreaterThan(0);
+    expect((await allMessages(env.alice, ref)).map((m) => m.id)).toEqual([...ids, fresh.id]);
+    const second = await env.alice.caller.message.send({ ...ref, id: randomUUID(), content: 'newer' });
     expect(await env.h.redis.exists(keys.messages(pid, sid))).toBe(0);
-    const buckets = messageBuckets(pid, sid, OLD_COUNT + 1);
+    const buckets = messageBuckets(pid, sid, OLD_COUNT + 2);
     expect(buckets).toHaveLength(3);
     for (const bucket of buckets) expect(await env.h.redis.call('OBJECT', 'ENCODING', bucket)).toBe('listpack');
     // Its ids left the old index; the untouched session's stayed there.
@@ -69,11 +73,11 @@ describe('Redis data of the layout before buckets', () => {
     expect(Object.keys(oldIndex).sort()).toEqual([...untouchedIds].sort());
 
     const after = await allMessages(env.alice, ref);
-    expect(after.map((m) => m.id)).toEqual([...ids, fresh.id]);
+    expect(after.map((m) => m.id)).toEqual([...ids, fresh.id, second.id]);
     expect(after[9]).toMatchObject({ content: 'old 10, edited', isEdited: true });
     expect(await env.alice.caller.message.send({ ...ref, id: ids[OLD_COUNT - 1]!, content: 'again' })).toMatchObject({ seq: OLD_COUNT });
     const session = await env.alice.caller.session.get(ref);
-    expect(session.messageCount).toBe(OLD_COUNT + 1);
+    expect(session.messageCount).toBe(OLD_COUNT + 2);
 
     // The untouched session reads as before, and converts on its own first write.
     expect((await allMessages(env.alice, untouched)).map((m) => m.id)).toEqual(untouchedIds);

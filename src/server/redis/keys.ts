@@ -47,14 +47,16 @@ export const keys = {
    */
   messageIds: (pid: string) => `project:{${pid}}:messages:ids`,
   /**
-   * HASH message id -> "<sid>:<seq>" for the ids of one bucket (messageIdBucketOf): the idempotency
-   * index (a repeated id returns the stored message) and lookup by id. Project-wide, so one id can
-   * never name two messages in different sessions. 256 buckets (+ `x` for ids not ending in hex): at
-   * 100 messages a project has ~100 one-entry buckets (~150 B each, more than one hash: small projects
-   * are small anyway); at 20,000 ~80 entries per bucket (listpacks, ~90 B per id); past
-   * 256 x hash-max-listpack-entries (512: ~130,000 messages) buckets turn into ordinary hashes one by
-   * one, and at 1,000,000 (~3,900 per bucket) every id costs what it did in one hash (~135 B): still
-   * correct, no longer dense.
+   * HASH messageIdField(id) -> "<seq>:<messageIdField(sid)>" for the ids of one bucket
+   * (messageIdBucketOf): the idempotency index (a repeated id returns the stored message) and lookup
+   * by id. Project-wide, so one id can never name two messages in different sessions. UUIDs are
+   * stored packed (16 bytes, not 36 characters), so an entry is ~25 bytes of data instead of ~80.
+   * 256 buckets (+ `x` for ids not ending in hex): at 100 messages a project has ~100 one-entry
+   * buckets (~100 B each: more than one hash, but small projects are small anyway); at 20,000 ~80
+   * entries per bucket (listpacks, ~45 B per id); past 256 x hash-max-listpack-entries (512: ~130,000
+   * messages) buckets turn into ordinary hashes one by one, and at 1,000,000 (~3,900 per bucket) an id
+   * costs ~95 B (a dict entry and two allocations, of packed strings): still correct, less dense.
+   * Only Lua reads and writes it (lua/includes/message-keys.lua; read-message-1 for TypeScript).
    */
   messageIdBucket: (pid: string, bucket: string) => `project:{${pid}}:messages:ids:${bucket}`,
   /** LIST of "<sid>:<seq>", newest first, capped: the project's recent messages across sessions */
@@ -183,6 +185,16 @@ export function messageIdBucketOf(id: string): string {
   return /^[0-9a-fA-F]{2}$/.test(tail) ? tail.toLowerCase() : 'x';
 }
 
+/**
+ * An id (message or session) as the id index stores it; the Lua mirror is packed_id in
+ * lua/includes/message-keys.lua. A canonical lower-case UUID: its 16 bytes. Any other id: its text,
+ * behind ':' when that text is 16 bytes long itself, so it never equals a packed one (ids hold no ':').
+ */
+export function messageIdField(id: string): Buffer | string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return Buffer.from(id.replaceAll('-', ''), 'hex');
+  return Buffer.byteLength(id) === 16 ? `:${id}` : id;
+}
+
 /** Every id-index bucket name there can be (a project's whole index is these 257 keys). */
 export const MESSAGE_ID_BUCKETS: readonly string[] = [
   ...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')),
@@ -227,17 +239,6 @@ export const AI_JOBS_PATTERN = keyPattern(keys.aiJobs);
 
 /** SCAN pattern matching every outbox partition (not their dead letters: those end in `:dead`). */
 export const OUTBOX_PARTITION_PATTERN = keyPattern(keys.outboxPartition);
-
-/**
- * Where a message lives, as the message id index (keys.messageIds) and the recent list (keys.recent)
- * hold it: "<sid>:<seq>". The write scripts build it in Lua; TypeScript only reads it, here.
- */
-export function parseMessageLocator(at: string | null | undefined): { sessionId: string; seq: number } | null {
-  const colon = at?.indexOf(':') ?? -1;
-  if (!at || colon <= 0) return null;
-  const seq = Number(at.slice(colon + 1));
-  return Number.isSafeInteger(seq) && seq > 0 ? { sessionId: at.slice(0, colon), seq } : null;
-}
 
 /** The fields of keys.legacyLedger: one per project, session and message the legacy migration added. */
 export const legacyLedgerField = {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
 import { createRedis } from './client';
-import { keys, MESSAGE_ID_BUCKETS, messageBucketOf, messageIdBucketOf } from './keys';
+import { keys, MESSAGE_ID_BUCKETS, messageBucketOf, messageIdBucketOf, messageIdField } from './keys';
 import { deadLettersOf, outboxPartitionOf } from './outbox-partitions';
 import { expandLua } from './lua/load-lua.mjs';
 import { LUA_SCRIPT_DIR, scripts, type ScriptCall } from './scripts';
@@ -164,5 +164,30 @@ return out`;
     expect(got.slice(seqs.length, -1)).toEqual(ids.map((id) => keys.messageIdBucket(pid, messageIdBucketOf(id))));
     expect(JSON.parse(got.at(-1)!)).toEqual([...MESSAGE_ID_BUCKETS.map((b) => keys.messageIdBucket(pid, b)), idBase]);
     expect(seqs.map(messageBucketOf)).toEqual([0, 0, 0, 0, 1, 1, 2, 7, 156, 7812]);
+  });
+
+  it('packs ids in the index as keys.ts messageIdField does, and unpacks them back', async () => {
+    const ids = [
+      '0b7d3a52-8f43-4c1e-9a55-3d1c2b8e7f60', // packed
+      '0B7D3A52-8F43-4C1E-9A55-3D1C2B8E7F60', // upper case: text, a different id
+      '00000000-0000-4000-80ff-00000000000a', // zero bytes
+      'sixteen-bytes-id', // 16 bytes of text: behind ':'
+      'm-1',
+      'idé',
+    ];
+    const lua = `${expandLua(path.join(LUA_SCRIPT_DIR, 'includes', 'message-keys.lua'))}
+local out = {}
+for i = 1, #ARGV do
+  out[#out + 1] = packed_id(ARGV[i])
+  out[#out + 1] = unpacked_id(packed_id(ARGV[i]))
+end
+return out`;
+    const got = (await redis.callBuffer('EVAL', lua, 0, ...ids)) as Buffer[];
+    ids.forEach((id, i) => {
+      expect(got[2 * i]!.toString('hex'), id).toBe(Buffer.from(messageIdField(id)).toString('hex'));
+      expect(got[2 * i + 1]!.toString(), id).toBe(id);
+    });
+    expect(Buffer.from(messageIdField(ids[0]!)).length).toBe(16);
+    expect(messageIdField(ids[3]!)).toBe(':sixteen-bytes-id');
   });
 });

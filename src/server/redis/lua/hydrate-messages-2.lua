@@ -1,6 +1,6 @@
 --[[
   Read-through (durable tier): copies a chunk of a session's messages back from PostgreSQL into a Redis
-  that lost them. Fills only what is absent (HSETNX), keeping whatever a racing live write put there;
+  that lost them. Fills only what is absent, keeping whatever a racing live write put there;
   appends no event and no change-feed entry (the data came from PostgreSQL). A session's bodies go in
   first and its record last (hydrate-session-3): the record is what makes the session readable.
   Input:
@@ -11,13 +11,11 @@
   Returns 1.
 ]]
 --- @include "includes/message-keys"
--- Bodies go into buckets: a session of the pre-bucket layout is converted first, so a body is never
--- in both places.
+-- Bodies go into buckets; one still in a session of the pre-bucket layout stays where it is (a body is
+-- never in both places).
 upgrade_session(KEYS[1], KEYS[2], ARGV[1])
 for i = 2, #ARGV, 3 do
-  redis.call('HSETNX', body_bucket(KEYS[1], ARGV[i]), ARGV[i], ARGV[i + 2])
-  if not id_at(KEYS[2], ARGV[i + 1]) then
-    redis.call('HSET', id_bucket(KEYS[2], ARGV[i + 1]), ARGV[i + 1], ARGV[1] .. ':' .. ARGV[i])
-  end
+  if not body_at(KEYS[1], ARGV[i]) then redis.call('HSET', body_bucket(KEYS[1], ARGV[i]), ARGV[i], ARGV[i + 2]) end
+  if not id_at(KEYS[2], ARGV[i + 1]) then id_set(KEYS[2], ARGV[i + 1], ARGV[1], ARGV[i]) end
 end
 return 1

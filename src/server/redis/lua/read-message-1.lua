@@ -8,9 +8,6 @@
   Returns {session id, seq, body or false}, or false when the id is not indexed.
 ]]
 --- @include "includes/message-keys"
-local at = id_at(KEYS[1], ARGV[1])
-if not at then return false end
-local sep = string.find(at, ':', 1, true)
-if not sep then return false end
-local sid, seq = string.sub(at, 1, sep - 1), string.sub(at, sep + 1)
-return {sid, tonumber(seq), body_at(ARGV[2] .. sid .. ARGV[3], seq)}
+local sid, seq = id_at(KEYS[1], ARGV[1])
+if not sid then return false end
+return {sid, seq, body_at(ARGV[2] .. sid .. ARGV[3], seq)}
