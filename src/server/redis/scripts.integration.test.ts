@@ -171,6 +171,7 @@ return out`;
       '0b7d3a52-8f43-4c1e-9a55-3d1c2b8e7f60', // packed
       '0B7D3A52-8F43-4C1E-9A55-3D1C2B8E7F60', // upper case: text, a different id
       '00000000-0000-4000-80ff-00000000000a', // zero bytes
+      'ffffffff-ffff-4fff-bfff-fffffffffffe', // words at the top of 32 bits
       'sixteen-bytes-id', // 16 bytes of text: behind ':'
       'm-1',
       'idé',
@@ -188,6 +189,6 @@ return out`;
       expect(got[2 * i + 1]!.toString(), id).toBe(id);
     });
     expect(Buffer.from(messageIdField(ids[0]!)).length).toBe(16);
-    expect(messageIdField(ids[3]!)).toBe(':sixteen-bytes-id');
+    expect(messageIdField(ids[4]!)).toBe(':sixteen-bytes-id');
   });
 });

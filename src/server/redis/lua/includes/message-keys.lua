@@ -55,10 +55,11 @@ local UUID = '^' .. string.rep('%x', 8) .. '%-' .. string.rep('%x', 4) .. '%-' .
   string.rep('%x', 4) .. '%-' .. string.rep('%x', 12) .. '$'
 local function packed_id(id)
   if #id == 36 and string.match(id, UUID) and not string.match(id, '%u') then
-    local hex = string.sub(id, 1, 8) .. string.sub(id, 10, 13) .. string.sub(id, 15, 18) .. string.sub(id, 20, 23) .. string.sub(id, 25)
-    local bytes = {}
-    for i = 1, 31, 2 do bytes[#bytes + 1] = tonumber(string.sub(hex, i, i + 1), 16) end
-    return string.char(unpack(bytes))
+    -- Four 32-bit words (a double holds them exactly), packed big-endian by Redis's `struct` library:
+    -- per-byte string work here cost ~5 us per id, a third of an append.
+    return struct.pack('>I4I4I4I4', tonumber(string.sub(id, 1, 8), 16),
+      tonumber(string.sub(id, 10, 13) .. string.sub(id, 15, 18), 16),
+      tonumber(string.sub(id, 20, 23) .. string.sub(id, 25, 28), 16), tonumber(string.sub(id, 29, 36), 16))
   end
   if #id == 16 then return ':' .. id end
   return id
@@ -66,7 +67,7 @@ end
 
 local function unpacked_id(field)
   if #field == 16 then
-    local hex = string.format(string.rep('%02x', 16), string.byte(field, 1, 16))
+    local hex = string.format('%08x%08x%08x%08x', struct.unpack('>I4I4I4I4', field))
     return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16) .. '-' ..
       string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
   end
