@@ -21,7 +21,7 @@ import { forTopology, loadLuaScripts } from './lua/load-lua.mjs';
  * Conventions: domain failures are raised as `PARLEY_<CODE> <detail>` error replies, which callers
  * turn into typed errors (toAppError). Event entries are `t` (type) and `d` (JSON data) - except
  * message events, which carry only `s` (session id) and `q` (seq): the body is read from the
- * session's messages hash when the log is read (read-events-1.lua), so the log does not hold a second
+ * session's body buckets when the log is read (read-events-1.lua), so the log does not hold a second
  * copy of every message. Every event-appending script PUBLISHes the new entry id on the project's wake
  * channel, so per-process tails read the log at once instead of polling it.
  *

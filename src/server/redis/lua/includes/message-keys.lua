@@ -8,14 +8,14 @@
   `<messages key>:<n>` holding seq -> body for seqs n*128+1 .. (n+1)*128, and the project's id index
   into HASHes `<messageIds key>:<xx>`, xx the id's last two hex digits (lower-cased; any other id:
   `x`), holding packed(id) -> "<seq>:<packed(session id)>" (packed_id below: a UUID in its 16 bytes,
-  not its 36 characters). Small hashes stay listpacks (redis.conf: hash-max-listpack-entries/-value), which store a
-  field in its bytes plus a few, where one big hash pays a dict entry and two rounded-up allocations
-  per field. Scripts are passed the `messages` and `messageIds` keys as the bases of their buckets:
-  every bucket is built from a passed key, so it is in the same slot (the project's hash tag).
+  not its 36 characters). Small hashes stay listpacks (redis.conf: hash-max-listpack-entries/-value),
+  which store a field in its bytes plus a few, where one big hash pays a dict entry and two rounded-up
+  allocations per field. Scripts are passed the `messages` and `messageIds` keys as the bases of their
+  buckets: every bucket is built from a passed key, so it is in the same slot (the project's hash tag).
 
   The layout before buckets kept ONE hash under the base name itself. It is still read (body_at,
-  id_at fall back to it), and a write script converts a session on first touch (upgrade_session):
-  its bodies into buckets and its ids out of the old project-wide index, atomically.
+  id_at fall back to it), and every append or read-through of such a session converts part of it
+  (upgrade_session): bodies into buckets and their ids out of the old project-wide index, atomically.
 ]]
 local MESSAGES_PER_BUCKET = 128
 
