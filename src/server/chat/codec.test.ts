@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { msg, P, S } from '~/shared/test-fixtures';
 import { decodeMessage, encodeMessage, fieldsOf, newMessage, parseStoredMessage, storedOf, type MessageFields, type StoredMessage } from './codec';
 
 const full: MessageFields = {
@@ -20,22 +21,12 @@ const full: MessageFields = {
 
 describe('the message codec', () => {
   it('stores a message at its defaults as its required fields only', () => {
-    const stored = newMessage({ id: 'm-1', author: { id: 'u-1', username: 'ann' }, content: 'hi', createdAt: full.createdAt });
-    expect(stored).toEqual({ id: 'm-1', authorId: 'u-1', authorName: 'ann', role: 'user', content: 'hi', createdAt: full.createdAt });
-    expect(decodeMessage('p', 's', 3, encodeMessage(stored))).toEqual({
-      ...fieldsOf(stored),
-      projectId: 'p',
-      sessionId: 's',
-      seq: 3,
-      updatedAt: full.createdAt,
-      metadata: {},
-      aiResponse: null,
-      confidence: null,
-      status: 'delivered',
-      isEdited: false,
-      deleted: false,
-      reactions: [],
-    });
+    // The shared fixture's message is one at every default.
+    const expected = msg(3, { content: 'hi' });
+    const { id, authorId, authorName, content, createdAt } = expected;
+    const stored = newMessage({ id, author: { id: authorId, username: authorName }, content, createdAt });
+    expect(stored).toEqual({ id, authorId, authorName, role: 'user', content, createdAt });
+    expect(decodeMessage(P, S, 3, encodeMessage(stored))).toEqual(expected);
   });
 
   it('keeps every field that differs from its default, both ways', () => {

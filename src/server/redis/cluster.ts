@@ -78,6 +78,25 @@ export async function unsubscribeFrom(subscriber: Redis, channel: string): Promi
   await (isShardedChannel(subscriber, channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel));
 }
 
+const replication = new WeakMap<Redis, { replicas: number; timeoutMs: number }>();
+
+/**
+ * Adds the `WAIT` that replicateWrites puts after a write script to a caller's pipeline that carries
+ * a write (after its EXEC, when it is a transaction: WAIT is not allowed inside one). Nothing on a
+ * connection without it (standalone Redis, or waits turned off). Read the reply with `replicated`.
+ */
+export function queueReplicationWait(redis: Redis, pipeline: ChainableCommander): boolean {
+  const wait = replication.get(redis);
+  if (wait) pipeline.wait(wait.replicas, wait.timeoutMs);
+  return wait !== undefined;
+}
+
+/** Counts a write whose WAIT (queueReplicationWait) failed or reached fewer replicas than asked. */
+export function replicated(redis: Redis, reply: [Error | null, unknown] | undefined): void {
+  const wait = replication.get(redis);
+  if (wait && (!reply || reply[0] || Number(reply[1]) < wait.replicas)) metrics().unreplicatedWrites.inc();
+}
+
 /**
  * Makes every named write script wait for `replicas` replicas before it resolves: the script and a
  * `WAIT replicas timeoutMs` go in one pipeline to the script's master (WAIT is not allowed inside a
@@ -89,6 +108,7 @@ export async function unsubscribeFrom(subscriber: Redis, channel: string): Promi
  * A write script queued in a caller's own pipeline (the legacy import's) runs there, without the WAIT.
  */
 export function replicateWrites(redis: Redis, names: readonly string[], replicas: number, timeoutMs: number): void {
+  replication.set(redis, { replicas, timeoutMs });
   type Fn = (this: unknown, ...args: unknown[]) => unknown;
   const target = redis as unknown as Record<string, Fn>;
   for (const name of names) {

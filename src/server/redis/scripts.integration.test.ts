@@ -179,14 +179,15 @@ return out`;
     const lua = `${expandLua(path.join(LUA_SCRIPT_DIR, 'includes', 'message-keys.lua'))}
 local out = {}
 for i = 1, #ARGV do
-  out[#out + 1] = packed_id(ARGV[i])
-  out[#out + 1] = unpacked_id(packed_id(ARGV[i]))
+  local f = packed_id(ARGV[i])
+  out[#out + 1] = string.format(string.rep('%02x', #f), string.byte(f, 1, #f)) -- hex: the reply stays text
+  out[#out + 1] = unpacked_id(f)
 end
 return out`;
-    const got = (await redis.callBuffer('EVAL', lua, 0, ...ids)) as Buffer[];
+    const got = (await redis.eval(lua, 0, ...ids)) as string[];
     ids.forEach((id, i) => {
-      expect(got[2 * i]!.toString('hex'), id).toBe(Buffer.from(messageIdField(id)).toString('hex'));
-      expect(got[2 * i + 1]!.toString(), id).toBe(id);
+      expect(got[2 * i], id).toBe(Buffer.from(messageIdField(id)).toString('hex'));
+      expect(got[2 * i + 1], id).toBe(id);
     });
     expect(Buffer.from(messageIdField(ids[0]!)).length).toBe(16);
     expect(messageIdField(ids[4]!)).toBe(':sixteen-bytes-id');
