@@ -4,7 +4,7 @@ import { aiJobFor } from '~/server/ai/enqueue';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { pipelineBySlot } from '~/server/redis/cluster';
-import { keys, parseMessageLocator } from '~/server/redis/keys';
+import { keys } from '~/server/redis/keys';
 import { scripts, type AppendMessageArgs, type AppendMessageReply, type LuaScript, type ScriptedRedis } from '~/server/redis/scripts';
 import type { ChainableCommander } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
@@ -28,6 +28,7 @@ import {
   encodeMessage,
   messageAt,
   newMessage,
+  parseStoredMessage,
   type StoredMessage,
 } from './codec';
 
@@ -461,7 +462,7 @@ export class ChatStore {
       // tier re-hydrates the session on NOT_FOUND and asks again.
       if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
       // On a repeat the body is the one stored before, not the one just built.
-      const kept = JSON.parse(body) as StoredMessage;
+      const kept = parseStoredMessage(body);
       return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
     };
     return job
@@ -481,12 +482,10 @@ export class ChatStore {
   ): Promise<MessageDTO> {
     const { projectId: pid, sessionId: sid } = ref;
     for (let attempt = 0; attempt < 10; attempt++) {
-      const located = parseMessageLocator(await this.run(() => this.redis.hget(keys.messageIds(pid), ref.id)));
-      if (located?.sessionId !== sid) throw new AppError('NOT_FOUND', 'Message not found');
-      const seqText = String(located.seq);
-      const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
-      if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
-      const previous = JSON.parse(current) as StoredMessage;
+      const found = await this.run(() => scripts.readMessage.run(this.redis, { projectId: pid, id: ref.id }));
+      if (found?.sessionId !== sid || found.body === null) throw new AppError('NOT_FOUND', 'Message not found');
+      const { seq, body: current } = found;
+      const previous = parseStoredMessage(current);
       const next = change(previous);
       // One timestamp for the message and its session's updatedAt (PostgreSQL derives one from the other).
       const now = new Date().toISOString();
@@ -499,7 +498,7 @@ export class ChatStore {
         scripts.replaceMessage.run(this.redis, {
           ...this.eventWrite(pid),
           sessionId: sid,
-          seq: Number(seqText),
+          seq,
           expected: current,
           body,
           eventType,
@@ -507,7 +506,7 @@ export class ChatStore {
           ...(mentions ? { mentions } : {}),
         }),
       );
-      if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);
+      if (eventId !== null) return decodeMessage(pid, sid, seq, body);
     }
     throw new AppError('CONFLICT', 'The message is changing too fast; please retry');
   }

@@ -19,6 +19,7 @@ import { createDurableHarness, outboxPending, type DurableHarness } from '~/serv
 import { createTestDatabase, startTcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import type { SessionRef, TestUser } from '~/server/testing/harness';
 import { projectWithSession } from '~/server/testing/harness';
+import { messageKeys } from '~/server/testing/stored-bodies';
 import { waitFor } from '~/server/testing/wait';
 import { OUTBOX_GROUP } from './consumer';
 import { createPool } from './pg';
@@ -147,7 +148,8 @@ describe.runIf(process.env.PARLEY_TEST_REDIS === 'cluster')('the durable outbox 
     const warm = await h.durable.store.listMessages({ ...ref, limit: 5 });
     const consumer = await h.consumer();
     await waitFor(drained, 30_000, 'every partition drained');
-    const lose = () => h.redis.del(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId));
+    const lose = async () =>
+      h.redis.del(keys.session(ref.projectId, ref.sessionId), ...(await messageKeys(h.redis, ref.projectId, ref.sessionId)));
 
     await lose();
     expect(await h.durable.store.listMessages({ ...ref, limit: 5 })).toEqual(warm);

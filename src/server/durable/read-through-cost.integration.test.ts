@@ -10,6 +10,7 @@ import { keys } from '~/server/redis/keys';
 import { useDurableTestEnv } from '~/server/testing/durable';
 import type { SessionRef, TestUser } from '~/server/testing/harness';
 import { countRoundTrips } from '~/server/testing/round-trips';
+import { messageKeys } from '~/server/testing/stored-bodies';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
 
@@ -29,7 +30,8 @@ async function tripsOf<T>(op: () => Promise<T>): Promise<{ trips: string[]; resu
 const persisted = () => waitFor(async () => (await outboxLag(env.h.redis)).entries === 0, 10_000, 'everything persisted');
 
 /** Redis loses a session: its record and its messages (the index entries stay, as after a partial loss). */
-const loseSession = (ref: SessionRef) => env.h.redis.del(keys.session(ref.projectId, ref.sessionId), keys.messages(ref.projectId, ref.sessionId));
+const loseSession = async (ref: SessionRef) =>
+  env.h.redis.del(keys.session(ref.projectId, ref.sessionId), ...(await messageKeys(env.h.redis, ref.projectId, ref.sessionId)));
 
 let alice: TestUser;
 let projectId: string;
@@ -90,7 +92,7 @@ describe('a miss costs Redis -> PostgreSQL -> one Redis call', () => {
     const store = env.h.durable.store;
     const warm = await store.recentMessages(projectId, 20);
     const newest = warm.at(-1)!;
-    await env.h.redis.del(keys.messages(projectId, newest.sessionId));
+    await env.h.redis.del(...(await messageKeys(env.h.redis, projectId, newest.sessionId)));
 
     const { trips, result } = await tripsOf(() => store.recentMessages(projectId, 20));
     expect(trips).toEqual(['evalsha', 'multi+evalsha+evalsha+evalsha+exec']);
@@ -136,7 +138,10 @@ describe('a miss costs Redis -> PostgreSQL -> one Redis call', () => {
     await persisted();
     const warm = await store.getProject(projectId);
     const projectKeys = [keys.project(projectId), keys.members(projectId), keys.sessions(projectId), keys.recent(projectId)];
-    await env.h.redis.del(...projectKeys, ...refs.flatMap((r) => [keys.session(r.projectId, r.sessionId), keys.messages(r.projectId, r.sessionId)]));
+    const sessionKeys = await Promise.all(
+      refs.map(async (r) => [keys.session(r.projectId, r.sessionId), ...(await messageKeys(env.h.redis, r.projectId, r.sessionId))]),
+    );
+    await env.h.redis.del(...projectKeys, ...sessionKeys.flat());
 
     const { trips, result } = await tripsOf(() => store.getProject(projectId));
     expect(result).toEqual(warm);

@@ -6,8 +6,8 @@
   messages were evicted is NOT_FOUND until read-through brought them back.
   Input:
     KEYS[1] session
-    KEYS[2] messages
-    KEYS[3] messageIds
+    KEYS[2] messages (the base of its buckets: includes/message-keys.lua)
+    KEYS[3] messageIds (the base of its buckets)
     KEYS[4] sessions zset
     KEYS[5] recent list
     KEYS[6] events
