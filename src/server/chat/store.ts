@@ -54,6 +54,11 @@ export interface AppendMessageInput {
    * while Redis was down, so it keeps the time its author sent it.
    */
   createdAt?: string;
+  /**
+   * A user whose read marker of the session moves to the new message in the same atomic step: the
+   * author of a user's own send (own messages are never unread, as in Slack and Zulip).
+   */
+  readBy?: string;
 }
 
 export interface AppendResult {
@@ -456,6 +461,7 @@ export class ChatStore {
       body: encodeMessage(stored),
       createdAt: iso,
       mentioned: await this.mentionedMembers(pid, input.content, input.author.id),
+      ...(input.readBy ? { readBy: input.readBy } : {}),
     };
     const result = ({ created, seq, body, eventId, outboxId }: AppendMessageReply): AppendResult => {
       // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable

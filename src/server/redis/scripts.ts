@@ -164,6 +164,8 @@ export interface AppendMessageArgs extends EventWrite {
   createdAt: string;
   /** User ids the message mentions (src/shared/mentions.ts): each one's mention set of the session gets its seq. */
   mentioned?: string[];
+  /** The user whose read marker moves to the new message in the same step (the author of a user's send). */
+  readBy?: string;
 }
 
 export interface AppendMessageReply {
@@ -199,6 +201,8 @@ function appendMessageLayout(a: AppendMessageArgs) {
       LIMITS.projectRecentMax,
       keys.wakeChannel(pid),
       pid,
+      a.readBy ?? '',
+      a.readBy ? keys.reads(pid, a.readBy) : '',
       ...(a.mentioned?.length ? [mentionKeyPrefix(pid), ...a.mentioned] : []),
     ],
   };
