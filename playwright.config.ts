@@ -2,6 +2,7 @@
 // browsers here), real Redis, production build. `npm test` (scripts/test.mjs) builds the app, starts
 // a throwaway Redis and sets REDIS_URL and PORT; to run Playwright by hand, do the same.
 import { defineConfig } from '@playwright/test';
+import { SERVER_NODE_FLAGS } from './scripts/lib/app-launcher.mjs';
 
 const PORT = Number(process.env.PORT ?? 3100);
 const REDIS_URL = process.env.REDIS_URL;
@@ -51,7 +52,7 @@ export default defineConfig({
   webServer: [
     {
       // The production server, as `npm start` runs it (/api/trpc on Node, the rest through Next).
-      command: `node scripts/server.mjs -p ${PORT}`,
+      command: `node ${SERVER_NODE_FLAGS.join(' ')} scripts/server.mjs -p ${PORT}`,
       // Ready means the app answers and reaches Redis, not merely that the port is open.
       url: `${baseURL}/api/health`,
       reuseExistingServer: false,

@@ -1,6 +1,6 @@
 // Redis memory per stored message: our layout vs seed 000's, for the same messages.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ourKeys, pyIsoformat, SEED_TTL_SECONDS, seedKeys, seedMessageJson } from './lib/layout.mjs';
+import { bucketKeys, ourKeys, pyIsoformat, SEED_TTL_SECONDS, seedKeys, seedMessageJson, storedMessages } from './lib/layout.mjs';
 import { SIZES, TARGETS } from './lib/options.mjs';
 import { addTarget, phase, report, round } from './lib/report.mjs';
 import { messageContent } from './lib/workload.mjs';
@@ -53,9 +53,18 @@ async function measureMemory({ redis, api, appendArgs }) {
   const ours1 = await settle();
 
   const usage = async (/** @type {string} */ key) => Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+  const usageOf = async (/** @type {string[]} */ keyList) => {
+    let sum = 0;
+    for (const key of keyList) sum += await usage(key);
+    return sum;
+  };
+  const bodyBuckets = bucketKeys.messages(pid, sid, total);
+  const encodings = new Set();
+  for (const key of bodyBuckets) encodings.add(await redis.call('OBJECT', 'ENCODING', key));
   const breakdown = {
-    messagesHash: await usage(ourKeys.messages(pid, sid)),
-    idIndexHash: await usage(ourKeys.messageIds(pid)),
+    // keys.ts: bodies in buckets of 128 seqs, the id index in 256 buckets (listpacks: see redis.conf)
+    messageBuckets: await usageOf(bodyBuckets),
+    idIndexBuckets: await usageOf(bucketKeys.messageIds(pid)),
     eventLogStream: await usage(ourKeys.events(pid)),
     recentList: await usage(ourKeys.recent(pid)),
     sessionHash: await usage(ourKeys.session(pid, sid)),
@@ -63,8 +72,7 @@ async function measureMemory({ redis, api, appendArgs }) {
   const eventLogLength = await redis.xlen(ourKeys.events(pid));
 
   // The seed's layout for the very same messages (ids, content and times read back from ours).
-  const stored = await redis.hgetall(ourKeys.messages(pid, sid));
-  const messages = Object.values(stored).map((body) => JSON.parse(body));
+  const messages = await storedMessages(redis, pid, sid, total);
   if (messages.length !== total) throw new Error(`memory: expected ${total} stored messages, found ${messages.length}`);
   const seed0 = await settle();
   for (let i = 0; i < total; i += BATCH) {
@@ -99,11 +107,13 @@ async function measureMemory({ redis, api, appendArgs }) {
     ratioWithoutEventLog: round(oursWithoutLog / seedPer, 3),
     oursBreakdownBytesPerMessage: perMessage,
     eventLogEntries: eventLogLength,
+    bodyBuckets: bodyBuckets.length,
+    bodyBucketEncodings: [...encodings].join(','),
     seedMessageKeyBytes: round(sampleBytes / sampleIds.length, 1),
     seedListBytesPerMessage: round((await usage(seedKeys.list(pid, sid))) / total, 1),
     clientBufferDeltaBytes: { ours: ours1.clients - ours0.clients, seed: seed1.clients - seed0.clients },
     avgBodyBytes: {
-      ours: round(Object.values(stored).reduce((a, b) => a + Buffer.byteLength(b), 0) / total, 1),
+      ours: round(messages.reduce((a, m) => a + m.bytes, 0) / total, 1),
       seed: round(
         messages.reduce((a, m) => a + Buffer.byteLength(seedMessageJson({ ...m, projectId: pid, sessionId: sid })), 0) / total,
         1,

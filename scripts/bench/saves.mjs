@@ -3,7 +3,7 @@
 // On this kind of VM a Redis round trip costs ~15 us while the other core is busy and ~80 us when it
 // sits idle (waking it is slow), so results drift with whatever else runs. Ours and the seed's are
 // therefore measured interleaved, one operation of each in turn, under the same conditions.
-import { ourKeys, pyIsoformat, SEED_TTL_SECONDS, seedKeys, seedMessageJson } from './lib/layout.mjs';
+import { pyIsoformat, SEED_TTL_SECONDS, seedKeys, seedMessageJson, storedMessages } from './lib/layout.mjs';
 import { SIZES } from './lib/options.mjs';
 import { addRow, phase, report, round } from './lib/report.mjs';
 import { messageContent, now } from './lib/workload.mjs';
@@ -22,11 +22,7 @@ export async function run(ctx) {
     for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
     lastSeqA = SIZES.listSessionMin;
   }
-  const messagesKeyA = ourKeys.messages(pid, sessions.A);
-  const storedA = await redis.hgetall(messagesKeyA);
-  const messagesA = Object.entries(storedA)
-    .map(([seq, body]) => ({ seq: Number(seq), ...JSON.parse(body) }))
-    .sort((a, b) => a.seq - b.seq);
+  const messagesA = await storedMessages(redis, pid, sessions.A, lastSeqA);
   const seedListKey = seedKeys.list(pid, sessions.A);
   const { seedWrite, luaAppend } = await phase('saves straight on Redis: seed vs ours, interleaved', async () => {
     const seedSamples = [];

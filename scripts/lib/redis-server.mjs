@@ -216,6 +216,20 @@ async function redisProcessId(url, timeoutMs) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * redis.conf's `hash-max-listpack-*` lines as `--name value` arguments: every redis-server started
+ * here without that file (tests, cluster nodes) encodes message buckets as production does, so memory
+ * and the encoding-dependent paths are tested as they run. Read from the file: one place for the values.
+ */
+export const LAYOUT_ARGS = fs
+  .readFileSync(path.join(repoRoot, 'redis.conf'), 'utf8')
+  .split('\n')
+  .flatMap((line) => {
+    const m = /^(hash-max-listpack-[a-z]+)\s+(\d+)\s*$/.exec(line);
+    return m ? [`--${m[1]}`, m[2]] : [];
+  });
+if (LAYOUT_ARGS.length !== 4) throw new Error('redis.conf: expected hash-max-listpack-entries and hash-max-listpack-value');
+
+/**
  * Starts one redis-server process and waits until it answers PING.
  * @param {{ port: number, dir: string, confFile?: string, extraArgs: string[], readyTimeoutMs: number }} spec
  */
@@ -231,6 +245,7 @@ async function launch(spec) {
       '--maxmemory-policy', 'noeviction',
       '--bind', '127.0.0.1',
       '--daemonize', 'no',
+      ...LAYOUT_ARGS,
     );
   }
   args.push(...spec.extraArgs);
@@ -329,7 +344,8 @@ async function launch(spec) {
  *
  * Spawns `redis-server [confFile] --port <port> --dir <dir> [test defaults] ...extraArgs`. Without a
  * confFile the test defaults are `--save "" --appendonly yes --appendfsync everysec
- * --maxmemory-policy noeviction --bind 127.0.0.1`: tests get the same durability as production.
+ * --maxmemory-policy noeviction --bind 127.0.0.1` and redis.conf's listpack sizes (LAYOUT_ARGS): tests
+ * get the same durability and encoding as production.
  * @param {StartRedisOptions} [options]
  * @returns {Promise<RedisServerHandle>}
  */

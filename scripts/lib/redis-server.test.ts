@@ -28,6 +28,8 @@ describe('startRedisServer', () => {
     await client.connect();
     expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
     expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+    // Message buckets are encoded as in production (redis.conf).
+    expect(await client.config('GET', 'hash-max-listpack-value')).toEqual(['hash-max-listpack-value', '4096']);
     expect(await client.set('parley:test:durable', 'still here')).toBe('OK');
     client.disconnect();
     client = undefined;

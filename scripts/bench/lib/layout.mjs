@@ -1,15 +1,16 @@
 // Our storage layout as the bench writes and reads it straight on Redis, and seed 000's for comparison.
 //
-// Our keys come from the app's own key builders (src/server/redis/keys.ts, loaded through tsx: see
-// package.json's "bench" script); a sanity check after the first HTTP sends (checkLayout) still fails
-// the run if what the bench writes by itself (the append script's arguments) no longer matches what the
-// app writes.
+// Our keys, bodies and script calls come from the app's own modules (src/server/redis/keys.ts, the
+// message codec, the typed script wrappers of src/server/redis/scripts.ts; loaded through tsx with the
+// react-server condition: see package.json's "bench" script), so the bench writes what the app writes;
+// a sanity check after the first HTTP sends (checkLayout) still fails the run if the two differ.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { keys } from '../../../src/server/redis/keys.ts';
+import { encodeMessage, newMessage, parseStoredMessage } from '../../../src/server/chat/codec.ts';
+import { keys, MESSAGE_ID_BUCKETS, messageBuckets } from '../../../src/server/redis/keys.ts';
+import { scripts } from '../../../src/server/redis/scripts.ts';
 import { expandLua, forTopology } from '../../../src/server/redis/lua/load-lua.mjs';
 import { repoRoot } from '../../lib/run.mjs';
-import { PROJECT_RECENT_MAX } from './options.mjs';
 
 export { keys as ourKeys };
 
@@ -64,42 +65,57 @@ export function seedMessageJson(m) {
 }
 
 /**
- * EVALSHA arguments of our append script for a plain user message, with the keys and arguments
- * ChatStore.appendMessage passes.
+ * EVALSHA arguments of our append script for a plain user message: the body the store builds
+ * (codec.newMessage + encodeMessage) and the keys and arguments of the app's own typed wrapper
+ * (scripts.appendMessage.call), durable tier off (no outbox key).
  * @param {{ appendSha: string, user: { id: string, username: string } }} opts
  */
 export function appendArgsFor({ appendSha, user }) {
   return (/** @type {string} */ projectId, /** @type {string} */ sid, /** @type {string} */ content) => {
     const id = randomUUID();
-    const at = new Date();
-    const iso = at.toISOString();
-    // encodeMessage(StoredMessage) for a plain user message: defaults are left out of the body.
-    const body = JSON.stringify({ id, authorId: user.id, authorName: user.username, role: 'user', content, createdAt: iso });
-    return [
-      appendSha, 7,
-      keys.session(projectId, sid), keys.messages(projectId, sid), keys.messageIds(projectId),
-      keys.sessions(projectId), keys.recent(projectId), keys.events(projectId), keys.project(projectId),
-      id, body, iso, at.getTime(), sid, EVENT_LOG_MAXLEN, PROJECT_RECENT_MAX, keys.wakeChannel(projectId),
-      projectId, // ARGV 9, used only with the optional outbox key (durable tier), which the bench leaves off
-    ];
+    const createdAt = new Date().toISOString();
+    const body = encodeMessage(newMessage({ id, author: user, content, createdAt }));
+    const call = scripts.appendMessage.call({ projectId, sessionId: sid, id, body, createdAt, eventLogMaxLen: EVENT_LOG_MAXLEN, outbox: null });
+    return [appendSha, call.keys.length, ...call.keys, ...call.args];
   };
 }
 
 /**
- * Sanity check that the app wrote what the bench expects of it (see the header): a hash of `count`
- * bodies by seq and the session's lastSeq.
+ * Every stored body of a session with seqs 1..lastSeq, decoded (codec.parseStoredMessage), by seq.
+ * @param {import('ioredis').Redis} redis @param {string} pid @param {string} sid @param {number} lastSeq
+ */
+export async function storedMessages(redis, pid, sid, lastSeq) {
+  const out = [];
+  for (const bucket of messageBuckets(pid, sid, lastSeq)) {
+    for (const [seq, body] of Object.entries(await redis.hgetall(bucket))) {
+      out.push({ seq: Number(seq), bytes: Buffer.byteLength(body), ...parseStoredMessage(body) });
+    }
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * The key of each bucket a session's message bodies are in, and of each bucket of a project's id index
+ * (for MEMORY USAGE).
+ */
+export const bucketKeys = {
+  messages: (/** @type {string} */ pid, /** @type {string} */ sid, /** @type {number} */ lastSeq) => messageBuckets(pid, sid, lastSeq),
+  messageIds: (/** @type {string} */ pid) => MESSAGE_ID_BUCKETS.map((b) => keys.messageIdBucket(pid, b)),
+};
+
+/**
+ * Sanity check that the app wrote what the bench expects of it (see the header): `count` bodies in
+ * the session's buckets, in the app's body format, and the session's lastSeq.
  * @param {import('ioredis').Redis} redis @param {string} pid @param {string} sid @param {number} count
  */
 export async function checkLayout(redis, pid, sid, count) {
-  const [type, length, lastSeq] = await Promise.all([
-    redis.type(keys.messages(pid, sid)),
-    redis.hlen(keys.messages(pid, sid)).catch(() => -1),
-    redis.hget(keys.session(pid, sid), 'lastSeq'),
-  ]);
-  if (type !== 'hash' || length !== count || Number(lastSeq) !== count) {
+  const lastSeq = Number(await redis.hget(keys.session(pid, sid), 'lastSeq'));
+  const stored = await storedMessages(redis, pid, sid, count);
+  const bad = stored.find((m, i) => m.seq !== i + 1 || typeof m.id !== 'string' || typeof m.content !== 'string');
+  if (lastSeq !== count || stored.length !== count || bad) {
     throw new Error(
-      `bench: the app's Redis layout no longer matches the bench's append arguments (lib/layout.mjs) ` +
-        `(${keys.messages(pid, sid)}: type ${type}, ${length} fields, lastSeq ${lastSeq}; expected a hash of ${count})`,
+      `bench: the app's Redis layout no longer matches the bench's (lib/layout.mjs): session ${sid} has lastSeq ${lastSeq}, ` +
+        `${stored.length} bodies in ${messageBuckets(pid, sid, count).length} buckets${bad ? `, seq ${bad.seq} unreadable` : ''}; expected ${count}`,
     );
   }
 }

@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { staleBuildReason } from '../../lib/app-launcher.mjs';
+import { SERVER_NODE_FLAGS, staleBuildReason } from '../../lib/app-launcher.mjs';
 import { findFreePort } from '../../lib/redis-server.mjs';
 import { bin, repoRoot, run } from '../../lib/run.mjs';
 import { FORCE_BUILD, progress } from './options.mjs';
@@ -132,7 +132,7 @@ function appCommand(server, port) {
   if (server === 'next') return [bin('next'), ['start', '-p', String(port), '-H', '127.0.0.1']];
   const profDir = process.env.BENCH_APP_CPU_PROF;
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profDir)}`] : [];
-  return [process.execPath, [...prof, path.join(repoRoot, 'scripts', 'server.mjs'), '-p', String(port), '-H', '127.0.0.1']];
+  return [process.execPath, [...SERVER_NODE_FLAGS, ...prof, path.join(repoRoot, 'scripts', 'server.mjs'), '-p', String(port), '-H', '127.0.0.1']];
 }
 
 /**

@@ -63,7 +63,8 @@ export function renderTable(/** @type {{ meta: Record<string, unknown>, elapsedS
     lines.push(`  ours ${fmt(mem.oursBytesPerMessage, 0)} B   seed ${fmt(mem.seedBytesPerMessage, 0)} B   ours/seed ${fmt(mem.ratio, 3)}`);
     const b = mem.oursBreakdownBytesPerMessage ?? {};
     lines.push(
-      `  ours by key (MEMORY USAGE / message): bodies hash ${fmt(b.messagesHash, 0)}, id index ${fmt(b.idIndexHash, 0)}, ` +
+      `  ours by key (MEMORY USAGE / message): body buckets ${fmt(b.messageBuckets, 0)} (${mem.bodyBuckets} ${mem.bodyBucketEncodings}), ` +
+        `id index buckets ${fmt(b.idIndexBuckets, 0)}, ` +
         `event log ${fmt(b.eventLogStream, 0)} (${mem.eventLogEntries} entries kept), recent list ${fmt(b.recentList, 0)}`,
     );
     lines.push(

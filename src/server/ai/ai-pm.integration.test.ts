@@ -6,6 +6,7 @@ import { AiWorker } from '~/server/ai/worker';
 import { createRedis } from '~/server/redis/client';
 import { keyspaceNodes } from '~/server/redis/cluster';
 import { keys } from '~/server/redis/keys';
+import { scripts } from '~/server/redis/scripts';
 import { startFakeOpenAI, type FakeOpenAI } from '~/server/testing/fake-openai';
 import { allMessages, createHarness, projectWithSession, testRedisUrl, type Harness, type SessionRef, type TestUser } from '~/server/testing/harness';
 import { waitFor } from '~/server/testing/wait';
@@ -350,7 +351,7 @@ describe('a job that cannot be processed', () => {
       const w = startWorker();
       await waitFor(async () => (await h.redis.xlen(jobs)) === 0, 20_000, 'the job to be given up');
       expect(w.stats.failed).toBe(1);
-      expect(await h.redis.hget(keys.messageIds(ref.projectId), answerIdFor(question))).toBeNull();
+      expect(await scripts.readMessage.run(h.redis, { projectId: ref.projectId, id: answerIdFor(question) })).toBeNull();
     } finally {
       configureAi({ baseURL: ai.url, model: 'fake-pm', maxRetries: 0, flushMs: 20, claimIdleMs: 1500, sweepMs: 500, timeoutMs: 20_000 });
     }

@@ -1,10 +1,10 @@
 import 'server-only';
-import { decodeMessage, encodeMessage, type StoredMessage } from '~/server/chat/codec';
+import { decodeMessage, encodeMessage, parseStoredMessage, type StoredMessage } from '~/server/chat/codec';
 import type { ChatRepository } from '~/server/chat/store';
 import { AppError, toAppError } from '~/server/errors';
 import { execReplicated } from '~/server/redis/cluster';
-import { keys, parseMessageLocator } from '~/server/redis/keys';
-import type { ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import type { MessageDTO } from '~/shared/types';
 import { aiEnabled } from './settings';
 
@@ -20,11 +20,9 @@ interface Ctx {
 type Ref = { projectId: string; sessionId: string; id: string };
 
 async function readStored(redis: ScriptedRedis, ref: Ref): Promise<{ seq: string; body: string; m: StoredMessage } | null> {
-  const at = parseMessageLocator(await redis.hget(keys.messageIds(ref.projectId), ref.id));
-  if (at?.sessionId !== ref.sessionId) return null;
-  const seq = String(at.seq);
-  const body = await redis.hget(keys.messages(ref.projectId, ref.sessionId), seq);
-  return body === null ? null : { seq, body, m: JSON.parse(body) as StoredMessage };
+  const found = await scripts.readMessage.run(redis, { projectId: ref.projectId, id: ref.id });
+  if (found?.sessionId !== ref.sessionId || found.body === null) return null;
+  return { seq: String(found.seq), body: found.body, m: parseStoredMessage(found.body) };
 }
 
 async function answerOrThrow(redis: ScriptedRedis, ref: Ref) {

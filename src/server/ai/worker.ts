@@ -8,7 +8,7 @@ import type { ChatRepository } from '~/server/chat/store';
 import { AppError, redisErrorCode } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { execReplicated } from '~/server/redis/cluster';
-import { AI_JOBS_PATTERN, idInKey, keys, parseMessageLocator } from '~/server/redis/keys';
+import { AI_JOBS_PATTERN, idInKey, keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { scanKeys } from '~/server/redis/scan';
 import type { MessageDTO } from '~/shared/types';
@@ -537,10 +537,8 @@ export class AiWorker {
 
   /** A message of the project by id, straight from Redis (null when absent). */
   private async read(pid: string, id: string): Promise<MessageDTO | null> {
-    const at = parseMessageLocator(await this.o.redis.hget(keys.messageIds(pid), id));
-    if (!at) return null;
-    const body = await this.o.redis.hget(keys.messages(pid, at.sessionId), String(at.seq));
-    return body ? decodeMessage(pid, at.sessionId, at.seq, body) : null;
+    const found = await scripts.readMessage.run(this.o.redis, { projectId: pid, id });
+    return found?.body ? decodeMessage(pid, found.sessionId, found.seq, found.body) : null;
   }
 }
 

@@ -1,7 +1,7 @@
 import 'server-only';
 import type { ChainableCommander } from 'ioredis';
 import { AppError, toAppError } from '~/server/errors';
-import { keys } from '~/server/redis/keys';
+import { keys, messageBuckets, messageIdBucketOf, messageIdField } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
 import { LIMITS } from '~/shared/limits';
 import type { MessageDTO, ReactionDTO, Role } from '~/shared/types';
@@ -162,12 +162,26 @@ export class ChatImport {
   /** For each id: whether the project already holds a message with it (in any session). */
   async messagesPresent(projectId: string, ids: string[]): Promise<boolean[]> {
     if (ids.length === 0) return [];
-    return (await this.redis.hmget(keys.messageIds(projectId), ...ids)).map((v) => v !== null);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hexists(keys.messageIdBucket(projectId, messageIdBucketOf(id)), messageIdField(id));
+    pipeline.hmget(keys.messageIds(projectId), ...ids); // the index of the pre-bucket layout (keys.ts)
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const old = replies[ids.length]![1] as (string | null)[];
+    return ids.map((_, i) => replies[i]![1] === 1 || old[i] !== null);
   }
 
   /** Every message stored in a session, in seq order (for comparing an import with its source). */
   async sessionMessages(projectId: string, sessionId: string): Promise<MessageDTO[]> {
-    const stored = await this.redis.hgetall(keys.messages(projectId, sessionId));
+    const lastSeq = Number((await this.redis.hget(keys.session(projectId, sessionId), 'lastSeq')) ?? 0);
+    const pipeline = this.redis.pipeline();
+    // Its buckets, and the one hash of the pre-bucket layout (a session not converted yet).
+    for (const key of [keys.messages(projectId, sessionId), ...messageBuckets(projectId, sessionId, lastSeq)]) pipeline.hgetall(key);
+    const stored: Record<string, string> = {};
+    for (const [err, part] of (await pipeline.exec()) ?? []) {
+      if (err) throw err;
+      Object.assign(stored, part as Record<string, string>);
+    }
     return Object.entries(stored)
       .map(([seq, body]) => decodeMessage(projectId, sessionId, Number(seq), body))
       .sort((a, b) => a.seq - b.seq);

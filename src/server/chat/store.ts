@@ -4,8 +4,9 @@ import { aiJobFor } from '~/server/ai/enqueue';
 import { env } from '~/server/env';
 import { AppError, projectNotFound, toAppError } from '~/server/errors';
 import { pipelineBySlot } from '~/server/redis/cluster';
-import { keys, parseMessageLocator } from '~/server/redis/keys';
-import { scripts, type AppendMessageArgs, type ScriptedRedis } from '~/server/redis/scripts';
+import { keys } from '~/server/redis/keys';
+import { scripts, type AppendMessageArgs, type AppendMessageReply, type LuaScript, type ScriptedRedis } from '~/server/redis/scripts';
+import type { ChainableCommander } from 'ioredis';
 import { LIMITS } from '~/shared/limits';
 import { projectOutbox } from '~/server/redis/outbox-partitions';
 import { mentionedNames } from '~/shared/mentions';
@@ -27,6 +28,7 @@ import {
   encodeMessage,
   messageAt,
   newMessage,
+  parseStoredMessage,
   type StoredMessage,
 } from './codec';
 
@@ -52,6 +54,11 @@ export interface AppendMessageInput {
    * while Redis was down, so it keeps the time its author sent it.
    */
   createdAt?: string;
+  /**
+   * A user whose read marker of the session moves to the new message in the same atomic step: the
+   * author of a user's own send (own messages are never unread, as in Slack and Zulip).
+   */
+  readBy?: string;
 }
 
 export interface AppendResult {
@@ -67,6 +74,16 @@ export interface AppendResult {
   eventId: string | null;
   /** The outbox entry carrying it to PostgreSQL (null on a repeat, or with the durable tier off). */
   outboxId: string | null;
+}
+
+export interface UpdateSessionInput {
+  projectId: string;
+  sessionId: string;
+  title?: string | undefined;
+  description?: string | undefined;
+  status?: SessionStatus | undefined;
+  /** Replaces the session's metadata (callers merge: read, change, write). */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 export interface ChatStoreOptions {
@@ -132,6 +149,30 @@ export const CHAT_OPS: Record<keyof ChatRepository, string> = {
 };
 
 /**
+ * A store operation as Redis commands that need no answer of an earlier one: `run` sends them (one
+ * round trip); `queue` adds them to a caller's pipeline or MULTI instead, and `result` turns their
+ * replies (`[error, reply]` each, as exec returns them) into the typed answer, throwing typed errors.
+ * The durable tier queues a read or a write behind a re-hydration this way, so the re-hydration's one
+ * call answers it (src/server/durable/hydrate.ts).
+ */
+export interface StoreCommand<T> {
+  run(): Promise<T>;
+  /** true for a write (on a cluster the caller then WAITs for replicas, as `run` does). */
+  readonly writes: boolean;
+  queue(pipeline: ChainableCommander): void;
+  /** How many replies `queue` adds (the ones `result` takes, in order). */
+  readonly replies: number;
+  result(replies: Array<[Error | null, unknown]>): T;
+}
+
+/** The reply of a queued command, or its error as a typed AppError. */
+function replyOf(entry: [Error | null, unknown] | undefined): unknown {
+  if (!entry) throw new Error('missing reply');
+  if (entry[0]) throw toAppError(entry[0]);
+  return entry[1];
+}
+
+/**
  * The records of these projects, in order (null: the id names no project Redis holds). A plain read:
  * the store lists what is there; the durable tier also repairs what is not.
  */
@@ -189,13 +230,30 @@ export class ChatStore {
     return byActivity(records.filter((p) => p !== null));
   }
 
-  async getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
-    const [[e1, record], [e2, memberIds]] = (await this.run(() =>
-      this.redis.pipeline().hgetall(keys.project(projectId)).smembers(keys.members(projectId)).exec(),
-    )) as [[Error | null, Record<string, string>], [Error | null, string[]]];
-    if (e1 || e2) throw toAppError(e1 ?? e2);
-    if (!record.id) throw projectNotFound();
-    return { project: decodeProject(record), memberIds };
+  getProject(projectId: string): Promise<{ project: ProjectDTO; memberIds: string[] }> {
+    return this.getProjectRead(projectId).run();
+  }
+
+  /** getProject as a StoreCommand (one round trip: the record and the members). */
+  getProjectRead(projectId: string): StoreCommand<{ project: ProjectDTO; memberIds: string[] }> {
+    const queue = (p: ChainableCommander) => p.hgetall(keys.project(projectId)).smembers(keys.members(projectId));
+    const result = (replies: Array<[Error | null, unknown]>) => {
+      const record = replyOf(replies[0]) as Record<string, string>;
+      const memberIds = replyOf(replies[1]) as string[];
+      if (!record.id) throw projectNotFound();
+      return { project: decodeProject(record), memberIds };
+    };
+    return {
+      writes: false,
+      replies: 2,
+      queue,
+      result,
+      run: async () => {
+        const p = this.redis.pipeline();
+        queue(p);
+        return result((await this.run(() => p.exec())) ?? []);
+      },
+    };
   }
 
   async isMember(projectId: string, userId: string): Promise<boolean> {
@@ -334,10 +392,24 @@ export class ChatStore {
     return decodeSession(input.projectId, record);
   }
 
-  async getSession(projectId: string, sessionId: string): Promise<SessionDTO> {
-    const record = await this.run(() => this.redis.hgetall(keys.session(projectId, sessionId)));
-    if (!record.id) throw new AppError('NOT_FOUND', 'Session not found');
-    return decodeSession(projectId, record);
+  getSession(projectId: string, sessionId: string): Promise<SessionDTO> {
+    return this.getSessionRead(projectId, sessionId).run();
+  }
+
+  /** getSession as a StoreCommand. */
+  getSessionRead(projectId: string, sessionId: string): StoreCommand<SessionDTO> {
+    const key = keys.session(projectId, sessionId);
+    const decode = (record: Record<string, string>) => {
+      if (!record.id) throw new AppError('NOT_FOUND', 'Session not found');
+      return decodeSession(projectId, record);
+    };
+    return {
+      writes: false,
+      replies: 1,
+      queue: (p) => void p.hgetall(key),
+      result: (replies) => decode(replyOf(replies[0]) as Record<string, string>),
+      run: async () => decode(await this.run(() => this.redis.hgetall(key))),
+    };
   }
 
   /** Sessions by most recent activity first (ids whose record is absent are left out). */
@@ -346,25 +418,21 @@ export class ChatStore {
     return listed.filter(({ record }) => record.id).map(({ record }) => decodeSession(projectId, record));
   }
 
-  async updateSession(input: {
-    projectId: string;
-    sessionId: string;
-    title?: string | undefined;
-    description?: string | undefined;
-    status?: SessionStatus | undefined;
-    /** Replaces the session's metadata (callers merge: read, change, write). */
-    metadata?: Record<string, unknown> | undefined;
-  }): Promise<SessionDTO> {
+  updateSession(input: UpdateSessionInput): Promise<SessionDTO> {
+    return this.updateSessionCommand(input).run();
+  }
+
+  /** updateSession as a StoreCommand. */
+  updateSessionCommand(input: UpdateSessionInput): StoreCommand<SessionDTO> {
     const changes: Record<string, string> = {};
     if (input.metadata !== undefined) changes.metadata = JSON.stringify(input.metadata);
     if (input.title !== undefined) changes.title = input.title;
     if (input.description !== undefined) changes.description = input.description;
     if (input.status !== undefined) changes.status = input.status;
     changes.updatedAt = new Date().toISOString();
-    const { record } = await this.run(() =>
-      scripts.updateSession.run(this.redis, { ...this.eventWrite(input.projectId), sessionId: input.sessionId, changes }),
-    );
-    return decodeSession(input.projectId, record);
+    const args = { ...this.eventWrite(input.projectId), sessionId: input.sessionId, changes };
+    const decode = ({ record }: { record: Record<string, string> }) => decodeSession(input.projectId, record);
+    return this.scriptCommand(scripts.updateSession, args, true, decode);
   }
 
   // ---------------------------------------------------------------- messages
@@ -374,6 +442,11 @@ export class ChatStore {
    * `message.created` event, in one script. A repeated id returns the stored message unchanged.
    */
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    return (await this.appendMessageCommand(input)).run();
+  }
+
+  /** appendMessage as a StoreCommand (preparing it looks up the members the message mentions). */
+  async appendMessageCommand(input: AppendMessageInput): Promise<StoreCommand<AppendResult>> {
     const now = new Date();
     const iso = input.createdAt ?? now.toISOString();
     const stored = newMessage({ ...input, createdAt: iso });
@@ -388,16 +461,19 @@ export class ChatStore {
       body: encodeMessage(stored),
       createdAt: iso,
       mentioned: await this.mentionedMembers(pid, input.content, input.author.id),
+      ...(input.readBy ? { readBy: input.readBy } : {}),
     };
-    const { created, seq, body, eventId, outboxId } = await this.run(() =>
-      job ? scripts.aiAppendWithJob.run(this.redis, { job, message }) : scripts.appendMessage.run(this.redis, message),
-    );
-    // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
-    // tier re-hydrates the session on NOT_FOUND and asks again.
-    if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
-    // On a repeat the body is the one stored before, not the one just built.
-    const kept = JSON.parse(body) as StoredMessage;
-    return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
+    const result = ({ created, seq, body, eventId, outboxId }: AppendMessageReply): AppendResult => {
+      // Indexed, but its session's bodies are not in Redis (idle eviction, lost data): the durable
+      // tier re-hydrates the session on NOT_FOUND and asks again.
+      if (body === null) throw new AppError('NOT_FOUND', 'Session not found');
+      // On a repeat the body is the one stored before, not the one just built.
+      const kept = parseStoredMessage(body);
+      return { message: messageAt(pid, sid, seq, kept), stored: kept, created, eventId, outboxId };
+    };
+    return job
+      ? this.scriptCommand(scripts.aiAppendWithJob, { job, message }, true, result)
+      : this.scriptCommand(scripts.appendMessage, message, true, result);
   }
 
   /**
@@ -412,12 +488,10 @@ export class ChatStore {
   ): Promise<MessageDTO> {
     const { projectId: pid, sessionId: sid } = ref;
     for (let attempt = 0; attempt < 10; attempt++) {
-      const located = parseMessageLocator(await this.run(() => this.redis.hget(keys.messageIds(pid), ref.id)));
-      if (located?.sessionId !== sid) throw new AppError('NOT_FOUND', 'Message not found');
-      const seqText = String(located.seq);
-      const current = await this.run(() => this.redis.hget(keys.messages(pid, sid), seqText));
-      if (current === null) throw new AppError('NOT_FOUND', 'Message not found');
-      const previous = JSON.parse(current) as StoredMessage;
+      const found = await this.run(() => scripts.readMessage.run(this.redis, { projectId: pid, id: ref.id }));
+      if (found?.sessionId !== sid || found.body === null) throw new AppError('NOT_FOUND', 'Message not found');
+      const { seq, body: current } = found;
+      const previous = parseStoredMessage(current);
       const next = change(previous);
       // One timestamp for the message and its session's updatedAt (PostgreSQL derives one from the other).
       const now = new Date().toISOString();
@@ -430,7 +504,7 @@ export class ChatStore {
         scripts.replaceMessage.run(this.redis, {
           ...this.eventWrite(pid),
           sessionId: sid,
-          seq: Number(seqText),
+          seq,
           expected: current,
           body,
           eventType,
@@ -438,31 +512,37 @@ export class ChatStore {
           ...(mentions ? { mentions } : {}),
         }),
       );
-      if (eventId !== null) return decodeMessage(pid, sid, Number(seqText), body);
+      if (eventId !== null) return decodeMessage(pid, sid, seq, body);
     }
     throw new AppError('CONFLICT', 'The message is changing too fast; please retry');
   }
 
   /** One page, newest page first, items in seq order; one Redis round trip. */
-  async listMessages(input: {
+  listMessages(input: { projectId: string; sessionId: string; limit: number; cursor?: number | null | undefined }): Promise<MessagePage> {
+    return this.listMessagesRead(input).run();
+  }
+
+  /** listMessages as a StoreCommand. */
+  listMessagesRead(input: {
     projectId: string;
     sessionId: string;
     limit: number;
     cursor?: number | null | undefined;
-  }): Promise<MessagePage> {
+  }): StoreCommand<MessagePage> {
     const { projectId: pid, sessionId: sid } = input;
     const limit = Math.min(Math.max(1, input.limit), LIMITS.pageSizeMax);
-    const { top, bodies } = await this.run(() =>
-      scripts.listMessages.run(this.redis, { projectId: pid, sessionId: sid, cursor: input.cursor ?? null, limit }),
-    );
-    const items: MessageDTO[] = [];
-    bodies.forEach((body, i) => {
-      if (body === null) throw new Error(`Session ${sid} has no body for seq ${top - i}`);
-      items.push(decodeMessage(pid, sid, top - i, body));
-    });
-    items.reverse();
-    const lowest = items[0]?.seq ?? 1;
-    return { items, nextCursor: lowest > 1 ? lowest : null };
+    const args = { projectId: pid, sessionId: sid, cursor: input.cursor ?? null, limit };
+    const page = ({ top, bodies }: { top: number; bodies: (string | null)[] }): MessagePage => {
+      const items: MessageDTO[] = [];
+      bodies.forEach((body, i) => {
+        if (body === null) throw new Error(`Session ${sid} has no body for seq ${top - i}`);
+        items.push(decodeMessage(pid, sid, top - i, body));
+      });
+      items.reverse();
+      const lowest = items[0]?.seq ?? 1;
+      return { items, nextCursor: lowest > 1 ? lowest : null };
+    };
+    return this.scriptCommand(scripts.listMessages, args, false, page);
   }
 
   /**
@@ -536,6 +616,17 @@ export class ChatStore {
       next.deleted ? [] : this.mentionedMembers(projectId, next.content, next.authorId),
     ]);
     return { removed, added };
+  }
+
+  /** One Lua script call as a StoreCommand, its reply turned into the answer by `answer`. */
+  private scriptCommand<A, R, T>(script: LuaScript<A, R>, args: A, writes: boolean, answer: (reply: R) => T): StoreCommand<T> {
+    return {
+      writes,
+      replies: 1,
+      queue: (p) => script.queue(p, args),
+      result: (replies) => answer(script.reply(replyOf(replies[0]))),
+      run: async () => answer(await this.run(() => script.run(this.redis, args))),
+    };
   }
 
   /** What every write script that appends an event takes besides its own data. */

@@ -19,6 +19,7 @@ import { createDurableHarness, outboxPending, type DurableHarness } from '~/serv
 import { createTestDatabase, startTcpProxy, type TestDatabase } from '~/server/testing/postgres';
 import type { SessionRef, TestUser } from '~/server/testing/harness';
 import { projectWithSession } from '~/server/testing/harness';
+import { messageKeys } from '~/server/testing/stored-bodies';
 import { waitFor } from '~/server/testing/wait';
 import { OUTBOX_GROUP } from './consumer';
 import { createPool } from './pg';
@@ -139,5 +140,27 @@ describe.runIf(process.env.PARLEY_TEST_REDIS === 'cluster')('the durable outbox 
     const edited = await h.pool.query<{ content: string; is_edited: boolean }>('SELECT content, is_edited FROM messages WHERE id = $1', [oldIds[0]]);
     expect(edited.rows[0]).toEqual({ content: 'edited after the upgrade', is_edited: true });
     await c.stop();
+  });
+
+  it('brings a session Redis lost back in one transaction on its master, a page or a send riding along', async () => {
+    const ref = await projectWithSession(alice, { project: 'Lost on a cluster' });
+    for (let i = 0; i < 8; i++) await alice.caller.message.send({ ...ref, id: randomUUID(), content: `m${i}` });
+    const warm = await h.durable.store.listMessages({ ...ref, limit: 5 });
+    const consumer = await h.consumer();
+    await waitFor(drained, 30_000, 'every partition drained');
+    const lose = async () =>
+      h.redis.del(keys.session(ref.projectId, ref.sessionId), ...(await messageKeys(h.redis, ref.projectId, ref.sessionId)));
+
+    await lose();
+    expect(await h.durable.store.listMessages({ ...ref, limit: 5 })).toEqual(warm);
+    await lose();
+    const sent = await h.durable.store.appendMessage({ ...ref, id: randomUUID(), content: 'm8', author: { id: alice.id, username: alice.username } });
+    expect(sent.message.seq).toBe(9);
+    expect((await h.durable.store.listMessages({ ...ref, limit: 20 })).items.map((m) => m.content)).toEqual(
+      Array.from({ length: 9 }, (_, i) => `m${i}`),
+    );
+    await waitFor(drained, 30_000, 'the send persisted');
+    expect(await pgMessageIds(ref.projectId)).toContain(sent.message.id);
+    await consumer.stop();
   });
 });

@@ -1,7 +1,7 @@
 import 'server-only';
 import { errorFields, logger } from '~/server/log';
 import { metrics } from '~/server/metrics';
-import { idInKey, keyPattern, keys } from '~/server/redis/keys';
+import { idInKey, keyPattern, keys, messageBucketOf } from '~/server/redis/keys';
 import { deadLettersOf, projectOutbox } from '~/server/redis/outbox-partitions';
 import { scanKeys } from '~/server/redis/scan';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
@@ -41,7 +41,13 @@ export async function evictIdleSessions(redis: ScriptedRedis, idleSeconds: numbe
     const candidates = await redis.zrangebyscore(indexKey, '-inf', cutoffMs);
     for (const sid of candidates) {
       // No bodies (evicted already, or no message yet): nothing worth evicting.
-      const idle = await redis.object('IDLETIME', keys.messages(pid, sid));
+      // The newest bucket: every write and the newest page touch it (or the pre-bucket layout's one hash).
+      const lastSeq = Number((await redis.hget(keys.session(pid, sid), 'lastSeq')) ?? 0);
+      const idle =
+        lastSeq > 0
+          ? ((await redis.object('IDLETIME', keys.messageBucket(pid, sid, messageBucketOf(lastSeq)))) ??
+            (await redis.object('IDLETIME', keys.messages(pid, sid))))
+          : null;
       if (idle === null || Number(idle) < idleSeconds) continue;
       const outbox = projectOutbox(pid);
       const outcome = await scripts.evictSession.run(redis, {

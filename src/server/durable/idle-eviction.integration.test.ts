@@ -13,6 +13,7 @@ import { scripts } from '~/server/redis/scripts';
 import { createDurableHarness, useDurableTestEnv } from '~/server/testing/durable';
 import { allMessages, type TestUser } from '~/server/testing/harness';
 import { openSubscription } from '~/server/testing/subscriptions';
+import { storedBodyCount } from '~/server/testing/stored-bodies';
 import { waitFor } from '~/server/testing/wait';
 import { outboxLag } from './tier';
 
@@ -26,7 +27,7 @@ const env = useDurableTestEnv({ harness: { idleEvictSeconds: IDLE_SECONDS, idleE
 
 /** Whether the session's messages are in Redis (what eviction removes and read-through restores). */
 const inRedis = async (ref: { projectId: string; sessionId: string }) =>
-  (await env.h.redis.exists(keys.messages(ref.projectId, ref.sessionId))) === 1;
+  (await storedBodyCount(env.h.redis, ref.projectId, ref.sessionId)) > 0;
 
 /** The session's record, which eviction leaves in Redis (with its place in the session index). */
 const recordInRedis = async (ref: { projectId: string; sessionId: string }) =>

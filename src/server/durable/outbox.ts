@@ -1,6 +1,5 @@
 import 'server-only';
-import type { StoredMessage } from '~/server/chat/codec';
-import { flatToRecord } from '~/server/chat/codec';
+import { flatToRecord, parseStoredMessage, type StoredMessage } from '~/server/chat/codec';
 
 /**
  * The outbox entries the write scripts append (src/server/redis/lua/*.lua), decoded. Each carries
@@ -43,9 +42,9 @@ function need(f: Record<string, string>, id: string, field: string): string {
   return v;
 }
 
-function json<T>(f: Record<string, string>, id: string, field: string): T {
+function json<T>(f: Record<string, string>, id: string, field: string, parse: (text: string) => T = (text) => JSON.parse(text) as T): T {
   try {
-    return JSON.parse(need(f, id, field)) as T;
+    return parse(need(f, id, field));
   } catch (err) {
     if (err instanceof MalformedEntryError) throw err;
     throw new MalformedEntryError(id, `"${field}" is not JSON`);
@@ -70,7 +69,8 @@ export function decodeOutboxEntry([id, flat]: RawEntry): OutboxEntry {
           projectId: need(f, id, 'p'),
           sessionId: need(f, id, 's'),
           seq: int(f, id, 'q'),
-          message: json<StoredMessage>(f, id, 'd'),
+          // The stored body as the script wrote it (either form: codec.ts).
+          message: json(f, id, 'd', parseStoredMessage),
         },
       };
     case 'session':

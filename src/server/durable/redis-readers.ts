@@ -1,6 +1,6 @@
 import 'server-only';
 import { decodeMessage, decodeSession } from '~/server/chat/codec';
-import { byActivity, projectRecords } from '~/server/chat/store';
+import { byActivity, projectRecords, type StoreCommand } from '~/server/chat/store';
 import { toAppError } from '~/server/errors';
 import { keys } from '~/server/redis/keys';
 import { scripts, type ScriptedRedis } from '~/server/redis/scripts';
@@ -35,27 +35,45 @@ export async function readProjectsOf(
   };
 }
 
-/** Sessions by most recent activity first, and the ids the index names whose record is absent. */
+/** Sessions by most recent activity first, the ids the index names whose record is absent, and the index's order. */
 export async function readSessions(
   redis: ScriptedRedis,
   projectId: string,
   limit: number,
-): Promise<{ sessions: SessionDTO[]; missing: string[] }> {
+): Promise<{ sessions: SessionDTO[]; missing: string[]; order: string[] }> {
   const listed = await run(() => scripts.listSessions.run(redis, { projectId, limit }));
   return {
     sessions: listed.filter(({ record }) => record.id).map(({ record }) => decodeSession(projectId, record)),
     missing: listed.filter(({ record }) => !record.id).map(({ sessionId }) => sessionId),
+    order: listed.map(({ sessionId }) => sessionId),
   };
 }
 
+export interface RecentRead {
+  items: MessageDTO[];
+  missingSessions: string[];
+}
+
 /** The project's newest messages (oldest first), and the sessions whose bodies Redis lacks. */
-export async function readRecent(
-  redis: ScriptedRedis,
-  projectId: string,
-  limit: number,
-): Promise<{ items: MessageDTO[]; missingSessions: string[] }> {
-  const { messages, missingSessions } = await run(() =>
-    scripts.recentMessages.run(redis, { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) }),
-  );
-  return { items: messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body)).reverse(), missingSessions };
+export function readRecent(redis: ScriptedRedis, projectId: string, limit: number): Promise<RecentRead> {
+  return recentCommand(redis, projectId, limit).run();
+}
+
+/** readRecent as a StoreCommand (a re-hydration's call may answer it). */
+export function recentCommand(redis: ScriptedRedis, projectId: string, limit: number): StoreCommand<RecentRead> {
+  const args = { projectId, limit: Math.min(limit, LIMITS.projectRecentMax) };
+  const answer = ({ messages, missingSessions }: { messages: { sessionId: string; seq: number; body: string }[]; missingSessions: string[] }) => ({
+    items: messages.map((m) => decodeMessage(projectId, m.sessionId, m.seq, m.body)).reverse(),
+    missingSessions,
+  });
+  return {
+    writes: false,
+    replies: 1,
+    queue: (p) => scripts.recentMessages.queue(p, args),
+    result: ([entry]) => {
+      if (!entry || entry[0]) throw toAppError(entry?.[0] ?? new Error('missing reply'));
+      return answer(scripts.recentMessages.reply(entry[1]));
+    },
+    run: async () => answer(await run(() => scripts.recentMessages.run(redis, args))),
+  };
 }

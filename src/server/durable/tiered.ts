@@ -13,7 +13,7 @@ import {
   type UserRecord,
   withNames,
 } from '~/server/auth/service';
-import { CHAT_OPS, type AppendMessageInput, type AppendResult, type ChatRepository, type ChatStore } from '~/server/chat/store';
+import { CHAT_OPS, type AppendMessageInput, type AppendResult, type ChatRepository, type ChatStore, type StoreCommand } from '~/server/chat/store';
 import { AppError, isRedisUnavailable, projectNotFound, tooManyRequests } from '~/server/errors';
 import { errorFields, logger } from '~/server/log';
 import { metrics, timed } from '~/server/metrics';
@@ -30,7 +30,7 @@ import type { RedisBreaker } from './breaker';
 import type { Hydrator } from './hydrate';
 import { PostgresUnavailableError } from './pg';
 import type { PgStore } from './pg-store';
-import { readProjectsOf, readRecent, readSessions } from './redis-readers';
+import { readProjectsOf, readRecent, readSessions, recentCommand, type RecentRead } from './redis-readers';
 import type { ScriptedRedis } from '~/server/redis/scripts';
 
 const log = logger('tiered');
@@ -99,7 +99,9 @@ abstract class Tiered {
 
   /**
    * One read: `redis` first, under the failover deadline; a Redis failure or an open breaker serves
-   * `pg`. `readThrough` runs when Redis says NOT_FOUND (re-hydrate, then read Redis again); `repair`
+   * `pg`. `readThrough` runs when Redis says NOT_FOUND: it re-hydrates, and its last Redis call also
+   * answers the read (Hydrator.sessionThen), so a miss costs Redis -> PostgreSQL -> one Redis call;
+   * null when PostgreSQL lacks the record too. `repair`
    * runs on a Redis answer that may be incomplete because Redis lost data (an empty index, an unknown
    * name) and returns the corrected answer. Neither is under the failover deadline: a large
    * re-hydration may take longer than a read, and is not a sign that Redis is down.
@@ -108,7 +110,7 @@ abstract class Tiered {
     op: string;
     redis: () => Promise<T>;
     pg: () => Promise<T>;
-    readThrough?: () => Promise<boolean>;
+    readThrough?: () => Promise<{ value: T } | null>;
     repair?: (fromRedis: T) => Promise<T>;
   }): Promise<T> {
     const m = metrics();
@@ -123,9 +125,10 @@ abstract class Tiered {
       } catch (err) {
         if (readThrough && isNotFound(err)) {
           try {
-            if (await orElse(readThrough, false)) {
+            const through = await orElse(readThrough, null);
+            if (through) {
               m.cacheReads.inc({ op, result: 'read_through' });
-              return await this.timed(op, 'redis', () => withDeadline(o.redis(), deadlineMs));
+              return through.value;
             }
           } catch (again) {
             if (!isRedisDown(again)) throw again;
@@ -142,7 +145,12 @@ abstract class Tiered {
     return this.failover(op, o.pg);
   }
 
-  protected async write<T>(op: string, viaRedis: () => Promise<T>, readThrough?: () => Promise<boolean>): Promise<T> {
+  /**
+   * One write, Redis only. `readThrough` runs when Redis says NOT_FOUND: it re-hydrates and writes
+   * again (the write riding in the re-hydration's call where it is one command, else right after);
+   * null when PostgreSQL lacks the record too.
+   */
+  protected async write<T>(op: string, viaRedis: () => Promise<T>, readThrough?: () => Promise<{ value: T } | null>): Promise<T> {
     const { breaker } = this.tier;
     if (!breaker.allowsRedis()) {
       throw new AppError('UNAVAILABLE', 'The chat store is recovering; please retry shortly');
@@ -152,13 +160,22 @@ abstract class Tiered {
       breaker.recordSuccess();
       return result;
     } catch (err) {
-      if (readThrough && isNotFound(err) && (await orElse(readThrough, false))) {
+      const through = readThrough && isNotFound(err) ? await orElse(() => this.timed(op, 'redis', readThrough), null) : null;
+      if (through) {
         metrics().cacheReads.inc({ op, result: 'read_through' });
-        return this.timed(op, 'redis', viaRedis);
+        return through.value;
       }
       if (isRedisDown(err)) breaker.recordFailure(err);
       throw err;
     }
+  }
+
+  /**
+   * A re-hydration, then `op` again on its own: for writes that read before they write (a
+   * compare-and-set), which cannot ride in the re-hydration's call.
+   */
+  protected async thenRetry<T>(rehydrate: () => Promise<boolean>, op: () => Promise<T>): Promise<{ value: T } | null> {
+    return (await rehydrate()) ? { value: await op() } : null;
   }
 
   protected async failover<T>(op: string, viaPg: () => Promise<T>): Promise<T> {
@@ -224,7 +241,7 @@ export class TieredChatStore extends Tiered implements ChatRepository {
         if (!found) throw projectNotFound();
         return found;
       },
-      readThrough: () => hydrator.project(projectId),
+      readThrough: () => hydrator.projectThen(projectId, this.store.getProjectRead(projectId)),
     });
   }
 
@@ -248,13 +265,15 @@ export class TieredChatStore extends Tiered implements ChatRepository {
   }
 
   addMember(projectId: string, member: MemberDTO): Promise<boolean> {
-    return this.write(CHAT_OPS.addMember, () => this.store.addMember(projectId, member), () => this.tier.hydrator.project(projectId));
+    const add = () => this.store.addMember(projectId, member);
+    return this.write(CHAT_OPS.addMember, add, () => this.thenRetry(() => this.tier.hydrator.project(projectId), add));
   }
 
   // Invitations and leaving need Redis (writes; the invitation list lives only in Redis).
   invite(...args: Parameters<ChatStore['invite']>): ReturnType<ChatStore['invite']> {
     const [projectId] = args;
-    return this.write(CHAT_OPS.invite, () => this.store.invite(...args), () => this.tier.hydrator.project(projectId));
+    const invite = () => this.store.invite(...args);
+    return this.write(CHAT_OPS.invite, invite, () => this.thenRetry(() => this.tier.hydrator.project(projectId), invite));
   }
 
   listInvitations(userId: string): Promise<InvitationDTO[]> {
@@ -293,7 +312,7 @@ export class TieredChatStore extends Tiered implements ChatRepository {
         }
         return found;
       },
-      readThrough: () => hydrator.session(projectId, sessionId),
+      readThrough: () => hydrator.sessionThen(projectId, sessionId, this.store.getSessionRead(projectId, sessionId)),
     });
   }
 
@@ -303,22 +322,29 @@ export class TieredChatStore extends Tiered implements ChatRepository {
     return this.read({
       op,
       redis: () => readSessions(redis, projectId, limit),
-      pg: async () => ({ sessions: await pg.listSessions(projectId, limit), missing: [] }),
+      pg: async () => ({ sessions: await pg.listSessions(projectId, limit), missing: [], order: [] }),
       repair: async (found) => {
-        // Sessions the index names but Redis does not hold (lost data; idle eviction keeps records): bring them back.
+        // Sessions the index names but Redis does not hold (lost data; idle eviction keeps records):
+        // bring them back, each re-hydration answering with its record, which takes its place in the
+        // list (the index order read above) - no second listing.
         if (found.missing.length === 0) return found;
-        let repaired = false;
-        for (const sid of found.missing) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
-        if (!repaired) return found;
+        const byId = new Map(found.sessions.map((s) => [s.id, s]));
+        for (const sid of found.missing) {
+          const back = await orElse(() => hydrator.sessionThen(projectId, sid, this.store.getSessionRead(projectId, sid)), null);
+          if (back) byId.set(sid, back.value);
+        }
+        if (byId.size === found.sessions.length) return found;
         metrics().cacheReads.inc({ op, result: 'read_through' });
-        return readSessions(redis, projectId, limit);
+        const sessions = found.order.flatMap((sid) => byId.get(sid) ?? []);
+        return { sessions, missing: found.missing.filter((sid) => !byId.has(sid)), order: found.order };
       },
     }).then((found) => found.sessions);
   }
 
   updateSession(input: Parameters<ChatStore['updateSession']>[0]): Promise<SessionDTO> {
+    // A new command each time: its updatedAt is the time of the attempt.
     return this.write(CHAT_OPS.updateSession, () => this.store.updateSession(input), () =>
-      this.tier.hydrator.session(input.projectId, input.sessionId),
+      this.tier.hydrator.sessionThen(input.projectId, input.sessionId, this.store.updateSessionCommand(input)),
     );
   }
 
@@ -330,24 +356,17 @@ export class TieredChatStore extends Tiered implements ChatRepository {
    * Redis and stores nothing twice.
    */
   async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
-    const { breaker, deadlineMs, pg, hydrator } = this.tier;
+    const { breaker, deadlineMs, pg } = this.tier;
     const op = CHAT_OPS.appendMessage;
     // Reconciling: wait a moment for the close, so this send gets its seq after the replayed ones.
     if (breaker.state === 'half_open') await breaker.whenClosed(deadlineMs);
     if (breaker.allowsRedis()) {
       try {
-        const send = () => this.timed(op, 'redis', () => withDeadline(this.store.appendMessage(input), deadlineMs));
-        let result: AppendResult;
-        try {
-          result = await send();
-        } catch (err) {
-          // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), retry.
-          if (!isNotFound(err) || !(await orElse(() => hydrator.forAppend(input.projectId, input.sessionId), false))) {
-            throw err;
-          }
-          metrics().cacheReads.inc({ op, result: 'read_through' });
-          result = await send();
-        }
+        // The session is not in Redis: lost with Redis's data? Re-hydrate it (no deadline), the
+        // append riding in the re-hydration's call.
+        const result = await this.timed(op, 'redis', () =>
+          appendWithReadThrough(this.store, this.tier.hydrator, input, (append) => withDeadline(append, deadlineMs)),
+        );
         breaker.recordSuccess();
         return result;
       } catch (err) {
@@ -363,14 +382,16 @@ export class TieredChatStore extends Tiered implements ChatRepository {
 
   changeMessage(...args: Parameters<ChatStore['changeMessage']>): Promise<MessageDTO> {
     const [ref] = args;
-    return this.write(CHAT_OPS.changeMessage, () => this.store.changeMessage(...args), () =>
-      this.tier.hydrator.session(ref.projectId, ref.sessionId),
+    const change = () => this.store.changeMessage(...args);
+    return this.write(CHAT_OPS.changeMessage, change, () =>
+      this.thenRetry(() => this.tier.hydrator.session(ref.projectId, ref.sessionId), change),
     );
   }
 
   requeueAnswer(input: Parameters<ChatStore['requeueAnswer']>[0]): Promise<boolean> {
-    return this.write(CHAT_OPS.requeueAnswer, () => this.store.requeueAnswer(input), () =>
-      this.tier.hydrator.session(input.projectId, input.sessionId),
+    const requeue = () => this.store.requeueAnswer(input);
+    return this.write(CHAT_OPS.requeueAnswer, requeue, () =>
+      this.thenRetry(() => this.tier.hydrator.session(input.projectId, input.sessionId), requeue),
     );
   }
 
@@ -380,7 +401,7 @@ export class TieredChatStore extends Tiered implements ChatRepository {
       op: CHAT_OPS.listMessages,
       redis: () => this.store.listMessages(input),
       pg: () => pg.listMessages(input),
-      readThrough: () => hydrator.session(input.projectId, input.sessionId),
+      readThrough: () => hydrator.sessionThen(input.projectId, input.sessionId, this.store.listMessagesRead(input)),
     });
   }
 
@@ -392,13 +413,22 @@ export class TieredChatStore extends Tiered implements ChatRepository {
       redis: () => readRecent(redis, projectId, limit),
       pg: async () => ({ items: await pg.recentMessages(projectId, limit), missingSessions: [] }),
       repair: async (found) => {
-        // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data): bring them back.
-        if (found.missingSessions.length === 0) return found;
+        // Recent messages of sessions whose messages Redis does not hold (idle eviction, lost data):
+        // bring them back; the last re-hydration's call reads the list again (no call of its own).
+        const missing = found.missingSessions;
+        if (missing.length === 0) return found;
         let repaired = false;
-        for (const sid of found.missingSessions) repaired = (await orElse(() => hydrator.session(projectId, sid), false)) || repaired;
+        let again: RecentRead | null = null;
+        for (const [i, sid] of missing.entries()) {
+          const read = i === missing.length - 1 ? recentCommand(redis, projectId, limit) : null;
+          const back = await orElse(() => hydrator.sessionThen(projectId, sid, read), null);
+          if (!back) continue;
+          repaired = true;
+          if (read) again = back.value;
+        }
         if (!repaired) return found;
         metrics().cacheReads.inc({ op, result: 'read_through' });
-        return readRecent(redis, projectId, limit);
+        return again ?? readRecent(redis, projectId, limit);
       },
     }).then((found) => found.items);
   }
@@ -413,13 +443,23 @@ export async function appendWithReadThrough(
   redis: ChatStore,
   hydrator: Hydrator,
   input: AppendMessageInput,
+  bound: (append: Promise<AppendResult>) => Promise<AppendResult> = (append) => append,
 ): Promise<AppendResult> {
+  const first: { send?: StoreCommand<AppendResult> } = {};
+  const append = async () => {
+    first.send = await redis.appendMessageCommand(input);
+    return first.send.run();
+  };
   try {
-    return await redis.appendMessage(input);
+    // `bound`: the send's failover deadline, over the whole first attempt (its preparation included).
+    return await bound(append());
   } catch (err) {
-    if (!isNotFound(err) || !(await orElse(() => hydrator.forAppend(input.projectId, input.sessionId), false))) throw err;
-    metrics().cacheReads.inc({ op: 'message.send', result: 'read_through' });
-    return redis.appendMessage(input);
+    const prepared = first.send;
+    if (!isNotFound(err) || !prepared) throw err;
+    const through = await orElse(() => hydrator.forAppendThen(input.projectId, input.sessionId, prepared), null);
+    if (!through) throw err;
+    metrics().cacheReads.inc({ op: CHAT_OPS.appendMessage, result: 'read_through' });
+    return through.value;
   }
 }
 

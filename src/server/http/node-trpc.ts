@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createURL } from '@trpc/server/adapters/node-http';
 import { stampPeerAddress } from '~/server/client-ip';
 import { errorFields, logger } from '~/server/log';
-import { handleTrpcRequest } from './trpc-handler';
+import { joinChunks } from './request-guard';
+import { serveTrpc } from './trpc-handler';
 
 const log = logger('http');
 
@@ -14,18 +15,23 @@ const log = logger('http');
  * Why: measured with `npm run bench` (request path phase), Next's own request handling costs more
  * CPU than the whole tRPC call - routing, the route module, the Web request and response it builds
  * around a route handler - so the App Router route capped a process at well under 2,000 sends/s.
- * The work itself is unchanged: the same handler (./trpc-handler.ts: guard, tRPC, headers) gets a Web
- * Request made from Node's (toWebRequest below) and its Response is written back here.
+ * The work itself is unchanged: the same handler (./trpc-handler.ts: guard, tRPC, headers) gets the
+ * request's head and a body reader over Node's stream, and its Response is written back here.
  */
 export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
   // The peer address comes from the socket here, whatever the client put in the header.
   stampPeerAddress(req);
-  const request = toWebRequest(req, res);
   let response: Response;
   try {
-    response = await handleTrpcRequest(request);
+    response = await serveTrpc({
+      method: req.method ?? 'GET',
+      url: createURL(req),
+      headers: headersOf(req),
+      signal: req.method === 'GET' ? abortedWhenGone(res) : undefined,
+      readBody: (max) => readNodeBodyWithin(req, res, max),
+    });
   } catch (err) {
-    // fetchRequestHandler answers every error itself; reaching this is a bug, logged with its stack.
+    // serveTrpc answers every error itself; reaching this is a bug, logged with its stack.
     log.error({ ...errorFields(err) }, 'the /api/trpc handler failed');
     if (!res.headersSent) {
       res.writeHead(500, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
@@ -33,61 +39,75 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
     res.end(JSON.stringify({ error: { message: 'Something went wrong on our side', code: -32603 } }));
     return;
   }
-  await writeResponse(response, res, request.signal);
+  await writeResponse(response, res);
 }
 
-
-/**
- * Node's request as a Web Request, like tRPC's incomingMessageToRequest but for one difference: when
- * the guard stops reading a body over the cap, tRPC's version destroys the socket, so the client gets
- * a reset instead of its 413. Here the rest of the upload is discarded instead, the 413 is sent, and
- * the connection is closed once it is (or a second later, if the client is still uploading).
- * The request's signal aborts when the client goes away before the answer is complete: that is what
- * ends an SSE stream's generator.
- */
-function toWebRequest(req: IncomingMessage, res: ServerResponse): Request {
-  const aborted = new AbortController();
-  res.once('close', () => {
-    if (!res.writableEnded) aborted.abort();
-  });
+function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else if (value !== undefined) headers.append(name, value);
   }
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  return new Request(createURL(req), {
-    method: req.method,
-    headers,
-    signal: aborted.signal,
-    ...(hasBody ? { body: bodyOf(req, res), duplex: 'half' } : {}),
-  });
+  return headers;
 }
 
-function bodyOf(req: IncomingMessage, res: ServerResponse): ReadableStream<Uint8Array> {
-  // Null once the stream is cancelled: what still arrives is discarded, and nothing is enqueued after.
-  let target: ReadableStreamDefaultController<Uint8Array> | null = null;
-  const onData = (chunk: Buffer) => target?.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      target = controller;
-      req.on('data', onData);
-      req.once('end', () => target?.close());
-      req.once('error', (err) => target?.error(err));
-    },
-    cancel() {
-      target = null;
-      req.off('data', onData);
+/**
+ * A signal that aborts when the client goes away before the answer is complete: what ends an SSE
+ * stream's generator. Only GETs get one (queries and the event streams): a mutation runs to its end
+ * whatever the client does, and an AbortController per POST was measurable CPU at 2,000 sends/s.
+ */
+function abortedWhenGone(res: ServerResponse): AbortSignal {
+  const aborted = new AbortController();
+  res.once('close', () => {
+    if (!res.writableEnded) aborted.abort();
+  });
+  return aborted.signal;
+}
+
+/**
+ * The whole body, read straight from Node's stream (no Web stream in between), or null as soon as it
+ * passes `max` bytes. Unlike tRPC's own reader, which destroys the socket at the cap (the client then
+ * sees a reset instead of its 413), the rest of the upload is discarded, the 413 is sent, and the
+ * connection is closed once it is (or a second later, if the client is still uploading).
+ */
+function readNodeBodyWithin(req: IncomingMessage, res: ServerResponse, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= max) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
       req.resume();
       res.shouldKeepAlive = false;
       res.once('finish', () => {
         if (!req.complete) setTimeout(() => req.socket.destroy(), 1000).unref();
       });
-    },
+      resolve(null);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(joinChunks(chunks, size));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
   });
 }
 
-async function writeResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of response.headers) {
     if (name !== 'set-cookie') res.setHeader(name, value);
@@ -99,7 +119,7 @@ async function writeResponse(response: Response, res: ServerResponse, signal: Ab
     return;
   }
   if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
-    await pipeStream(response.body, res, signal);
+    await pipeStream(response.body, res);
     return;
   }
   // A JSON answer: one write with its length (no chunked encoding for a few hundred bytes).
@@ -109,11 +129,16 @@ async function writeResponse(response: Response, res: ServerResponse, signal: Ab
 }
 
 /** An SSE stream, chunk by chunk as tRPC produces them, until it ends or the client leaves. */
-async function pipeStream(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function pipeStream(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   const reader = body.getReader();
   // The client went away: cancelling the reader ends tRPC's stream and so the subscription's generator.
-  const cancel = () => void reader.cancel().catch(() => undefined);
-  signal.addEventListener('abort', cancel, { once: true });
+  let gone = false;
+  const cancel = () => {
+    if (res.writableEnded) return;
+    gone = true;
+    void reader.cancel().catch(() => undefined);
+  };
+  res.once('close', cancel);
   res.flushHeaders();
   // tRPC enqueues every event as three chunks ("data: ...", "id: ...", the blank line); corked until the
   // reads of this tick are done, they leave in one socket write instead of three (with 100 streams on a
@@ -135,9 +160,9 @@ async function pipeStream(body: ReadableStream<Uint8Array>, res: ServerResponse,
       if (!res.write(value)) await drained(res);
     }
   } catch (err) {
-    if (!signal.aborted) log.warn({ ...errorFields(err) }, 'an event stream failed');
+    if (!gone) log.warn({ ...errorFields(err) }, 'an event stream failed');
   } finally {
-    signal.removeEventListener('abort', cancel);
+    res.off('close', cancel);
     res.end();
   }
 }

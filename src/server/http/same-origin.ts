@@ -15,7 +15,7 @@ import 'server-only';
  * The scheme is not compared, so a TLS-terminating proxy in front of the app does not break it.
  * Returns why a request is refused, or null when it is allowed.
  */
-export function crossSiteRefusal(req: Request): string | null {
+export function crossSiteRefusal(req: { headers: Headers; url: string | URL }): string | null {
   const site = req.headers.get('sec-fetch-site');
   if (site !== null) {
     if (site === 'same-origin' || site === 'none') return null;

@@ -1,25 +1,29 @@
 import 'server-only';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import { guardTrpcRequest, TRPC_ENDPOINT } from '~/server/http/request-guard';
+import { guardTrpcRequest, readWebBodyWithin, TRPC_ENDPOINT, type GuardedRequest } from '~/server/http/request-guard';
 import { createContext } from '~/server/trpc/init';
 import { appRouter } from '~/server/trpc/root';
 import { LIMITS } from '~/shared/limits';
 
 /**
- * Everything /api/trpc does with a request, as one Web `Request` -> `Response` function, so the two
- * places that serve it behave the same by construction: the production server's Node path
- * (./node-trpc.ts, scripts/server.mjs) and the App Router route that `next dev` serves
- * (src/app/api/trpc/[trpc]/route.ts).
+ * Everything /api/trpc does with a request, so the two places that serve it behave the same by
+ * construction: the production server's Node path (./node-trpc.ts, scripts/server.mjs) and the App
+ * Router route that `next dev` serves (src/app/api/trpc/[trpc]/route.ts).
  *
  * CSRF, content type, batch and body limits are checked first (./request-guard.ts); only a request
- * that passes reaches tRPC.
+ * that passes reaches tRPC, as one Web Request carrying the bytes the guard read.
  */
-export async function handleTrpcRequest(req: Request): Promise<Response> {
+export async function serveTrpc(req: GuardedRequest & { signal?: AbortSignal | undefined }): Promise<Response> {
   const guarded = await guardTrpcRequest(req, appRouter);
   if (!guarded.ok) return guarded.response;
   const res = await fetchRequestHandler({
     endpoint: TRPC_ENDPOINT,
-    req: guarded.req,
+    req: new Request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      ...(guarded.body ? { body: guarded.body } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    }),
     router: appRouter,
     createContext,
     // The guard already counts calls; tRPC's own cap stays as a second lock on the same number.
@@ -27,4 +31,15 @@ export async function handleTrpcRequest(req: Request): Promise<Response> {
   });
   res.headers.set('X-Content-Type-Options', 'nosniff');
   return res;
+}
+
+/** /api/trpc for a Web Request (the App Router route). */
+export function handleTrpcRequest(req: Request): Promise<Response> {
+  return serveTrpc({
+    method: req.method,
+    url: new URL(req.url),
+    headers: req.headers,
+    signal: req.signal,
+    readBody: (max) => readWebBodyWithin(req, max),
+  });
 }

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '~/server/redis/keys';
 import { createHarness, testRedisUrl, type Harness } from '~/server/testing/harness';
+import { bodyKey, storedBodyCount } from '~/server/testing/stored-bodies';
 import {
   oldMessage,
   oldSession,
@@ -97,7 +98,8 @@ describe('npm run migrate:legacy', () => {
 
     const projectId = parleyIdFor('project', pid);
     const sessionId = parleyIdFor('session', sid, pid);
-    await h.redis.hset(keys.messages(projectId, sessionId), '2', (await h.redis.hget(keys.messages(projectId, sessionId), '2'))!.replace('cli 1', 'cli one'));
+    const key = bodyKey(projectId, sessionId, 2);
+    await h.redis.hset(key, '2', (await h.redis.hget(key, '2'))!.replace('cli 1', 'cli one'));
     const invalid = await cli([...from, '--validate']);
     expect(invalid.code).toBe(1);
     expect(invalid.out).toContain('DIFFERENT');
@@ -130,7 +132,7 @@ describe('npm run migrate:legacy', () => {
     expect(killed.signal).toBe('SIGKILL');
     const projectId = parleyIdFor('project', pid);
     const sessionId = parleyIdFor('session', sid, pid);
-    const partial = await h.redis.hlen(keys.messages(projectId, sessionId));
+    const partial = await storedBodyCount(h.redis, projectId, sessionId);
     expect(partial).toBeLessThan(10_000);
 
     const rerun = await cli([...from, '--apply', '--owner', owner.username, '--backup-dir', dir]);
@@ -138,7 +140,7 @@ describe('npm run migrate:legacy', () => {
     expect(rerun.out).toContain(`Imported ${10_000 - partial} messages (${partial} already imported by an earlier run`);
     const valid = await cli([...from, '--validate']);
     expect(valid.code).toBe(0);
-    expect(await h.redis.hlen(keys.messages(projectId, sessionId))).toBe(10_000);
+    expect(await storedBodyCount(h.redis, projectId, sessionId)).toBe(10_000);
     expect(Number(await h.redis.hget(keys.session(projectId, sessionId), 'messageCount'))).toBe(10_000);
   });
 });

@@ -23,6 +23,7 @@ import {
   type OldMessage,
 } from '~/server/testing/legacy-fixtures';
 import { keys } from '~/server/redis/keys';
+import { bodyKey, storedBodies, storedBodyCount } from '~/server/testing/stored-bodies';
 import { restoreBackup } from './backup';
 import { parleyIdFor } from './ids';
 import { apply, dryRun, type ApplyOptions } from './migrate';
@@ -193,9 +194,9 @@ describe('legacy migration', () => {
     const projectId = parleyIdFor('project', pid);
     const sessionId = parleyIdFor('session', sid, pid);
     // Change one stored body behind the store's back, as data damage would.
-    const bodies = await h.redis.hgetall(keys.messages(projectId, sessionId));
+    const bodies = await storedBodies(h.redis, projectId, sessionId);
     const [seq, body] = Object.entries(bodies).find(([, b]) => b.includes(live[0]!.id))!;
-    await h.redis.hset(keys.messages(projectId, sessionId), seq, body.replace('First', 'Fist'));
+    await h.redis.hset(bodyKey(projectId, sessionId, seq), seq, body.replace('First', 'Fist'));
     const check = await validate(old, h.redis);
     expect(check.ok).toBe(false);
     expect(check.rows.find((r) => r.session === sid)).toMatchObject({ changed: 1, ok: false });
@@ -222,7 +223,7 @@ describe('legacy migration', () => {
     ).rejects.toThrow('simulated crash');
     const projectId = parleyIdFor('project', pid);
     const sessionId = parleyIdFor('session', sid, pid);
-    const partial = await h.redis.hlen(keys.messages(projectId, sessionId));
+    const partial = await storedBodyCount(h.redis, projectId, sessionId);
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(10_000);
 
@@ -265,7 +266,8 @@ describe('legacy migration', () => {
     expect((await owner.caller.project.list()).map((p) => p.id)).toContain(other.id);
 
     // Once the operator removed what others added (here: the whole session and own session), the rest goes.
-    await h.redis.hdel(keys.messages(projectId, sessionId), String((await h.redis.hlen(keys.messages(projectId, sessionId)))));
+    const last = await storedBodyCount(h.redis, projectId, sessionId);
+    await h.redis.hdel(bodyKey(projectId, sessionId, last), String(last));
     await h.redis.zrem(keys.sessions(projectId), own.id);
     const second = await rollback(h.redis);
     expect(second).toMatchObject({ sessionsRemoved: 1, messagesRemoved: 5, projectsRemoved: 1, kept: [] });

@@ -96,22 +96,33 @@ export async function unsubscribeFrom(subscriber: Redis, channel: string): Promi
   await (isShardedChannel(subscriber, channel) ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel));
 }
 
-/** The WAIT each write on a connection is followed by (set by replicateWrites: cluster connections only). */
-const replication = new WeakMap<object, { replicas: number; timeoutMs: number }>();
+const replication = new WeakMap<Redis, { replicas: number; timeoutMs: number }>();
 
 /**
- * Adds `WAIT replicas timeoutMs` to `pipeline` when `redis` replicates its writes, and returns how to
- * read the pipeline's results: the callers' own (the WAIT's cut off), the unreplicated write counted.
+ * Adds the `WAIT` that replicateWrites puts after a write script to a caller's pipeline that carries
+ * a write (after its EXEC, when it is a transaction: WAIT is not allowed inside one). Nothing on a
+ * connection without it (standalone Redis, or waits turned off). Read the reply with `replicated`.
+ */
+export function queueReplicationWait(redis: Redis, pipeline: ChainableCommander): boolean {
+  const wait = replication.get(redis);
+  if (wait) pipeline.wait(wait.replicas, wait.timeoutMs);
+  return wait !== undefined;
+}
+
+/** Counts a write whose WAIT (queueReplicationWait) failed or reached fewer replicas than asked. */
+export function replicated(redis: Redis, reply: [Error | null, unknown] | undefined): void {
+  const wait = replication.get(redis);
+  if (wait && (!reply || reply[0] || Number(reply[1]) < wait.replicas)) metrics().unreplicatedWrites.inc();
+}
+
+/**
+ * Adds the WAIT to `pipeline` (queueReplicationWait) and returns how to read the pipeline's results:
+ * the callers' own (the WAIT's cut off), an unreplicated write counted (replicated).
  */
 function withWait(redis: Redis, pipeline: ChainableCommander): (results: PipelineResults) => PipelineResults {
-  const wait = replication.get(redis);
-  if (!wait) return (results) => results;
-  pipeline.wait(wait.replicas, wait.timeoutMs);
+  if (!queueReplicationWait(redis, pipeline)) return (results) => results;
   return (results) => {
-    const [waitError, copies] = results[results.length - 1] ?? [null, 0];
-    // Fewer copies when the master has no live replica (e.g. just after its replica was promoted): the
-    // write is still acknowledged, as on a standalone Redis (durable in the master's AOF), and counted.
-    if (waitError || Number(copies) < wait.replicas) metrics().unreplicatedWrites.inc();
+    replicated(redis, results[results.length - 1]);
     return results.slice(0, -1);
   };
 }

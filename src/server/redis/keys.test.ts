@@ -8,7 +8,11 @@ import {
   legacyLedgerField,
   parseLegacyKey,
   parseLegacyLedgerField,
-  parseMessageLocator,
+  MESSAGE_ID_BUCKETS,
+  messageBucketOf,
+  messageBuckets,
+  messageIdBucketOf,
+  messageIdField,
 } from './keys';
 
 const PID = '0b7d3a52-8f43-4c1e-9a55-3d1c2b8e7f60';
@@ -35,11 +39,23 @@ describe('key patterns and parsers', () => {
     expect(keyPattern(keys.loginSession)).toBe('auth:session:*');
   });
 
-  it('parses the "<sid>:<seq>" locators of the message id index', () => {
-    expect(parseMessageLocator('s1:42')).toEqual({ sessionId: 's1', seq: 42 });
-    for (const bad of [null, undefined, '', 's1', ':4', 's1:', 's1:x', 's1:0', 's1:1.5']) {
-      expect(parseMessageLocator(bad)).toBeNull();
-    }
+  it('buckets bodies by 128 consecutive seqs and ids by their last two hex digits', () => {
+    expect([1, 128, 129, 256, 257].map(messageBucketOf)).toEqual([0, 0, 1, 1, 2]);
+    expect(messageBuckets(PID, 's1', 0)).toEqual([]);
+    expect(messageBuckets(PID, 's1', 129)).toEqual([keys.messageBucket(PID, 's1', 0), keys.messageBucket(PID, 's1', 1)]);
+    expect(keys.messageBucket(PID, 's1', 3)).toBe(`${keys.messages(PID, 's1')}:3`);
+    expect(messageIdBucketOf(PID)).toBe('60');
+    expect(messageIdBucketOf(PID.toUpperCase())).toBe('60');
+    expect(messageIdBucketOf('m-1')).toBe('x');
+    expect(new Set(MESSAGE_ID_BUCKETS).size).toBe(257);
+    expect(keys.messageIdBucket(PID, '60')).toBe(`${keys.messageIds(PID)}:60`);
+  });
+
+  it('packs UUIDs in the id index and keeps other ids as text that cannot collide with them', () => {
+    expect(messageIdField(PID)).toEqual(Buffer.from(PID.replaceAll('-', ''), 'hex'));
+    expect(messageIdField(PID.toUpperCase())).toBe(PID.toUpperCase());
+    expect(messageIdField('m-1')).toBe('m-1');
+    expect(messageIdField('0123456789abcdef')).toBe(':0123456789abcdef');
   });
 
   it('round-trips the legacy ledger fields', () => {
@@ -58,7 +74,7 @@ describe('legacy keys', () => {
     expect(parseLegacyKey('project:acme:sessions:s1')).toEqual({ kind: 'sessionHash', pid: 'acme', sid: 's1' });
     expect(parseLegacyKey('project:acme:sessions:s1:messages')).toEqual({ kind: 'messageList', pid: 'acme', sid: 's1' });
     expect(parseLegacyKey('project:acme:sessions:s1:messages:m1')).toEqual({ kind: 'messageBody', pid: 'acme', sid: 's1', mid: 'm1' });
-    for (const parley of ['project:{p1}', 'project:{p1}:sessions', 'project:{p1}:sessions:s1:messages', 'user:u1', 'session_']) {
+    for (const parley of ['project:{p1}', 'project:{p1}:sessions', 'project:{p1}:sessions:s1:messages', 'project:{p1}:sessions:s1:messages:0', 'project:{p1}:messages:ids:ab', 'user:u1', 'session_']) {
       expect(parseLegacyKey(parley)).toBeNull();
     }
   });

@@ -27,15 +27,38 @@ export const keys = {
   /** HASH session metadata and counters (messageCount, lastSeq, lastMessageAt, ...) */
   session: (pid: string, sid: string) => `project:{${pid}}:sessions:${sid}`,
   /**
-   * HASH seq -> message body (JSON). Seqs are gap-free (1..lastSeq; deletes are soft), so this hash is
-   * the ordered index too: a page is one HMGET of a seq range, no second lookup per message.
+   * The base name of a session's message bodies: they live in buckets (messageBucket) named after it.
+   * Scripts are given this key and build the buckets from it (same slot). Before buckets, this key
+   * itself was ONE hash seq -> body; scripts still read such a hash and convert it on the session's
+   * next write (lua/includes/message-keys.lua).
    */
   messages: (pid: string, sid: string) => `project:{${pid}}:sessions:${sid}:messages`,
   /**
-   * HASH message id -> "<sid>:<seq>": the idempotency index (a repeated id returns the stored message)
-   * and lookup by id. Project-wide, so one id can never name two messages in different sessions.
+   * HASH seq -> message body (codec.ts encodeMessage) for the seqs of one bucket (messageBucketOf):
+   * 128 consecutive seqs, so each stays a listpack (redis.conf) at a few bytes per field over the body,
+   * where one hash of a whole session paid ~90 (a dict entry and two rounded-up allocations per field).
+   * Seqs are gap-free (1..lastSeq; deletes are soft), so a page is one HMGET per bucket it spans (at
+   * most two for a page of up to 128).
+   */
+  messageBucket: (pid: string, sid: string, bucket: number) => `project:{${pid}}:sessions:${sid}:messages:${bucket}`,
+  /**
+   * The base name of the message id index, bucketed like the bodies (messageIdBucket). Before buckets,
+   * ONE hash under this name; still read, and emptied session by session as sessions are converted.
    */
   messageIds: (pid: string) => `project:{${pid}}:messages:ids`,
+  /**
+   * HASH messageIdField(id) -> "<seq>:<messageIdField(sid)>" for the ids of one bucket
+   * (messageIdBucketOf): the idempotency index (a repeated id returns the stored message) and lookup
+   * by id. Project-wide, so one id can never name two messages in different sessions. UUIDs are
+   * stored packed (16 bytes, not 36 characters), so an entry is ~25 bytes of data instead of ~80.
+   * 256 buckets (+ `x` for ids not ending in hex): at 100 messages a project has ~100 one-entry
+   * buckets (~100 B each: more than one hash, but small projects are small anyway); at 20,000 ~80
+   * entries per bucket (listpacks, ~45 B per id); past 256 x hash-max-listpack-entries (512: ~130,000
+   * messages) buckets turn into ordinary hashes one by one, and at 1,000,000 (~3,900 per bucket) an id
+   * costs ~95 B (a dict entry and two allocations, of packed strings): still correct, less dense.
+   * Only Lua reads and writes it (lua/includes/message-keys.lua; read-message-1 for TypeScript).
+   */
+  messageIdBucket: (pid: string, bucket: string) => `project:{${pid}}:messages:ids:${bucket}`,
   /** LIST of "<sid>:<seq>", newest first, capped: the project's recent messages across sessions */
   recent: (pid: string) => `project:{${pid}}:recent`,
   /** STREAM: the project's event log, trimmed with MAXLEN ~ */
@@ -148,6 +171,45 @@ export const keys = {
 export const sessionKeyPrefix = (pid: string) => `project:{${pid}}:sessions:`;
 export const MESSAGES_SUFFIX = ':messages';
 
+/** Seqs per body bucket (keys.messageBucket). Mirrored in lua/includes/message-keys.lua. */
+export const MESSAGES_PER_BUCKET = 128;
+
+/** The body bucket of a seq (seqs start at 1): bucket n holds n*128+1 .. (n+1)*128. */
+export function messageBucketOf(seq: number): number {
+  return Math.floor((seq - 1) / MESSAGES_PER_BUCKET);
+}
+
+/**
+ * The id-index bucket of a message id (keys.messageIdBucket): its last two characters lower-cased
+ * when they are hex digits (UUIDs: 256 even buckets), else `x`. Mirrored in lua/includes/message-keys.lua
+ * (byte-wise there: a non-ASCII tail is not hex on either side, so both say `x`).
+ */
+export function messageIdBucketOf(id: string): string {
+  const tail = id.slice(-2);
+  return /^[0-9a-fA-F]{2}$/.test(tail) ? tail.toLowerCase() : 'x';
+}
+
+/**
+ * An id (message or session) as the id index stores it; the Lua mirror is packed_id in
+ * lua/includes/message-keys.lua. A canonical lower-case UUID: its 16 bytes. Any other id: its text,
+ * behind ':' when that text is 16 bytes long itself, so it never equals a packed one (ids hold no ':').
+ */
+export function messageIdField(id: string): Buffer | string {
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) return Buffer.from(id.replaceAll('-', ''), 'hex');
+  return Buffer.byteLength(id) === 16 ? `:${id}` : id;
+}
+
+/** Every id-index bucket name there can be (a project's whole index is these 257 keys). */
+export const MESSAGE_ID_BUCKETS: readonly string[] = [
+  ...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')),
+  'x',
+];
+
+/** The body bucket keys of a session whose seqs are 1..lastSeq. */
+export function messageBuckets(pid: string, sid: string, lastSeq: number): string[] {
+  return lastSeq < 1 ? [] : Array.from({ length: messageBucketOf(lastSeq) + 1 }, (_, n) => keys.messageBucket(pid, sid, n));
+}
+
 /** The start of a user's mention set keys (keys.mentions): scripts append `<uid>:<sid>`. */
 export const mentionKeyPrefix = (pid: string) => `project:{${pid}}:mentions:`;
 
@@ -181,17 +243,6 @@ export const AI_JOBS_PATTERN = keyPattern(keys.aiJobs);
 
 /** SCAN pattern matching every outbox partition (not their dead letters: those end in `:dead`). */
 export const OUTBOX_PARTITION_PATTERN = keyPattern(keys.outboxPartition);
-
-/**
- * Where a message lives, as the message id index (keys.messageIds) and the recent list (keys.recent)
- * hold it: "<sid>:<seq>". The write scripts build it in Lua; TypeScript only reads it, here.
- */
-export function parseMessageLocator(at: string | null | undefined): { sessionId: string; seq: number } | null {
-  const colon = at?.indexOf(':') ?? -1;
-  if (!at || colon <= 0) return null;
-  const seq = Number(at.slice(colon + 1));
-  return Number.isSafeInteger(seq) && seq > 0 ? { sessionId: at.slice(0, colon), seq } : null;
-}
 
 /** The fields of keys.legacyLedger: one per project, session and message the legacy migration added. */
 export const legacyLedgerField = {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
 import { createRedis } from './client';
-import { keys } from './keys';
+import { keys, MESSAGE_ID_BUCKETS, messageBucketOf, messageIdBucketOf, messageIdField } from './keys';
 import { deadLettersOf, outboxPartitionOf } from './outbox-partitions';
 import { expandLua } from './lua/load-lua.mjs';
 import { LUA_SCRIPT_DIR, scripts, type ScriptCall } from './scripts';
@@ -31,6 +31,7 @@ const samples: { [K in keyof Scripts]: ArgsOf<K> } = {
   replaceMessage: replace,
   readEvents: { projectId: pid, after: '0-0', until: '+', count: 10 },
   listMessages: { projectId: pid, sessionId: sid, cursor: null, limit: 10 },
+  readMessage: { projectId: pid, id: 'm-1' },
   recentMessages: { projectId: pid, limit: 10 },
   listSessions: { projectId: pid, limit: 10 },
   createSession: { ...write, sessionId: sid, record: { id: sid }, createdAt: append.createdAt },
@@ -144,5 +145,52 @@ describe('Lua scripts on Redis', () => {
       expect(lua, `${file}: includes expanded`).not.toMatch(/^--- @include/m);
       await expect(redis.script('LOAD', lua), file).resolves.toMatch(/^[0-9a-f]{40}$/);
     }
+  });
+
+  it('puts bodies and ids in the same buckets as keys.ts (includes/message-keys.lua mirrors it)', async () => {
+    const seqs = [1, 2, 127, 128, 129, 256, 257, 1000, 20_000, 1_000_001];
+    const ids = ['0b7d3a52-8f43-4c1e-9a55-3d1c2b8e7f60', '0B7D3A52-8F43-4C1E-9A55-3D1C2B8E7FAB', 'm-1', 'x', 'a9', 'zz', 'idé', 'ü'];
+    const lua = `${expandLua(path.join(LUA_SCRIPT_DIR, 'includes', 'message-keys.lua'))}
+local out = {}
+for i = 1, #ARGV do
+  if i <= ${seqs.length} then out[i] = body_bucket(KEYS[1], ARGV[i]) else out[i] = id_bucket(KEYS[2], ARGV[i]) end
+end
+local all = id_index_keys(KEYS[2])
+out[#out + 1] = cjson.encode(all)
+return out`;
+    const messages = keys.messages(pid, sid);
+    const idBase = keys.messageIds(pid);
+    const got = (await redis.eval(lua, 2, messages, idBase, ...seqs, ...ids)) as string[];
+    expect(got.slice(0, seqs.length)).toEqual(seqs.map((s) => keys.messageBucket(pid, sid, messageBucketOf(s))));
+    expect(got.slice(seqs.length, -1)).toEqual(ids.map((id) => keys.messageIdBucket(pid, messageIdBucketOf(id))));
+    expect(JSON.parse(got.at(-1)!)).toEqual([...MESSAGE_ID_BUCKETS.map((b) => keys.messageIdBucket(pid, b)), idBase]);
+    expect(seqs.map(messageBucketOf)).toEqual([0, 0, 0, 0, 1, 1, 2, 7, 156, 7812]);
+  });
+
+  it('packs ids in the index as keys.ts messageIdField does, and unpacks them back', async () => {
+    const ids = [
+      '0b7d3a52-8f43-4c1e-9a55-3d1c2b8e7f60', // packed
+      '0B7D3A52-8F43-4C1E-9A55-3D1C2B8E7F60', // upper case: text, a different id
+      '00000000-0000-4000-80ff-00000000000a', // zero bytes
+      'ffffffff-ffff-4fff-bfff-fffffffffffe', // words at the top of 32 bits
+      'sixteen-bytes-id', // 16 bytes of text: behind ':'
+      'm-1',
+      'idé',
+    ];
+    const lua = `${expandLua(path.join(LUA_SCRIPT_DIR, 'includes', 'message-keys.lua'))}
+local out = {}
+for i = 1, #ARGV do
+  local f = packed_id(ARGV[i])
+  out[#out + 1] = string.format(string.rep('%02x', #f), string.byte(f, 1, #f)) -- hex: the reply stays text
+  out[#out + 1] = unpacked_id(f)
+end
+return out`;
+    const got = (await redis.eval(lua, 0, ...ids)) as string[];
+    ids.forEach((id, i) => {
+      expect(got[2 * i], id).toBe(Buffer.from(messageIdField(id)).toString('hex'));
+      expect(got[2 * i + 1], id).toBe(id);
+    });
+    expect(Buffer.from(messageIdField(ids[0]!)).length).toBe(16);
+    expect(messageIdField(ids[4]!)).toBe(':sixteen-bytes-id');
   });
 });

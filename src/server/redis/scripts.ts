@@ -21,7 +21,7 @@ import { forTopology, loadLuaScripts } from './lua/load-lua.mjs';
  * Conventions: domain failures are raised as `PARLEY_<CODE> <detail>` error replies, which callers
  * turn into typed errors (toAppError). Event entries are `t` (type) and `d` (JSON data) - except
  * message events, which carry only `s` (session id) and `q` (seq): the body is read from the
- * session's messages hash when the log is read (read-events-1.lua), so the log does not hold a second
+ * session's body buckets when the log is read (read-events-1.lua), so the log does not hold a second
  * copy of every message. Every event-appending script PUBLISHes the new entry id on the project's wake
  * channel, so per-process tails read the log at once instead of polling it.
  *
@@ -97,6 +97,7 @@ export function defineScripts(redis: Redis): ScriptedRedis {
 /** The scripts that only read: no WAIT for replicas after them on a cluster (see replicateWrites). */
 const READ_ONLY_FILES: ReadonlySet<string> = new Set([
   'list-messages-2',
+  'read-message-1',
   'read-events-1',
   'recent-messages-1',
   'list-sessions-1',
@@ -163,6 +164,8 @@ export interface AppendMessageArgs extends EventWrite {
   createdAt: string;
   /** User ids the message mentions (src/shared/mentions.ts): each one's mention set of the session gets its seq. */
   mentioned?: string[];
+  /** The user whose read marker moves to the new message in the same step (the author of a user's send). */
+  readBy?: string;
 }
 
 export interface AppendMessageReply {
@@ -198,6 +201,8 @@ function appendMessageLayout(a: AppendMessageArgs) {
       LIMITS.projectRecentMax,
       keys.wakeChannel(pid),
       pid,
+      a.readBy ?? '',
+      a.readBy ? keys.reads(pid, a.readBy) : '',
       ...(a.mentioned?.length ? [mentionKeyPrefix(pid), ...a.mentioned] : []),
     ],
   };
@@ -292,6 +297,23 @@ export const scripts = {
     (raw) => {
       const [top, ...bodies] = raw as [number, ...(string | null)[]];
       return { top: Number(top), bodies };
+    },
+  ),
+
+  /**
+   * A message by id: where the id index puts it and its body (null: the body is not in Redis, e.g. its
+   * session was evicted); null when the id is not indexed.
+   */
+  readMessage: script(
+    'read-message-1',
+    (a: { projectId: string; id: string }) => ({
+      keys: [keys.messageIds(a.projectId)],
+      args: [a.id, sessionKeyPrefix(a.projectId), MESSAGES_SUFFIX],
+    }),
+    (raw) => {
+      if (!Array.isArray(raw)) return null;
+      const [sessionId, seq, body] = raw as [string, number, string | null];
+      return { sessionId: String(sessionId), seq: Number(seq), body: typeof body === 'string' ? body : null };
     },
   ),
 

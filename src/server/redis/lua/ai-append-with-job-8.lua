@@ -15,7 +15,7 @@
     ARGV[3] asker id
     ARGV[4] answer id
     ARGV[5] workers' wake channel
-    ARGV[6..] append-message-7.lua's ARGV (1..9, then its optional mention arguments)
+    ARGV[6..] append-message-7.lua's ARGV (1..11, then its optional mention arguments)
   Returns append-message-7.lua's reply.
 ]]
 local jobs = table.remove(KEYS, 1)

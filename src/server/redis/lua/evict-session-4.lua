@@ -1,5 +1,5 @@
 --[[
-  Idle eviction (durable tier): evicts one idle session's messages from Redis (its bodies hash). Its
+  Idle eviction (durable tier): evicts one idle session's messages from Redis (its body buckets). Its
   record stays, marked `evicted`, with its place in the project's session index (so listing sessions,
   with their counters, needs nothing back), as do the message id index and the recent list; message
   reads and writes see the mark and read the messages through, which removes it. Only while every
@@ -9,7 +9,7 @@
   of the project's slot (src/server/redis/outbox-partitions.ts): one slot, on a cluster too.
   Input:
     KEYS[1] session
-    KEYS[2] messages
+    KEYS[2] messages (the base of its buckets: includes/message-keys.lua)
     KEYS[3] outbox
     KEYS[4] dead letters
     ARGV[1] project id
@@ -19,6 +19,7 @@
   Returns 1 evicted; 0 not (wholly) in Redis, or evicted already; -1 changed since the cutoff; -2 a
   stream too long to scan (the consumer lags: try later); -3 a change not persisted yet.
 ]]
+--- @include "includes/message-keys"
 if redis.call('HEXISTS', KEYS[1], 'id') == 0 or redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then return 0 end
 if (redis.call('HGET', KEYS[1], 'updatedAt') or '') > ARGV[3] then return -1 end
 local most = tonumber(ARGV[4])
@@ -31,6 +32,8 @@ for k = 3, 4 do
     if f.k == 'session' and f.p == ARGV[1] and f.d and string.find(f.d, ARGV[2], 1, true) then return -3 end
   end
 end
-redis.call('DEL', KEYS[2])
+local drop = body_buckets(KEYS[2], redis.call('HGET', KEYS[1], 'lastSeq'))
+drop[#drop + 1] = KEYS[2] -- the one hash of a session not converted to buckets
+for i = 1, #drop, 1000 do redis.call('DEL', unpack(drop, i, math.min(i + 999, #drop))) end
 redis.call('HSET', KEYS[1], 'evicted', '1')
 return 1

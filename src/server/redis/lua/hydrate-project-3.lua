@@ -17,6 +17,7 @@
       project's field/value pairs
   Returns 1 if the record was written or merged, 0 if it was whole.
 ]]
+--- @include "includes/message-keys"
 local n = tonumber(ARGV[4])
 local r = tonumber(ARGV[n + 5])
 local fields = n + 6 + 2 * r
@@ -33,10 +34,10 @@ if not whole or redis.call('EXISTS', KEYS[3]) == 0 then
     local sep = string.find(ref, ':', 1, true)
     local at = ''
     if sep then
-      local body = redis.call('HGET', ARGV[1] .. string.sub(ref, 1, sep - 1) .. ARGV[2], string.sub(ref, sep + 1))
+      local body = body_at(ARGV[1] .. string.sub(ref, 1, sep - 1) .. ARGV[2], string.sub(ref, sep + 1))
       if body then
-        local ok, m = pcall(cjson.decode, body)
-        if ok and type(m) == 'table' and type(m.createdAt) == 'string' then at = m.createdAt end
+        local m = decode_body(body)
+        if m and type(m.createdAt) == 'string' then at = m.createdAt end
       end
       add(ref, at)
     end

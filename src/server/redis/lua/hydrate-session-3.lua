@@ -7,15 +7,22 @@
   Input:
     KEYS[1] session
     KEYS[2] sessions zset
-    KEYS[3] messages
+    KEYS[3] messages (the base of its buckets: includes/message-keys.lua)
     ARGV[1] session id
     ARGV[2] activity score (ms)
     ARGV[3..] the record's field/value pairs
   Returns 1 if written, 2 if the record was whole and its messages are back, 0 if it was whole.
 ]]
+--- @include "includes/message-keys"
 if redis.call('HEXISTS', KEYS[1], 'id') == 1 then
   if redis.call('HEXISTS', KEYS[1], 'evicted') == 0 then return 0 end
-  if tonumber(redis.call('HGET', KEYS[1], 'lastSeq') or '0') > 0 and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+  local buckets = body_buckets(KEYS[3], redis.call('HGET', KEYS[1], 'lastSeq'))
+  if #buckets > 0 then
+    buckets[#buckets + 1] = KEYS[3] -- the pre-bucket layout's one hash
+    local present = 0
+    for i = 1, #buckets, 1000 do present = present + redis.call('EXISTS', unpack(buckets, i, math.min(i + 999, #buckets))) end
+    if present == 0 then return 0 end
+  end
   redis.call('HDEL', KEYS[1], 'evicted')
   return 2
 end

@@ -16,12 +16,8 @@
     ARGV[7] user id
   Returns the marker after the call.
 ]]
---- @include "includes/append-change"
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+--- @include "includes/move-read-marker"
 local last = tonumber(redis.call('HGET', KEYS[2], 'lastSeq') or ARGV[3])
-local want = math.min(tonumber(ARGV[2]), last)
-if want <= current then return current end
-redis.call('HSET', KEYS[1], ARGV[1], want)
-appendChange(KEYS[3], {'k', 'read', 'p', ARGV[5], 'u', ARGV[7], 's', ARGV[1], 'q', want})
-if ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'read.updated', projectId = ARGV[5], sessionId = ARGV[1], lastRead = want})) end
-return want
+local marker, moved = moveReadMarker(KEYS[1], KEYS[3], ARGV[5], ARGV[7], ARGV[1], math.min(tonumber(ARGV[2]), last))
+if moved and ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], cjson.encode({type = 'read.updated', projectId = ARGV[5], sessionId = ARGV[1], lastRead = marker})) end
+return marker

@@ -13,6 +13,7 @@
   reader may see a newer state than the event announced, never an older one). A body that is gone
   (its session left Redis) is left out; the reader must then resync.
 ]]
+--- @include "includes/message-keys"
 local start = '-'
 if ARGV[1] ~= '0-0' then
   if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
@@ -32,7 +33,7 @@ local entries = redis.call('XRANGE', KEYS[1], start, ARGV[2], 'COUNT', tonumber(
 for _, entry in ipairs(entries) do
   local f = entry[2]
   if f[3] == 's' and f[5] == 'q' and f[7] == nil then
-    local body = redis.call('HGET', ARGV[4] .. f[4] .. ARGV[5], f[6])
+    local body = body_at(ARGV[4] .. f[4] .. ARGV[5], f[6])
     if body then
       f[7] = 'd'
       f[8] = body

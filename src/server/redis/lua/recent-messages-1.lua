@@ -8,13 +8,14 @@
     ARGV[3] messages suffix
   Returns {{sid, seq, body, sid, seq, body, ...}, {session ids with absent bodies}}
 ]]
+--- @include "includes/message-keys"
 local refs = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local out, missing, seen = {}, {}, {}
 for _, ref in ipairs(refs) do
   local sep = string.find(ref, ':', 1, true)
   local sid = string.sub(ref, 1, sep - 1)
   local seq = string.sub(ref, sep + 1)
-  local body = redis.call('HGET', ARGV[2] .. sid .. ARGV[3], seq)
+  local body = body_at(ARGV[2] .. sid .. ARGV[3], seq)
   if body then
     out[#out + 1] = sid
     out[#out + 1] = seq

@@ -5,7 +5,7 @@
   bringing them back).
   Input:
     KEYS[1] session
-    KEYS[2] messages
+    KEYS[2] messages (the base of its buckets: includes/message-keys.lua)
     KEYS[3] events
     KEYS[4] outbox (optional)
     ARGV[1] seq

@@ -16,6 +16,7 @@
     ARGV[9] JSON {r: required groups of terms (each term a list of forms), x: excluded terms, raw}
   Returns {scanned, stopKey or '', reason ('done'|'limit'|'budget'), sid1, seq1, score1, key1, body1, ...}
 ]]
+--- @include "includes/message-keys"
 local prefix, suffix, onlySid, startKey, after, author = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local budget, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 local spec = cjson.decode(ARGV[9])
@@ -56,8 +57,8 @@ local function score(h)
       if not any then return 0 end
     end
   end
-  local ok, m = pcall(cjson.decode, h.body)
-  if not ok or type(m) ~= 'table' then return 0 end
+  local m = decode_body(h.body)
+  if not m then return 0 end
   if m.deleted or type(m.content) ~= 'string' then return 0 end
   if author ~= '' and string.lower(tostring(m.authorName)) ~= author then return 0 end
   local text = string.lower(m.content)
@@ -75,16 +76,15 @@ local function score(h)
 end
 
 -- The head of one session: its message at seq (skipping seqs with no body). Only the time is read
--- (a string match: encodeMessage and cjson both write "createdAt":"..." and escape quotes inside
--- strings, so the pattern cannot match message text); the body is decoded only when it may match.
+-- (a string match: includes/message-body.lua); the body is decoded only when it may match.
 local function head(sid, mkey, seq)
   while seq >= 1 do
-    local body = redis.call('HGET', mkey, seq)
+    local body = body_at(mkey, seq)
     if body then
-      local at = string.match(body, '"createdAt":"([^"]*)"')
+      local at = body_created_at(body)
       if not at then
-        local ok, m = pcall(cjson.decode, body)
-        if ok and type(m) == 'table' then at = tostring(m.createdAt) end
+        local m = decode_body(body)
+        if m then at = tostring(m.createdAt) end
       end
       if at then
         return {key = keyOf(at, sid, seq), at = at, sid = sid, mkey = mkey, seq = seq, body = body}

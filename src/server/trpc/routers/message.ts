@@ -2,8 +2,6 @@ import 'server-only';
 import { retryAnswer, stopGeneration, verifyAnswer } from '~/server/ai/control';
 import type { StoredMessage } from '~/server/chat/codec';
 import { AppError } from '~/server/errors';
-import { errorFields, logger } from '~/server/log';
-import { isProvisional } from '~/shared/provisional';
 import type { AuthedUser } from '~/server/auth/service';
 import { messageEditInput, messageListInput, messageReactInput, messageRefInput, messageSendInput } from '~/shared/schemas';
 import { LIMITS } from '~/shared/limits';
@@ -21,18 +19,10 @@ export const messageRouter = router({
 
   /** Idempotent by `id`: a repeat returns the stored message and changes nothing. */
   send: projectProcedure.input(messageSendInput).use(rateLimit('send')).mutation(async ({ ctx, input }): Promise<MessageDTO> => {
-    const { message } = await ctx.store.appendMessage({ ...input, author: ctx.user });
     // Own messages are never unread: writing in a session reads it up to there (as Slack and Zulip
-    // do). Not while the message is provisional (Redis down, kept by the durable tier: its seq is not
-    // final), and a failure here must not fail a send that is stored: it is logged, and the marker
-    // catches up with the next markRead.
-    if (!isProvisional(message)) {
-      await ctx.reads
-        .markRead({ ...input, userId: ctx.user.id, seq: message.seq, knownLastSeq: message.seq, announce: false })
-        .catch((err: unknown) =>
-          logger('read-state').warn({ projectId: input.projectId, ...errorFields(err) }, 'marking own message read failed'),
-        );
-    }
+    // do), so the append moves the author's read marker in the same script (`readBy`). A send kept in
+    // PostgreSQL while Redis is down moves no marker (its seq is not final); the next markRead does.
+    const { message } = await ctx.store.appendMessage({ ...input, author: ctx.user, readBy: ctx.user.id });
     return message;
   }),
 

@@ -1,4 +1,5 @@
 --- @include "append-event"
+--- @include "message-keys"
 --[[
   Compare-and-set of one message body, as a function so that the AI PM's retry (which also queues a
   job) runs exactly this. Reads KEYS and ARGV as laid out in replace-message-3.lua's header.
@@ -8,8 +9,16 @@ local function replaceMessage()
   if redis.call('HEXISTS', KEYS[1], 'evicted') == 1 then
     return redis.error_reply('PARLEY_NOT_FOUND session')
   end
-  if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return false end
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  -- In place: in its bucket, or in the one hash of a session not converted yet (its next append
+  -- converts it whole, ids included: this script has no id index key).
+  local bucket = body_bucket(KEYS[2], ARGV[1])
+  local current = redis.call('HGET', bucket, ARGV[1])
+  if not current then
+    current = redis.call('HGET', KEYS[2], ARGV[1])
+    if current then bucket = KEYS[2] end
+  end
+  if current ~= ARGV[2] then return false end
+  redis.call('HSET', bucket, ARGV[1], ARGV[3])
   redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
   -- The text changed: who the old text mentioned lose the seq, who the new one mentions get it.
   if ARGV[10] then
