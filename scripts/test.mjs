@@ -27,6 +27,7 @@ const STEP_NAMES = /** @type {const} */ (['typecheck', 'lint', 'unit', 'e2e']);
 const CLUSTER_SUITES = [
   'src/server/chat/store.integration.test.ts',
   'src/server/chat/read-state.integration.test.ts',
+  'src/server/chat/layout-upgrade.integration.test.ts',
   'src/server/realtime/events.integration.test.ts',
   'src/server/realtime/log-gaps.integration.test.ts',
   'src/server/realtime/presence.integration.test.ts',
