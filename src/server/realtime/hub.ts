@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { decodeEvent, type StreamEntry } from '~/server/chat/codec';
 import { headEventId, readEventsAfter } from '~/server/chat/event-log';
 import type { ChatEvent } from '~/shared/types';
-import { toAppError } from '~/server/errors';
+import { isRedisUnavailable, toAppError } from '~/server/errors';
 import { idInKey, keys } from '~/server/redis/keys';
 import { createSubscriber, getRedis } from '~/server/redis/client';
 import { subscribeTo, unsubscribeFrom } from '~/server/redis/cluster';
@@ -22,8 +22,8 @@ const READ_BATCH = 500;
  * After a failed read (Redis down), the tail retries this often until a read succeeds. There is no
  * periodic polling otherwise: an idle project costs Redis nothing. A wake-up cannot be lost while the
  * subscriber connection is up (pub/sub is delivered in order on it), and after a reconnect every tail
- * reads once ('ready' below), so a read per followed project every few seconds bought nothing but load
- * (issue 14 item 8: 200 idle streams made Redis serve 300 calls/s).
+ * confirms its subscription and then reads once (resubscribeAll below), so a read per followed project
+ * every few seconds bought nothing but load (issue 14 item 8: 200 idle streams made Redis serve 300 calls/s).
  */
 const RETRY_INTERVAL_MS = 1000;
 
@@ -100,6 +100,12 @@ class ProjectTail {
 export class EventHub {
   private readonly tails = new Map<string, Promise<ProjectTail>>();
   private subscriber: Redis | null = null;
+  /**
+   * Followed projects whose wake-up subscription is not known to be in place on the subscriber as it is
+   * now (it reconnected, or was replaced): each is SUBSCRIBEd again, and its log read only once Redis
+   * confirmed that, so no write can fall between the read and the subscription (see confirmWakeUps).
+   */
+  private readonly unconfirmed = new Set<string>();
   /** Projects whose last read failed, retried on a timer until one succeeds. */
   private readonly retrying = new Set<string>();
   private retryTimer: NodeJS.Timeout | null = null;
@@ -157,7 +163,7 @@ export class EventHub {
       if (set.size === 0 && this.loginWatchers.get(tokenHash) === set) this.loginWatchers.delete(tokenHash);
     };
     try {
-      this.revocationsSubscribed ??= subscribeTo(this.ensureSubscriber(), keys.loginRevoked);
+      this.revocationsSubscribed ??= this.subscribe(keys.loginRevoked);
       await this.revocationsSubscribed;
     } catch (err) {
       this.revocationsSubscribed = null;
@@ -184,7 +190,7 @@ export class EventHub {
       }
     };
     try {
-      await subscribeTo(this.ensureSubscriber(), channel);
+      await this.subscribe(channel);
     } catch (err) {
       stop();
       throw toAppError(err);
@@ -196,6 +202,7 @@ export class EventHub {
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.retryTimer = null;
     this.retrying.clear();
+    this.unconfirmed.clear();
     this.loginWatchers.clear();
     this.signalListeners.clear();
     this.revocationsSubscribed = null;
@@ -219,10 +226,9 @@ export class EventHub {
   }
 
   private async startTail(projectId: string): Promise<ProjectTail> {
-    const sub = this.ensureSubscriber();
     try {
       // Subscribe to wake-ups BEFORE reading the head, so no write can fall between the two unnoticed.
-      await subscribeTo(sub, keys.wakeChannel(projectId));
+      await this.subscribe(keys.wakeChannel(projectId));
     } catch (err) {
       throw toAppError(err);
     }
@@ -234,6 +240,7 @@ export class EventHub {
   private drop(projectId: string) {
     const pending = this.tails.get(projectId);
     this.tails.delete(projectId);
+    this.unconfirmed.delete(projectId);
     void pending?.then(() => {
       // Re-followed meanwhile? Then the new tail owns the channel subscription.
       if (!this.tails.has(projectId)) {
@@ -242,7 +249,8 @@ export class EventHub {
     }, () => undefined);
   }
 
-  private ensureSubscriber(): Redis {
+  /** `replacing`: the subscriptions of a replaced subscriber are to be restored on this one once ready. */
+  private ensureSubscriber(replacing = false): Redis {
     if (this.subscriber) return this.subscriber;
     const sub = this.createSubscriber();
     const onMessage = (channel: string, message: string) => {
@@ -264,22 +272,104 @@ export class EventHub {
     // After a reconnect ioredis re-subscribes by itself; wake-ups sent meanwhile were lost, so read.
     // (A sign-out published meanwhile is missed too; such a stream ends at its next reconnect, which
     // checks the login again.) On a cluster the sharded subscribers (one per master) come and go with
-    // failovers and resharding on their own: a new one ('+subscriber') is a reconnect too.
-    const readAll = () => {
+    // failovers, restarts and resharding on their own; 'subscribersReady' follows each such change.
+    // ioredis re-subscribes those without waiting for Redis to confirm it (and drops its errors), so a
+    // read right away could miss a write that lands before the subscription does: the hub subscribes
+    // again itself and reads after the confirmation.
+    const resubscribeAll = () => {
+      if (sub !== this.subscriber) return;
+      for (const projectId of this.tails.keys()) this.unconfirmed.add(projectId);
+      if (sub.status !== 'ready') return; // its 'ready' comes back here
       for (const projectId of this.tails.keys()) void this.pullProject(projectId);
     };
-    sub.on('ready', readAll);
-    sub.on('+subscriber', readAll);
-    sub.on('subscribersReady', readAll);
+    // Until a new subscriber was first ready there is nothing to restore: whatever is followed meanwhile
+    // subscribed on it by itself (its SUBSCRIBE waited for the connection) - unless it replaces another.
+    let restores = replacing;
+    sub.on('ready', () => {
+      if (restores) resubscribeAll();
+      restores = true;
+    });
+    sub.on('subscribersReady', () => {
+      if (restores) resubscribeAll();
+    });
     this.subscriber = sub;
     return sub;
+  }
+
+  /**
+   * Subscribes the current subscriber to `channel`. A SUBSCRIBE refused while the subscriber says it
+   * is connected, for another reason than Redis being unreachable or slow, means that subscriber is
+   * wedged, and it is replaced (see replaceSubscriber).
+   */
+  private async subscribe(channel: string): Promise<void> {
+    const sub = this.ensureSubscriber();
+    try {
+      await subscribeTo(sub, channel);
+    } catch (err) {
+      if (sub === this.subscriber && sub.status === 'ready' && !isRedisUnavailable(err)) this.replaceSubscriber(sub, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces a subscriber that is connected but cannot subscribe. ioredis 6's Cluster can end up so
+   * after a whole-cluster restart: when it drops its sharded subscribers while one of them is still
+   * connecting, that connection's start never settles, and its sharded subscriber group waits on it
+   * forever - it never again replaces a lost subscriber nor re-subscribes a channel, and SSUBSCRIBE
+   * fails with "No sharded subscriber for slot" (issue #13: a tab missed every later message). A new
+   * connection starts with a new group: the tails' wake-ups are confirmed on it (then read) once it is
+   * ready, and the sign-out and signal channels subscribed again.
+   */
+  private replaceSubscriber(wedged: Redis, cause: unknown) {
+    logger('realtime').warn({ ...errorFields(cause) }, 'the pub/sub subscriber cannot subscribe although connected; replacing it');
+    this.subscriber = null;
+    wedged.disconnect();
+    const sub = this.ensureSubscriber(true);
+    // Its 'ready' confirms every tail's wake-ups (resubscribeAll); the others are subscribed then too.
+    const channels = [...this.signalListeners.keys()];
+    const revocations = this.loginWatchers.size > 0 || this.revocationsSubscribed !== null;
+    this.revocationsSubscribed = null;
+    sub.once('ready', () => {
+      if (sub !== this.subscriber) return;
+      if (revocations) {
+        this.revocationsSubscribed ??= this.subscribe(keys.loginRevoked);
+        this.revocationsSubscribed.catch((err: unknown) => {
+          this.revocationsSubscribed = null;
+          logSubscribeError(keys.loginRevoked)(err);
+        });
+      }
+      for (const channel of channels) {
+        if (this.signalListeners.has(channel)) void this.subscribe(channel).catch(logSubscribeError(channel));
+      }
+    });
+  }
+
+  /**
+   * Makes sure the project's wake-ups reach the current subscriber before its log is read (a no-op
+   * unless the subscriber reconnected or was replaced since the last confirmation).
+   */
+  private async confirmWakeUps(projectId: string): Promise<void> {
+    if (!this.unconfirmed.has(projectId)) return;
+    const sub = this.ensureSubscriber();
+    // Not while it is (re)connecting: its 'ready' comes back here (SUBSCRIBEs queued meanwhile would
+    // only pile up in ioredis's list of channels to restore).
+    if (sub.status !== 'ready') throw new Error('the pub/sub subscriber is not connected');
+    this.unconfirmed.delete(projectId);
+    try {
+      await this.subscribe(keys.wakeChannel(projectId));
+    } catch (err) {
+      if (this.tails.has(projectId)) this.unconfirmed.add(projectId);
+      throw err;
+    }
   }
 
   private async pullProject(projectId: string) {
     const pending = this.tails.get(projectId);
     if (!pending) return;
     try {
-      await (await pending).pull();
+      const tail = await pending;
+      await this.confirmWakeUps(projectId);
+      await tail.pull();
     } catch (err) {
       logTailError(projectId)(err);
       this.retryLater(projectId);
@@ -306,6 +396,12 @@ export class EventHub {
 
 function projectIdOfWakeChannel(channel: string): string | null {
   return idInKey(keys.wakeChannel, channel);
+}
+
+function logSubscribeError(channel: string) {
+  return (err: unknown) => {
+    logger('realtime').warn({ channel, ...errorFields(err) }, 'subscribing again after replacing the subscriber failed');
+  };
 }
 
 function logTailError(projectId: string) {
