@@ -42,6 +42,8 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
   await writeResponse(response, res);
 }
 
+const ignore = () => undefined;
+
 function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -100,6 +102,9 @@ function readNodeBodyWithin(req: IncomingMessage, res: ServerResponse, max: numb
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      // The rest of a refused upload is still read (and discarded): a client that aborts it then must
+      // not crash the process with an 'error' nobody listens to.
+      req.on('error', ignore);
     };
     req.on('data', onData);
     req.once('end', onEnd);
