@@ -1,9 +1,14 @@
 import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createURL } from '@trpc/server/adapters/node-http';
+import { getProcedureAtPath, type AnyProcedure } from '@trpc/server/unstable-core-do-not-import';
 import { stampPeerAddress } from '~/server/client-ip';
 import { errorFields, logger } from '~/server/log';
-import { joinChunks } from './request-guard';
+import { appRouter } from '~/server/trpc/root';
+import { streamSubscription } from './node-sse';
+import { guardTrpcRequest, joinChunks, TRPC_ENDPOINT, type GuardedRequest } from './request-guard';
 import { serveTrpc } from './trpc-handler';
 
 const log = logger('http');
@@ -16,20 +21,32 @@ const log = logger('http');
  * CPU than the whole tRPC call - routing, the route module, the Web request and response it builds
  * around a route handler - so the App Router route capped a process at well under 2,000 sends/s.
  * The work itself is unchanged: the same handler (./trpc-handler.ts: guard, tRPC, headers) gets the
- * request's head and a body reader over Node's stream, and its Response is written back here.
+ * request's head and a body reader over Node's stream, and its Response is written back here. The
+ * one exception is a subscription's event stream: after the same guard, ./node-sse.ts writes it onto
+ * the response itself (tRPC's SSE producer cost more CPU per delivered event than everything else).
  */
 export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
   // The peer address comes from the socket here, whatever the client put in the header.
   stampPeerAddress(req);
+  const request: GuardedRequest = {
+    method: req.method ?? 'GET',
+    url: createURL(req),
+    headers: headersOf(req),
+    readBody: (max) => readNodeBodyWithin(req, res, max),
+  };
   let response: Response;
   try {
-    response = await serveTrpc({
-      method: req.method ?? 'GET',
-      url: createURL(req),
-      headers: headersOf(req),
-      signal: req.method === 'GET' ? abortedWhenGone(res) : undefined,
-      readBody: (max) => readNodeBodyWithin(req, res, max),
-    });
+    const subscription = request.method === 'GET' ? await subscriptionAt(request.url) : null;
+    if (subscription) {
+      const guarded = await guardTrpcRequest(request, appRouter);
+      if (guarded.ok) {
+        await streamSubscription({ res, url: request.url, headers: request.headers, ...subscription });
+        return;
+      }
+      response = guarded.response;
+    } else {
+      response = await serveTrpc({ ...request, signal: request.method === 'GET' ? abortedWhenGone(res) : undefined });
+    }
   } catch (err) {
     // serveTrpc answers every error itself; reaching this is a bug, logged with its stack.
     log.error({ ...errorFields(err) }, 'the /api/trpc handler failed');
@@ -43,6 +60,19 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
 }
 
 const ignore = () => undefined;
+
+/** The subscription a request names, if it names exactly one (tRPC refuses a batched one; it answers that). */
+async function subscriptionAt(url: URL): Promise<{ path: string; procedure: AnyProcedure } | null> {
+  if (url.searchParams.get('batch') === '1') return null;
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname.slice(TRPC_ENDPOINT.length + 1));
+  } catch {
+    return null;
+  }
+  const procedure = await getProcedureAtPath(appRouter, path);
+  return procedure?._def.type === 'subscription' ? { path, procedure } : null;
+}
 
 function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers();
@@ -124,64 +154,14 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
     return;
   }
   if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
-    await pipeStream(response.body, res);
+    // Subscriptions are streamed by ./node-sse.ts; should tRPC ever answer with a stream, pass it on as it comes.
+    Readable.fromWeb(response.body as NodeReadableStream).pipe(res);
     return;
   }
   // A JSON answer: one write with its length (no chunked encoding for a few hundred bytes).
   const body = Buffer.from(await response.arrayBuffer());
   res.setHeader('content-length', body.byteLength);
   res.end(body);
-}
-
-/** An SSE stream, chunk by chunk as tRPC produces them, until it ends or the client leaves. */
-async function pipeStream(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
-  const reader = body.getReader();
-  // The client went away: cancelling the reader ends tRPC's stream and so the subscription's generator.
-  let gone = false;
-  const cancel = () => {
-    if (res.writableEnded) return;
-    gone = true;
-    void reader.cancel().catch(() => undefined);
-  };
-  res.once('close', cancel);
-  res.flushHeaders();
-  // tRPC enqueues every event as three chunks ("data: ...", "id: ...", the blank line); corked until the
-  // reads of this tick are done, they leave in one socket write instead of three (with 100 streams on a
-  // project, 100 writes per event instead of 300).
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!corked) {
-        corked = true;
-        res.cork();
-        process.nextTick(uncork);
-      }
-      if (!res.write(value)) await drained(res);
-    }
-  } catch (err) {
-    if (!gone) log.warn({ ...errorFields(err) }, 'an event stream failed');
-  } finally {
-    res.off('close', cancel);
-    res.end();
-  }
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }
 
 /** Where instrumentation.ts leaves the handler for scripts/server.mjs (same process, other module graph). */

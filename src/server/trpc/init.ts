@@ -47,8 +47,8 @@ export function createContextInner(opts: {
   };
 }
 
-/** The request part, used by the fetch adapter in the route handler. */
-export function createContext(opts: { req: Request; resHeaders: Headers }): Context {
+/** The request part: the fetch adapter passes its Request, the Node SSE path (http/node-sse.ts) the headers. */
+export function createContext(opts: { req: { headers: Headers }; resHeaders: Headers }): Context {
   return createContextInner({
     services: getServices(),
     sessionToken: readSessionToken(opts.req.headers.get('cookie')),
