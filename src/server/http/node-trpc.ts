@@ -9,7 +9,8 @@ import { errorFields, logger } from '~/server/log';
 import { appRouter } from '~/server/trpc/root';
 import { streamSubscription } from './node-sse';
 import { guardTrpcRequest, joinChunks, TRPC_ENDPOINT, type GuardedRequest } from './request-guard';
-import { serveTrpc } from './trpc-handler';
+import { answerCalls, type CallsAnswer } from './node-calls';
+import { trpcResponse } from './trpc-handler';
 
 const log = logger('http');
 
@@ -20,10 +21,12 @@ const log = logger('http');
  * Why: measured with `npm run bench` (request path phase), Next's own request handling costs more
  * CPU than the whole tRPC call - routing, the route module, the Web request and response it builds
  * around a route handler - so the App Router route capped a process at well under 2,000 sends/s.
- * The work itself is unchanged: the same handler (./trpc-handler.ts: guard, tRPC, headers) gets the
- * request's head and a body reader over Node's stream, and its Response is written back here. The
- * one exception is a subscription's event stream: after the same guard, ./node-sse.ts writes it onto
- * the response itself (tRPC's SSE producer cost more CPU per delivered event than everything else).
+ * The checks are the same as on the App Router route (./request-guard.ts, reading the body from Node's
+ * stream). Past them, tRPC's fetch adapter - a Web Request in, a Web Response out - cost a quarter of
+ * a send's CPU and most of an SSE delivery's, so the ordinary requests skip it, each in tRPC's own wire
+ * format and through the same procedures: queries and mutations go to ./node-calls.ts, subscriptions'
+ * event streams to ./node-sse.ts. Whatever those do not take (unknown paths, odd methods, streaming
+ * batches...) gets tRPC's fetch adapter, exactly as under `next dev` (./trpc-handler.ts).
  */
 export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
   // The peer address comes from the socket here, whatever the client put in the header.
@@ -36,19 +39,25 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
   };
   let response: Response;
   try {
-    const subscription = request.method === 'GET' ? await subscriptionAt(request.url) : null;
-    if (subscription) {
-      const guarded = await guardTrpcRequest(request, appRouter);
-      if (guarded.ok) {
+    const guarded = await guardTrpcRequest(request, appRouter);
+    if (!guarded.ok) {
+      response = guarded.response;
+    } else {
+      const subscription = request.method === 'GET' ? await subscriptionAt(request.url) : null;
+      if (subscription) {
         await streamSubscription({ res, url: request.url, headers: request.headers, ...subscription });
         return;
       }
-      response = guarded.response;
-    } else {
-      response = await serveTrpc({ ...request, signal: request.method === 'GET' ? abortedWhenGone(res) : undefined });
+      const signal = request.method === 'GET' ? abortedWhenGone(res) : undefined;
+      const answer = await answerCalls({ ...request, body: guarded.body, signal });
+      if (answer) {
+        writeAnswer(answer, res);
+        return;
+      }
+      response = await trpcResponse({ ...request, signal }, guarded.body);
     }
   } catch (err) {
-    // serveTrpc answers every error itself; reaching this is a bug, logged with its stack.
+    // Every path above answers its own errors; reaching this is a bug, logged with its stack.
     log.error({ ...errorFields(err) }, 'the /api/trpc handler failed');
     if (!res.headersSent) {
       res.writeHead(500, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
@@ -63,7 +72,7 @@ const ignore = () => undefined;
 
 /** The subscription a request names, if it names exactly one (tRPC refuses a batched one; it answers that). */
 async function subscriptionAt(url: URL): Promise<{ path: string; procedure: AnyProcedure } | null> {
-  if (url.searchParams.get('batch') === '1') return null;
+  if (url.searchParams.get('batch') === '1' || url.searchParams.has('connectionParams')) return null;
   let path: string;
   try {
     path = decodeURIComponent(url.pathname.slice(TRPC_ENDPOINT.length + 1));
@@ -142,10 +151,26 @@ function readNodeBodyWithin(req: IncomingMessage, res: ServerResponse, max: numb
   });
 }
 
+function writeAnswer(answer: CallsAnswer, res: ServerResponse): void {
+  res.statusCode = answer.status;
+  const cookies: string[] = [];
+  for (const [name, value] of answer.headers) {
+    if (name === 'set-cookie') cookies.push(value);
+    else res.setHeader(name, value);
+  }
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  res.setHeader('x-content-type-options', 'nosniff');
+  const body = Buffer.from(answer.body);
+  res.setHeader('content-length', body.byteLength);
+  res.end(body);
+}
+
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of response.headers) {
-    if (name !== 'set-cookie') res.setHeader(name, value);
+    // Framing is Node's to choose: tRPC's `transfer-encoding: chunked` (a streamed batch) next to the
+    // Content-Length set below was an invalid response the client refused.
+    if (name !== 'set-cookie' && name !== 'transfer-encoding') res.setHeader(name, value);
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);

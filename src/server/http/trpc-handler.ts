@@ -16,12 +16,20 @@ import { LIMITS } from '~/shared/limits';
 export async function serveTrpc(req: GuardedRequest & { signal?: AbortSignal | undefined }): Promise<Response> {
   const guarded = await guardTrpcRequest(req, appRouter);
   if (!guarded.ok) return guarded.response;
+  return trpcResponse(req, guarded.body);
+}
+
+/** tRPC's answer to a request the guard passed (`body`: the bytes it read). */
+export async function trpcResponse(
+  req: Omit<GuardedRequest, 'readBody'> & { signal?: AbortSignal | undefined },
+  body: Uint8Array<ArrayBuffer> | null,
+): Promise<Response> {
   const res = await fetchRequestHandler({
     endpoint: TRPC_ENDPOINT,
     req: new Request(req.url, {
       method: req.method,
       headers: req.headers,
-      ...(guarded.body ? { body: guarded.body } : {}),
+      ...(body ? { body } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
     }),
     router: appRouter,
