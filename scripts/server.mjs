@@ -1,5 +1,5 @@
 // The production server (`npm start`, the e2e tests and the bench run it): one Node HTTP server that
-// answers /api/trpc itself, with tRPC's Node adapter, and hands everything else to Next.
+// answers /api/trpc itself, on Node's req/res (src/server/http/node-trpc.ts), and hands everything else to Next.
 //
 //   node scripts/server.mjs [-p <port>] [-H <hostname>]      (defaults: env PORT or 3000, all interfaces)
 //

@@ -177,6 +177,9 @@ describe('queries and mutations answered directly, exactly as tRPC answers them'
       { method: 'POST', path: 'message.send?batch=1', body: '[1]' },
       { method: 'GET', path: `project.get?batch=1&${q({ 0: { projectId: ref.projectId } })}`, headers: { 'trpc-accept': 'application/jsonl' } },
       { method: 'PUT', path: 'message.send', body: '{}' },
+      // What tRPC reads as the path `Xproject.list` (and the guard with it) is not project.list.
+      { method: 'GET', path: '../trpcXproject.list' },
+      { method: 'GET', path: 'project.list/' },
     ];
     for (const call of cases) {
       const { answer, direct } = await sideBySide(call, { once: true });

@@ -12,11 +12,19 @@ import {
   type AnyProcedure,
   type TRPCResponse,
 } from '@trpc/server/unstable-core-do-not-import';
+import { logger } from '~/server/log';
 import { createContext } from '~/server/trpc/init';
 import { appRouter } from '~/server/trpc/root';
-import { TRPC_ENDPOINT } from './request-guard';
+import { procedurePathOf } from './request-guard';
 
+const log = logger('http');
 const config = appRouter._def._config;
+// The direct answers (and node-sse.ts's frames) are plain JSON, as the app's wire is (no transformer, see
+// ARCHITECTURE). Should a transformer ever be configured, fail at start rather than answer in the wrong format.
+const probe = {};
+if (config.transformer.input.deserialize(probe) !== probe || config.transformer.output.serialize(probe) !== probe) {
+  throw new Error('node-calls.ts and node-sse.ts write plain JSON; the tRPC router now has a transformer');
+}
 
 /** An answer to write: status, headers in order, and the JSON body. */
 export interface CallsAnswer {
@@ -67,12 +75,8 @@ export async function answerCalls(req: {
   }
 
   const isBatch = searchParams.get('batch') === '1';
-  let path: string;
-  try {
-    path = decodeURIComponent(req.url.pathname.slice(TRPC_ENDPOINT.length + 1));
-  } catch {
-    return refer();
-  }
+  const path = procedurePathOf(req.url);
+  if (path === null) return refer();
   const paths = isBatch ? path.split(',') : [path];
   const procedures: AnyProcedure[] = [];
   for (const p of paths) {
@@ -131,7 +135,15 @@ export async function answerCalls(req: {
   ];
   // (Each Set-Cookie comes as its own entry.)
   for (const [name, value] of resHeaders) headers.push([name, value]);
-  return { status: getHTTPStatusCode(untransformed), headers, body: JSON.stringify(transformTRPCResponse(config, untransformed)) };
+  try {
+    return { status: getHTTPStatusCode(untransformed), headers, body: JSON.stringify(transformTRPCResponse(config, untransformed)) };
+  } catch (cause) {
+    // An answer JSON cannot carry (a BigInt, a cycle): a bug, answered as tRPC answers it - a 500 in its shape.
+    log.error({ procedure: path, err: cause }, 'an answer could not be serialized');
+    const error = getTRPCErrorFromUnknown(cause);
+    const failed = { error: getErrorShape({ config, ctx, error, input: undefined, path: undefined, type }) };
+    return { status: getHTTPStatusCode(failed), headers, body: JSON.stringify(failed) };
+  }
 }
 
 function refer(): null {

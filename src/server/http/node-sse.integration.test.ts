@@ -14,6 +14,7 @@ import { createHarness, projectWithSession, addToProject, type Harness, type Ses
 import { handleNodeTrpcRequest } from './node-trpc';
 import { streamSubscription } from './node-sse';
 import { handleTrpcRequest } from './trpc-handler';
+import { waitFor } from '~/server/testing/wait';
 
 let h: Harness;
 let server: http.Server;
@@ -176,7 +177,7 @@ describe('the Node SSE writer speaks tRPC SSE exactly', () => {
 
       expect(node.status).toBe(200);
       expect(node.status).toBe(web.status);
-      for (const name of ['content-type', 'cache-control', 'x-accel-buffering', 'x-content-type-options']) {
+      for (const name of ['content-type', 'cache-control', 'x-accel-buffering', 'x-content-type-options', 'vary']) {
         expect(node.headers.get(name), name).toBe(web.headers.get(name));
       }
       expect(withoutPings(node.events)).toEqual(withoutPings(web.events));
@@ -259,6 +260,30 @@ describe('the Node SSE writer speaks tRPC SSE exactly', () => {
       node.close();
       web.close();
     }
+  });
+
+  it('gives the stream slot back when the client leaves at any moment, even before the stream starts', async () => {
+    const slots = getServices().limits.streams;
+    // The earlier tests' streams are closed by their clients; the server notices within moments.
+    await waitFor(() => slots.open === 0, 10_000, 'the earlier streams to end');
+    // Resuming on a quiet project: a stream that were left running would wait for the next event.
+    const first = await open('node', { input: input(ref) });
+    await first.until(hasType('ready'), 'ready');
+    const resumeFrom = first.events.find((e) => typeOf(e) === 'ready')!.id!;
+    first.close();
+    for (let i = 0; i < 30; i++) {
+      const abort = new AbortController();
+      const request = fetch(`${nodeBase}/events.subscribe?input=${encodeURIComponent(input(ref))}`, {
+        headers: { accept: 'text/event-stream', cookie: `parley_session=${owner.token}`, 'last-event-id': resumeFrom },
+        signal: abort.signal,
+      }).catch(() => undefined);
+      // Leave after 0..6 ms: before the login check, during it or the membership check, or once streaming.
+      await new Promise((resolve) => setTimeout(resolve, i % 7));
+      abort.abort();
+      await request;
+    }
+    await waitFor(() => slots.open === 0, 10_000, 'every stream slot to come back');
+    expect(getServices().hub.followedProjects).toBe(0);
   });
 
   it('pings an idle stream, and only an idle one', async () => {

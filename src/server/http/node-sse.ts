@@ -5,6 +5,7 @@ import {
   getTRPCErrorFromUnknown,
   isAbortError,
   isAsyncIterable,
+  isObject,
   isTrackedEnvelope,
   sseHeaders,
   TRPCError,
@@ -54,6 +55,8 @@ export async function streamSubscription(opts: {
     if (!res.writableEnded) gone.abort();
   };
   res.once('close', onClose);
+  // Gone already (while the guard ran): 'close' has been emitted and will not come again.
+  if (res.destroyed) gone.abort();
 
   const lastEventId = headers.get('last-event-id') ?? url.searchParams.get('lastEventId') ?? url.searchParams.get('Last-Event-Id');
   // As tRPC reads a GET call's input: the JSON of `?input=`, with the client's last event id merged in.
@@ -66,7 +69,7 @@ export async function streamSubscription(opts: {
       return Promise.reject(new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid input', cause }));
     }
     if (lastEventId) {
-      rawInput = rawInput !== null && typeof rawInput === 'object' ? { ...rawInput, lastEventId } : (rawInput ?? { lastEventId });
+      rawInput = isObject(rawInput) ? { ...rawInput, lastEventId } : (rawInput ?? { lastEventId });
     }
     return Promise.resolve(rawInput);
   };
@@ -85,18 +88,24 @@ export async function streamSubscription(opts: {
 
   // tRPC answers a subscription with 200 and the stream even when the call failed (the error is an event).
   res.statusCode = 200;
+  res.setHeader('vary', 'trpc-accept, accept');
   for (const [name, value] of Object.entries(sseHeaders)) res.setHeader(name, value);
   res.setHeader('X-Content-Type-Options', 'nosniff');
   for (const [name, value] of resHeaders) res.setHeader(name, value);
   const stream = new FrameWriter(res);
   stream.write(`event: connected\ndata: ${JSON.stringify(config.sse?.client ?? {})}\n\n`);
 
-  const pingEvery = opts.pingIntervalMs ?? config.sse?.ping?.intervalMs ?? 10_000;
-  const pinger = setInterval(() => {
-    // A stream that carried anything within the interval needs no ping (tRPC pings after an idle interval).
-    if (Date.now() - stream.lastWriteAt >= pingEvery / 2) stream.write('event: ping\ndata: \n\n');
-  }, pingEvery);
-  pinger.unref();
+  // tRPC pings after `intervalMs` without an event; checking every interval whether the stream was idle
+  // for half of one pings an idle stream once per interval, and a stream never goes 1.5 intervals silent
+  // (10 s and 15 s with the app's settings, within the client's 25 s) - one timer, no race per event.
+  const ping = config.sse?.ping;
+  const pingEvery = opts.pingIntervalMs ?? (ping?.enabled ? (ping.intervalMs ?? 1000) : null);
+  const pinger =
+    pingEvery && pingEvery > 0 && pingEvery !== Infinity
+      ? setInterval(() => {
+          if (Date.now() - stream.lastWriteAt >= pingEvery / 2) stream.write('event: ping\ndata: \n\n');
+        }, pingEvery).unref()
+      : undefined;
 
   try {
     if (failure) throw failure;
@@ -120,17 +129,19 @@ export async function streamSubscription(opts: {
   } catch (cause) {
     if (!isAbortError(cause) && !gone.signal.aborted) {
       const error = getTRPCErrorFromUnknown(cause);
-      let shape: unknown;
+      // The procedure's own middlewares log what fails before the stream starts; a failure of the
+      // stream itself would otherwise reach only the client, as "Something went wrong".
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ procedure: path, err: error.cause ?? error }, 'an event stream failed');
+      let data = 'null';
       try {
-        shape = getErrorShape({ config, ctx, error, input: rawInput, path, type: 'subscription' });
+        data = JSON.stringify(getErrorShape({ config, ctx, error, input: rawInput, path, type: 'subscription' }));
       } catch (err) {
         log.error({ ...errorFields(err), procedure: path }, 'formatting a subscription error failed');
-        shape = null;
       }
-      stream.write(`event: serialized-error\ndata: ${JSON.stringify(shape)}\n\n`);
+      stream.write(`event: serialized-error\ndata: ${data}\n\n`);
     }
   } finally {
-    clearInterval(pinger);
+    if (pinger) clearInterval(pinger);
     res.off('close', onClose);
     res.end();
   }

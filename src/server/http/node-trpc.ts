@@ -1,6 +1,6 @@
 import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createURL } from '@trpc/server/adapters/node-http';
 import { getProcedureAtPath, type AnyProcedure } from '@trpc/server/unstable-core-do-not-import';
@@ -8,7 +8,7 @@ import { stampPeerAddress } from '~/server/client-ip';
 import { errorFields, logger } from '~/server/log';
 import { appRouter } from '~/server/trpc/root';
 import { streamSubscription } from './node-sse';
-import { guardTrpcRequest, joinChunks, TRPC_ENDPOINT, type GuardedRequest } from './request-guard';
+import { guardTrpcRequest, joinChunks, procedurePathOf, type GuardedRequest } from './request-guard';
 import { answerCalls, type CallsAnswer } from './node-calls';
 import { trpcResponse } from './trpc-handler';
 
@@ -43,7 +43,7 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
     if (!guarded.ok) {
       response = guarded.response;
     } else {
-      const subscription = request.method === 'GET' ? await subscriptionAt(request.url) : null;
+      const subscription = request.method === 'GET' ? await subscriptionAt(request) : null;
       if (subscription) {
         await streamSubscription({ res, url: request.url, headers: request.headers, ...subscription });
         return;
@@ -59,9 +59,12 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
   } catch (err) {
     // Every path above answers its own errors; reaching this is a bug, logged with its stack.
     log.error({ ...errorFields(err) }, 'the /api/trpc handler failed');
-    if (!res.headersSent) {
-      res.writeHead(500, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
+    if (res.headersSent) {
+      // (An event stream that failed half-way: it can only end.)
+      if (!res.writableEnded) res.end();
+      return;
     }
+    res.writeHead(500, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
     res.end(JSON.stringify({ error: { message: 'Something went wrong on our side', code: -32603 } }));
     return;
   }
@@ -70,17 +73,18 @@ export async function handleNodeTrpcRequest(req: IncomingMessage, res: ServerRes
 
 const ignore = () => undefined;
 
-/** The subscription a request names, if it names exactly one (tRPC refuses a batched one; it answers that). */
-async function subscriptionAt(url: URL): Promise<{ path: string; procedure: AnyProcedure } | null> {
+/**
+ * The subscription a request names, if ./node-sse.ts serves it: one subscription (tRPC refuses a batched
+ * one), asked for as an event stream. Anything else about it (connection params, a streaming batch or
+ * a body type) is tRPC's to answer, as tRPC does.
+ */
+async function subscriptionAt(request: GuardedRequest): Promise<{ path: string; procedure: AnyProcedure } | null> {
+  const { url, headers } = request;
   if (url.searchParams.get('batch') === '1' || url.searchParams.has('connectionParams')) return null;
-  let path: string;
-  try {
-    path = decodeURIComponent(url.pathname.slice(TRPC_ENDPOINT.length + 1));
-  } catch {
-    return null;
-  }
-  const procedure = await getProcedureAtPath(appRouter, path);
-  return procedure?._def.type === 'subscription' ? { path, procedure } : null;
+  if (headers.has('trpc-accept') || headers.has('content-type')) return null;
+  const path = procedurePathOf(url);
+  const procedure = path === null ? null : await getProcedureAtPath(appRouter, path);
+  return path !== null && procedure?._def.type === 'subscription' ? { path, procedure } : null;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -180,7 +184,9 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   }
   if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
     // Subscriptions are streamed by ./node-sse.ts; should tRPC ever answer with a stream, pass it on as it comes.
-    Readable.fromWeb(response.body as NodeReadableStream).pipe(res);
+    pipeline(Readable.fromWeb(response.body as NodeReadableStream), res, (err) => {
+      if (err && !res.destroyed) log.warn({ ...errorFields(err) }, 'an event stream from tRPC failed');
+    });
     return;
   }
   // A JSON answer: one write with its length (no chunked encoding for a few hundred bytes).

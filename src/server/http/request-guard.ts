@@ -89,15 +89,24 @@ export async function guardTrpcRequest(req: GuardedRequest, router: AnyTRPCRoute
 
 /** The procedure paths a request names (comma-separated when `?batch=1`), or null if undecodable. */
 function requestedCalls(url: URL): Calls | null {
-  const raw = url.pathname.slice(TRPC_ENDPOINT.length).replace(/^\/+|\/+$/g, '');
-  let path: string;
+  const path = procedurePathOf(url);
+  if (path === null) return null;
+  const isBatch = url.searchParams.get('batch') === '1';
+  return { paths: isBatch ? path.split(',') : [path], isBatch };
+}
+
+/**
+ * What follows /api/trpc in the URL, decoded, exactly as tRPC's fetch adapter reads it (one slash
+ * trimmed at each end; `/api/trpcX` names `X`), so the guard, the Node path's direct answers and tRPC
+ * always agree on what a request calls. Null when it cannot be decoded.
+ */
+export function procedurePathOf(url: URL): string | null {
+  const trimSlashes = (path: string) => path.replace(/^\//, '').replace(/\/$/, '');
   try {
-    path = decodeURIComponent(raw);
+    return decodeURIComponent(trimSlashes(trimSlashes(url.pathname).slice(trimSlashes(TRPC_ENDPOINT).length)));
   } catch {
     return null;
   }
-  const isBatch = url.searchParams.get('batch') === '1';
-  return { paths: isBatch ? path.split(',') : [path], isBatch };
 }
 
 /** `application/json; charset=utf-8` -> `application/json`; no header -> null. */

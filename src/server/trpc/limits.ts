@@ -38,6 +38,8 @@ export function streamSlot() {
     if (!user) throw new AppError('UNAUTHORIZED', 'Please sign in');
     const release = ctx.limits.streams.acquire(user.id);
     signal?.addEventListener('abort', release, { once: true });
+    // Gone while auth and membership were being checked: a listener added now would never be called.
+    if (signal?.aborted) release();
     try {
       const result = await next({ ctx: { releaseStreamSlot: release } });
       if (!result.ok) release();

@@ -74,6 +74,8 @@ async function* guardedStream<T>(
   const ended = new AbortController();
   const onClientGone = () => ended.abort();
   signal?.addEventListener('abort', onClientGone, { once: true });
+  // Gone while the middlewares were still checking: a listener added now would never be called.
+  if (signal?.aborted) ended.abort();
   let stopWatching = () => {};
   try {
     stopWatching = await watchSignOut(ctx, ended);
