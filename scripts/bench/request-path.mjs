@@ -24,7 +24,7 @@ import { concurrently, messageContent } from './lib/workload.mjs';
 
 /** @type {Variant[]} */
 const VARIANTS = [
-  { key: 'nodeServer', label: 'custom server, tRPC Node adapter', server: 'server' },
+  { key: 'nodeServer', label: 'custom server, Node path', server: 'server' },
   { key: 'appRouter', label: 'next start, App Router route', server: 'next' },
 ];
 

@@ -6,12 +6,11 @@ import { appRouter } from '~/server/trpc/root';
 import { LIMITS } from '~/shared/limits';
 
 /**
- * Everything /api/trpc does with a request, so the two places that serve it behave the same by
- * construction: the production server's Node path (./node-trpc.ts, scripts/server.mjs) and the App
- * Router route that `next dev` serves (src/app/api/trpc/[trpc]/route.ts).
- *
- * CSRF, content type, batch and body limits are checked first (./request-guard.ts); only a request
- * that passes reaches tRPC, as one Web Request carrying the bytes the guard read.
+ * /api/trpc through tRPC's fetch adapter: all of it on the App Router route that `next dev` serves
+ * (src/app/api/trpc/[trpc]/route.ts), and on the production server's Node path (./node-trpc.ts)
+ * whatever its direct answers (./node-calls.ts, ./node-sse.ts) leave to tRPC. Both paths check
+ * CSRF, content type, batch and body limits first (./request-guard.ts); only a request that passes
+ * reaches tRPC, as one Web Request carrying the bytes the guard read.
  */
 export async function serveTrpc(req: GuardedRequest & { signal?: AbortSignal | undefined }): Promise<Response> {
   const guarded = await guardTrpcRequest(req, appRouter);
