@@ -4,20 +4,19 @@
  * the client IP from the TCP peer, Set-Cookie, the body cap on a chunked upload, and an SSE stream
  * that ends when its client goes away.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '~/server/context';
 import { PEER_HEADER } from '~/server/client-ip';
 import { keys } from '~/server/redis/keys';
 import { createHarness, projectWithSession, type Harness, type SessionRef, type TestUser } from '~/server/testing/harness';
+import { closeProcessServices, listenWith, type TestHttpServer } from '~/server/testing/http-server';
 import { waitFor } from '~/server/testing/wait';
 import { LIMITS } from '~/shared/limits';
 import { handleNodeTrpcRequest } from './node-trpc';
 
 let h: Harness;
-let server: http.Server;
+let server: TestHttpServer;
 let base: string;
 let owner: TestUser;
 let ref: SessionRef;
@@ -26,19 +25,14 @@ beforeAll(async () => {
   h = createHarness();
   owner = await h.user();
   ref = await projectWithSession(owner);
-  server = http.createServer((req, res) => void handleNodeTrpcRequest(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/trpc`;
+  server = await listenWith((req, res) => void handleNodeTrpcRequest(req, res));
+  base = server.trpcBase;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await h.close();
-  // The handler built the process's own services on first use; let their connections go.
-  const services = getServices();
-  await services.hub.close();
-  services.redis.disconnect();
+  await closeProcessServices();
 });
 
 const cookieOf = (u: TestUser) => `parley_session=${u.token}`;
