@@ -130,9 +130,10 @@ async function aiPhase({ Redis }) {
   const firstRow = addRow('AI PM: send -> first ai_pm token in a tab', sendToFirst, undefined, `${generations} concurrent generations`);
   const behindRow = addRow('AI PM: model first token -> shown in a tab', behindModel, undefined, 'Parley overhead');
   const cpuMsPerToken = report.cpu.at(-1)?.appCpuMsPerOp ?? null;
-  // What the AI SDK itself costs per token (parsing and validating each SSE chunk), measured in this
-  // process on the same library: the part of the app's CPU that is not Parley's own.
-  const sdkMsPerToken = await sdkCostPerToken(fake, tokenCount * generations);
+  // What the AI SDK itself costs per token (its stream pipeline: parsing, validating and transforming
+  // each SSE chunk), measured in this process on the same library and load: the part of the app's CPU
+  // that is not Parley's own.
+  const sdkMsPerToken = await sdkCostPerToken(fake, { generations, tokens: answerTokens, tokenMs });
   const parleyMsPerToken = cpuMsPerToken === null ? null : cpuMsPerToken - sdkMsPerToken;
   // Messages go out of the log via the session's seq, so the growth per answer is its create, its
   // batched updates (about one per AI_FLUSH_MS = 100 ms of streaming) and its final write.
@@ -173,22 +174,22 @@ async function aiPhase({ Redis }) {
 }
 
 /**
- * CPU per token of the AI SDK alone (streamText over the scripted server, in this process), less the
- * scripted server's own cost for the same stream read with a plain fetch.
- * @param {{ url: string, enqueue: (...s: Array<{ tokens?: string[] }>) => void }} fake
- * @param {number} tokens
+ * CPU per token of the AI SDK alone, measured in this process as the app meets it: `generations` streams
+ * at once from the scripted server, one token every `tokenMs` (each token its own network read, so the
+ * SDK's per-chunk stream plumbing is paid per token, as in the app), read through streamText's
+ * fullStream - less the same streams read with a plain fetch (the scripted server's own cost, and
+ * the HTTP client's). An unpaced run of each comes first (modules, schemas, JIT).
+ * @param {{ url: string, enqueue: (...s: Array<{ tokens?: string[], delayMs?: number }>) => void }} fake
+ * @param {{ generations: number, tokens: string[], tokenMs: number }} load
  */
-async function sdkCostPerToken(fake, tokens) {
+async function sdkCostPerToken(fake, { generations, tokens, tokenMs }) {
   const [{ streamText }, { createOpenAICompatible }] = await Promise.all([import('ai'), import('@ai-sdk/openai-compatible')]);
   const model = createOpenAICompatible({ name: 'bench', baseURL: fake.url, includeUsage: true }).chatModel('bench-fake');
-  const pieces = Array.from({ length: tokens }, (_, i) => `word${i} `);
   const viaSdk = async () => {
-    fake.enqueue({ tokens: pieces });
     const r = streamText({ model, prompt: 'bench', maxRetries: 0, onError: () => undefined });
     for await (const part of r.fullStream) void part;
   };
   const viaFetch = async () => {
-    fake.enqueue({ tokens: pieces });
     const res = await fetch(`${fake.url}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -197,15 +198,18 @@ async function sdkCostPerToken(fake, tokens) {
     if (!res.body) return;
     for await (const chunk of res.body) void chunk;
   };
-  await viaSdk();
-  await viaFetch();
-  const cpu = async (/** @type {() => Promise<void>} */ fn) => {
+  /** CPU ms of `count` concurrent streams read with `read`, each scripted as `script`. */
+  const cpuOf = async (/** @type {() => Promise<void>} */ read, /** @type {number} */ count, /** @type {{ tokens: string[], delayMs?: number }} */ script) => {
+    fake.enqueue(...Array.from({ length: count }, () => script));
     const c0 = process.cpuUsage();
-    await fn();
+    await Promise.all(Array.from({ length: count }, read));
     const c = process.cpuUsage(c0);
     return (c.user + c.system) / 1000;
   };
-  const sdk = await cpu(viaSdk);
-  const plain = await cpu(viaFetch);
-  return Math.max(0, sdk - plain) / tokens;
+  await cpuOf(viaSdk, 1, { tokens });
+  await cpuOf(viaFetch, 1, { tokens });
+  const paced = { tokens, delayMs: tokenMs };
+  const sdk = await cpuOf(viaSdk, generations, paced);
+  const plain = await cpuOf(viaFetch, generations, paced);
+  return Math.max(0, sdk - plain) / (generations * tokens.length);
 }
