@@ -63,7 +63,13 @@ export const projectNotFound = () => new AppError('NOT_FOUND', 'Project not foun
 // tell them apart (listed below). No other module reads error messages.
 
 /** What ioredis says, as plain Errors, when it cannot reach or hear Redis. */
-const IOREDIS_DOWN_MESSAGES = ['Command timed out', 'Connection is closed', "Stream isn't writeable"];
+const IOREDIS_DOWN_MESSAGES = [
+  'Command timed out',
+  'Connection is closed',
+  "Stream isn't writeable",
+  // A cluster client that kept being redirected (a slot moving, or the cluster reshaping after a restart).
+  'Too many Cluster redirections',
+];
 /** Redis replies meaning "cannot serve right now": still loading its data, cannot persist, out of memory. */
 const REDIS_DOWN_REPLY_CODES = new Set([
   'LOADING',
@@ -74,6 +80,12 @@ const REDIS_DOWN_REPLY_CODES = new Set([
   'CLUSTERDOWN',
   'TRYAGAIN',
   'MASTERDOWN',
+  // A redirection the cluster client did not follow itself (it does not inside a MULTI, and its slot
+  // map is stale for a moment after the cluster restarted or resharded; the reply makes it refresh):
+  // the slot moved, the data was not refused. Seen in the fault-injection suite: a send kept in
+  // PostgreSQL during an outage was set aside as refused on a MOVED instead of replayed later.
+  'MOVED',
+  'ASK',
 ]);
 /** Node's socket error codes that mean the server is unreachable or went away. */
 const NETWORK_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
